@@ -1,0 +1,327 @@
+"""The moderngl renderer shared by the window, the CLI and the search methods.
+
+One :class:`Renderer` draws a :class:`~app.mesh.Mesh` in a :class:`~app.params.Pose`
+into any framebuffer: an :class:`OffscreenTarget` (classifier input or a display-size
+image, read back top-row-first without a copy) or a window's screen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import moderngl
+import numpy as np
+
+from app.mesh import Mesh, load_texture
+from app.params import Pose, light_direction, rotation_matrix, world_translation
+
+SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
+NEAR, FAR = 0.5, 40.0
+
+
+@dataclass
+class RenderSettings:
+    """Switches that are not part of the pose (they are not optimised or swept)."""
+
+    textures: bool = True
+    cull_back_faces: bool = False
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    background_image: str | None = None
+    samples: int = 4  # MSAA samples for offscreen targets
+
+    def to_dict(self) -> dict:
+        return {
+            "textures": self.textures,
+            "cull_back_faces": self.cull_back_faces,
+            "background": list(self.background),
+            "background_image": self.background_image,
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RenderSettings:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown render setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        out = cls(**data)
+        bg = tuple(float(c) for c in out.background)
+        if len(bg) != 3 or not all(0.0 <= c <= 1.0 for c in bg):
+            raise ValueError(f"background must be three numbers in [0, 1], got {out.background!r}")
+        out.background = bg  # type: ignore[assignment]
+        return out
+
+
+def projection_matrix(fov_deg: float, width: int, height: int, flip_y: bool = False) -> np.ndarray:
+    """Perspective projection whose largest centred square sees ``fov_deg``."""
+    f = 1.0 / math.tan(math.radians(fov_deg) / 2.0)
+    sx, sy = (f * height / width, f) if width >= height else (f, f * width / height)
+    if flip_y:
+        sy = -sy
+    m = np.zeros((4, 4))
+    m[0, 0], m[1, 1] = sx, sy
+    m[2, 2] = (FAR + NEAR) / (NEAR - FAR)
+    m[2, 3] = 2.0 * FAR * NEAR / (NEAR - FAR)
+    m[3, 2] = -1.0
+    return m
+
+
+def model_view_matrix(pose: Pose) -> np.ndarray:
+    """Object (normalised) -> camera space."""
+    m = np.eye(4)
+    m[:3, :3] = rotation_matrix(pose.yaw, pose.pitch, pose.roll)
+    m[:3, 3] = world_translation(pose)
+    return m
+
+
+def _gl(m: np.ndarray) -> bytes:
+    """A row-major numpy matrix as GL's column-major float32 bytes."""
+    return np.ascontiguousarray(m.T, dtype="f4").tobytes()
+
+
+@dataclass
+class _GpuPart:
+    vao: moderngl.VertexArray
+    buffers: list[moderngl.Buffer]
+    texture: moderngl.Texture | None
+    base_color: tuple[float, float, float]
+    specular_color: tuple[float, float, float]
+    shininess: float
+    alpha: float
+    blended: bool
+
+
+class OffscreenTarget:
+    """An MSAA framebuffer resolved into a readable one, read back top row first.
+
+    Rendering into it uses a y-flipped projection, so GL's bottom-up rows come out in
+    image order and the read needs no flip and no copy.
+    """
+
+    flip_y = True
+
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, samples: int = 4):
+        self.ctx, self.width, self.height = ctx, int(width), int(height)
+        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
+            raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+        self.samples = min(int(samples), ctx.max_samples) if samples > 1 else 0
+        size = (self.width, self.height)
+        self._resolved_color = ctx.texture(size, 4)
+        self.resolved = ctx.framebuffer(color_attachments=[self._resolved_color])
+        self._own = [self._resolved_color, self.resolved]
+        if self.samples:
+            color = ctx.renderbuffer(size, 4, samples=self.samples)
+            depth = ctx.depth_renderbuffer(size, samples=self.samples)
+            self.framebuffer = ctx.framebuffer(color_attachments=[color], depth_attachment=depth)
+            self._own += [color, depth, self.framebuffer]
+        else:
+            depth = ctx.depth_renderbuffer(size)
+            self.framebuffer = ctx.framebuffer(color_attachments=[self._resolved_color], depth_attachment=depth)
+            self._own += [depth, self.framebuffer]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def resolve(self) -> None:
+        if self.samples:
+            self.ctx.copy_framebuffer(self.resolved, self.framebuffer)
+
+    def read_into(self, buffer: np.ndarray) -> np.ndarray:
+        """Resolve and read RGBA pixels into a preallocated (H, W, 4) uint8 array."""
+        if buffer.shape != (self.height, self.width, 4) or buffer.dtype != np.uint8 or not buffer.flags.c_contiguous:
+            raise ValueError(f"buffer must be contiguous uint8 ({self.height}, {self.width}, 4)")
+        self.resolve()
+        self.resolved.read_into(buffer, components=4, alignment=1)
+        return buffer
+
+    def read(self) -> np.ndarray:
+        return self.read_into(np.empty((self.height, self.width, 4), dtype=np.uint8))
+
+    def release(self) -> None:
+        for obj in self._own:
+            obj.release()
+        self._own = []
+
+
+@dataclass
+class Renderer:
+    """Draws one mesh with the shaders in ``shaders/``; owns its GPU resources."""
+
+    ctx: moderngl.Context
+    shader_dir: Path = SHADER_DIR
+    _parts: list[_GpuPart] = field(default_factory=list, init=False)
+    _bg_texture: moderngl.Texture | None = field(default=None, init=False)
+    _bg_source: str | None = field(default=None, init=False)
+    mesh: Mesh | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.program = self._program("mesh")
+        self.bg_program = self._program("background")
+        self._bg_vao = self.ctx.vertex_array(self.bg_program, [])
+        self._white = self.ctx.texture((1, 1), 4, b"\xff\xff\xff\xff")
+
+    def _program(self, name: str) -> moderngl.Program:
+        vert = (self.shader_dir / f"{name}.vert").read_text()
+        frag = (self.shader_dir / f"{name}.frag").read_text()
+        return self.ctx.program(vertex_shader=vert, fragment_shader=frag)
+
+    # ------------------------------------------------------------ resources
+
+    def set_mesh(self, mesh: Mesh) -> None:
+        """Upload ``mesh`` (replacing the previous one)."""
+        self._release_parts()
+        for part in mesh.parts:
+            uvs = part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32)
+            interleaved = np.hstack([part.positions, part.normals, uvs]).astype("f4")
+            vbo = self.ctx.buffer(interleaved.tobytes())
+            ibo = self.ctx.buffer(np.ascontiguousarray(part.triangles, dtype="u4").tobytes())
+            vao = self.ctx.vertex_array(
+                self.program,
+                [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
+                index_buffer=ibo,
+                index_element_size=4,
+            )
+            texture = None
+            mat = part.material
+            if part.textured:
+                img = mat.texture
+                texture = self.ctx.texture((img.shape[1], img.shape[0]), 4, img.tobytes())
+                texture.build_mipmaps()
+                texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                texture.anisotropy = min(8.0, self.ctx.max_anisotropy)
+                texture.repeat_x = texture.repeat_y = True
+            has_alpha = texture is not None and bool((mat.texture[..., 3] < 255).any())
+            self._parts.append(
+                _GpuPart(
+                    vao,
+                    [vbo, ibo],
+                    texture,
+                    tuple(mat.diffuse),
+                    tuple(mat.specular),
+                    mat.shininess,
+                    mat.alpha,
+                    blended=mat.alpha < 1.0 or has_alpha,
+                )
+            )
+        self.mesh = mesh
+
+    def _release_parts(self) -> None:
+        for p in self._parts:
+            p.vao.release()
+            for b in p.buffers:
+                b.release()
+            if p.texture is not None:
+                p.texture.release()
+        self._parts = []
+
+    def _background_texture(self, source: str | None) -> moderngl.Texture | None:
+        if source != self._bg_source:
+            if self._bg_texture is not None:
+                self._bg_texture.release()
+            self._bg_texture = None
+            if source is not None:
+                img = load_texture(Path(source))
+                self._bg_texture = self.ctx.texture((img.shape[1], img.shape[0]), 4, img.tobytes())
+                self._bg_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._bg_source = source
+        return self._bg_texture
+
+    def release(self) -> None:
+        self._release_parts()
+        if self._bg_texture is not None:
+            self._bg_texture.release()
+        for obj in (self._bg_vao, self.program, self.bg_program, self._white):
+            obj.release()
+
+    # -------------------------------------------------------------- drawing
+
+    def render(
+        self,
+        pose: Pose,
+        target: OffscreenTarget | moderngl.Framebuffer,
+        settings: RenderSettings | None = None,
+        viewport: tuple[int, int, int, int] | None = None,
+    ) -> None:
+        """Draw the current mesh in ``pose`` into ``target`` (clears it first)."""
+        settings = settings or RenderSettings()
+        flip = isinstance(target, OffscreenTarget) and target.flip_y
+        fbo = target.framebuffer if isinstance(target, OffscreenTarget) else target
+        fbo.use()
+        if viewport is None:
+            viewport = (0, 0, *fbo.size) if not isinstance(target, OffscreenTarget) else (0, 0, *target.size)
+        fbo.viewport = viewport
+        ctx = self.ctx
+        fbo.clear(*settings.background, 1.0, depth=1.0, viewport=viewport)
+        bg = self._background_texture(settings.background_image)
+        if bg is not None:
+            self._draw_background(bg, viewport, flip)
+        if self.mesh is None:
+            return
+        ctx.enable(moderngl.DEPTH_TEST)
+        if settings.cull_back_faces:
+            ctx.enable(moderngl.CULL_FACE)
+        else:
+            ctx.disable(moderngl.CULL_FACE)
+        # a y-flipped projection mirrors the winding, so front faces turn clockwise
+        ctx.front_face = "cw" if flip else "ccw"
+        self._set_uniforms(pose, viewport[2], viewport[3], flip)
+        opaque = [p for p in self._parts if not p.blended]
+        blended = [p for p in self._parts if p.blended]
+        ctx.disable(moderngl.BLEND)
+        for part in opaque:
+            self._draw_part(part, settings)
+        if blended:
+            ctx.enable(moderngl.BLEND)
+            ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE
+            ctx.depth_mask = False
+            for part in blended:
+                self._draw_part(part, settings)
+            ctx.depth_mask = True
+            ctx.disable(moderngl.BLEND)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.front_face = "ccw"
+
+    def _set_uniforms(self, pose: Pose, width: int, height: int, flip: bool) -> None:
+        mv = model_view_matrix(pose)
+        prog = self.program
+        prog["u_model_view"].write(_gl(mv))
+        prog["u_rotation"].write(np.ascontiguousarray(mv[:3, :3].T, dtype="f4").tobytes())
+        prog["u_projection"].write(_gl(projection_matrix(pose.fov, width, height, flip)))
+        prog["u_light_dir"].value = tuple(light_direction(pose))
+        prog["u_light_color"].value = (pose.light_r, pose.light_g, pose.light_b)
+        prog["u_ambient"].value = pose.ambient
+        prog["u_diffuse"].value = pose.diffuse
+        prog["u_specular"].value = pose.specular
+        prog["u_texture"].value = 0
+
+    def _draw_part(self, part: _GpuPart, settings: RenderSettings) -> None:
+        prog = self.program
+        use_texture = settings.textures and part.texture is not None
+        (part.texture if use_texture else self._white).use(0)
+        prog["u_use_texture"].value = use_texture
+        prog["u_base_color"].value = part.base_color
+        prog["u_specular_color"].value = part.specular_color
+        prog["u_shininess"].value = part.shininess
+        prog["u_alpha"].value = part.alpha
+        part.vao.render(moderngl.TRIANGLES)
+
+    def _draw_background(self, texture: moderngl.Texture, viewport: tuple[int, int, int, int], flip: bool) -> None:
+        """Draw the image so that it covers the viewport (centre crop, aspect kept)."""
+        vw, vh = viewport[2], viewport[3]
+        tw, th = texture.size
+        view_aspect, img_aspect = vw / vh, tw / th
+        if img_aspect > view_aspect:
+            scale = (view_aspect / img_aspect, 1.0)
+        else:
+            scale = (1.0, img_aspect / view_aspect)
+        # the full-screen triangle spans twice the viewport; uv runs 0..2 over it
+        self.bg_program["u_uv_scale"].value = scale
+        self.bg_program["u_uv_offset"].value = ((1 - scale[0]) / 2, (1 - scale[1]) / 2)
+        self.bg_program["u_flip_y"].value = -1.0 if flip else 1.0
+        self.bg_program["u_image"].value = 0
+        texture.use(0)
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        self._bg_vao.render(moderngl.TRIANGLES, vertices=3)
