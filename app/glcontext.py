@@ -14,9 +14,8 @@ class GLUnavailable(RuntimeError):
 
 def check_version(ctx: moderngl.Context) -> moderngl.Context:
     if ctx.version_code < REQUIRED_GL:
-        raise GLUnavailable(
-            f"OpenGL {ctx.version_code / 100:.1f} found ({ctx.info.get('GL_RENDERER')}); this program needs 3.3 or newer"
-        )
+        found = f"OpenGL {ctx.version_code / 100:.1f} ({ctx.info.get('GL_RENDERER')})"
+        raise GLUnavailable(f"{found} found; this program needs OpenGL 3.3 or newer")
     return ctx
 
 

@@ -274,8 +274,11 @@ def _material_from_trimesh(geom: trimesh.Trimesh, known: dict[str, Material], in
 # ------------------------------------------------------------------- loading
 
 
-def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES) -> Mesh:
-    """Load, validate and normalise an object file.  Raises :class:`MeshError`."""
+def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation: np.ndarray | None = None) -> Mesh:
+    """Load, validate and normalise an object file.  Raises :class:`MeshError`.
+
+    ``orientation`` (3x3) turns the file's axes into ours (y up, front towards +z).
+    """
     path = Path(path)
     if not path.exists():
         raise MeshError(f"object file not found: {path}")
@@ -301,7 +304,7 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES) -> Mesh:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
         raise MeshError(f"{path.name}: cannot be parsed ({type(e).__name__}: {e})") from None
-    mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings)
+    mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
     mesh.source = path
     return mesh
 
@@ -312,8 +315,9 @@ def mesh_from_scene(
     name: str,
     max_triangles: int = MAX_TRIANGLES,
     warnings: list[str] | None = None,
+    orientation: np.ndarray | None = None,
 ) -> Mesh:
-    """Validate a trimesh scene, flatten its transforms and normalise it."""
+    """Validate a trimesh scene, flatten its transforms, orient and normalise it."""
     warnings = [] if warnings is None else warnings
     geoms: list[trimesh.Trimesh] = []
     for node in scene.graph.nodes_geometry:
@@ -353,6 +357,8 @@ def mesh_from_scene(
                 uvs = None
             else:
                 uvs[:, 1] = 1.0 - uvs[:, 1]
+        if orientation is not None:
+            vertices, normals = vertices @ orientation.T, normals @ orientation.T
         material = _material_from_trimesh(geom, materials, i)
         parts.append(MeshPart(material, vertices, normals, uvs, faces))
 

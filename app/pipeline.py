@@ -1,0 +1,72 @@
+"""Render -> tensor -> prediction, headless: the piece the CLI, tools and searches share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import moderngl
+import numpy as np
+import torch
+
+from app.classifiers import Classifier, Prediction
+from app.frames import FrameReader, render_batch
+from app.glcontext import create_headless_context
+from app.library import LibraryObject
+from app.params import Pose
+from app.renderer import OffscreenTarget, Renderer, RenderSettings
+
+
+class Pipeline:
+    """One object, one classifier, an offscreen target at the classifier's input size."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        ctx: moderngl.Context | None = None,
+        settings: RenderSettings | None = None,
+        batch: int = 1,
+    ):
+        self.ctx = ctx or create_headless_context()
+        self.classifier = classifier
+        self.settings = settings or RenderSettings()
+        self.renderer = Renderer(self.ctx)
+        size = classifier.input_size
+        self.target = OffscreenTarget(self.ctx, size, size, self.settings.quality)
+        self.reader = FrameReader(self.target, classifier.device, slots=batch)
+        self.object: LibraryObject | None = None
+
+    def set_object(self, obj: LibraryObject) -> list[str]:
+        """Load and upload ``obj``; returns the loader's warnings."""
+        mesh = obj.load()
+        self.renderer.set_mesh(mesh)
+        self.object = obj
+        return mesh.warnings
+
+    def render(self, pose: Pose) -> np.ndarray:
+        """The model-input image as (H, W, 3) uint8 (a copy)."""
+        self.renderer.render(pose, self.target, self.settings)
+        return self.reader.read(0)[..., :3].numpy().copy()
+
+    def frames(self, poses: Sequence[Pose]) -> torch.Tensor:
+        """(N, H, W, 4) uint8 frames on the classifier's device, rendered in batches."""
+        chunks = []
+        for start in range(0, len(poses), self.reader.slots):
+            batch = render_batch(self.renderer, self.reader, poses[start : start + self.reader.slots], self.settings)
+            chunks.append(batch.clone() if batch.device.type == "cpu" else batch)
+        return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
+
+    def classify(self, pose: Pose, k: int = 5) -> Prediction:
+        frames = render_batch(self.renderer, self.reader, [pose], self.settings)
+        return self.classifier.predict(frames, k)[0]
+
+    def probabilities(self, poses: Sequence[Pose]) -> torch.Tensor:
+        """(N, 1000) class probabilities, rendering and classifying ``reader.slots`` at a time."""
+        out = []
+        for start in range(0, len(poses), self.reader.slots):
+            frames = render_batch(self.renderer, self.reader, poses[start : start + self.reader.slots], self.settings)
+            out.append(self.classifier.probabilities(frames))
+        return torch.cat(out)
+
+    def release(self) -> None:
+        self.renderer.release()
+        self.target.release()
