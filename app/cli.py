@@ -1,0 +1,346 @@
+"""Command-line front end: ``python run.py COMMAND ...``.
+
+A thin layer over the render core: it parses arguments, calls the same modules the
+window uses, and turns every expected failure into one ``error:`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app import classifiers
+from app.classifiers import BUNDLED, ModelUnavailable
+from app.files import FileExists, png_bytes, write_new
+from app.glcontext import GLUnavailable
+from app.imagenet import UnknownClass
+from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, resolve_object
+from app.mesh import MeshError
+from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
+from app.renderer import RenderSettings
+
+EXPECTED_ERRORS = (
+    PoseError,
+    MeshError,
+    ObjectNotFound,
+    ModelUnavailable,
+    GLUnavailable,
+    UnknownClass,
+    FileExists,
+    ValueError,
+    OSError,
+)
+
+EPILOG = """\
+examples:
+  python run.py demo
+  python run.py render --object teddy_bear --out teddy.png
+  python run.py render --object models/hen/chicken.obj --pose pose.json --size 1024x768 --out big.png
+  python run.py classify --object sports_car --pose pose.json --model resnet50
+  python run.py classify --image photo.jpg
+  python run.py objects
+  python run.py models
+
+Pose files are JSON: {"format": "strike-a-pose/pose", "version": 1, "object": "...",
+"pose": {"yaw": 30, ...}}; parameters left out take their defaults (run.py params lists them).
+Without --pose an object is shown in its canonical (correctly classified) pose.
+Models: 'auto' is inception_v3 when its weights are in the torch hub cache (or
+downloadable, or given with --weights), else the bundled efficientnet_lite0 (offline).
+Set STRIKE_OFFLINE=1 to skip download attempts.
+"""
+
+
+def _notice(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            w, h = text.lower().split("x", 1)
+            return int(w), int(h)
+        return int(text), int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
+
+
+def _parse_color(text: str) -> tuple[float, float, float]:
+    t = text.strip().lstrip("#")
+    try:
+        if len(t) == 6 and "," not in t:
+            return tuple(int(t[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
+        parts = [float(p) for p in t.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"colour must be #rrggbb or r,g,b in [0, 1], got {text!r}") from None
+    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"colour must be #rrggbb or r,g,b in [0, 1], got {text!r}")
+    return tuple(parts)  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def _scene_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scene")
+    g.add_argument("--object", help=f"library object name or mesh file path (default: {DEFAULT_OBJECT})")
+    g.add_argument("--pose", type=Path, help="pose JSON file (default: the object's canonical pose)")
+    g.add_argument("--set", nargs="+", metavar="NAME=VALUE", default=[], help="override pose parameters")
+    g.add_argument("--no-texture", action="store_true", help="draw material colours only")
+    g.add_argument("--cull", action="store_true", help="cull back faces")
+    g.add_argument("--background", type=_parse_color, help="background colour, #rrggbb or r,g,b (default white)")
+    g.add_argument("--background-image", type=Path, help="image drawn behind the object (cover-cropped)")
+    g.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("classifier")
+    g.add_argument("--model", help="auto (default), efficientnet_lite0, or a torchvision model name")
+    g.add_argument("--weights", type=Path, help="state-dict file for --model (default: torch hub cache)")
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Strike-a-Pose Explorer: render 3D objects in any pose and see what classifiers make of them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "render", help="render an object to a PNG", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    _scene_args(p)
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write (never overwritten unless --overwrite)")
+    p.add_argument("--size", type=_parse_size, help="N or WxH (default: the classifier's input size)")
+    p.add_argument("--model", help="size the image for this classifier (default auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+    p = sub.add_parser(
+        "classify",
+        help="render (or read an image) and print the top-5",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _scene_args(p)
+    _model_args(p)
+    p.add_argument("--image", type=Path, help="classify this image file instead of a render")
+    p.add_argument("--topk", type=int, default=5, help="how many classes to print (default 5)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("demo", help="render + classify the default object with the best available model")
+    _model_args(p)
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the demo image (default out/)")
+
+    sub.add_parser("objects", help="list the object library")
+    p = sub.add_parser("models", help="list classifiers and whether their weights are here")
+    p.add_argument("--all", action="store_true", help="list every torchvision classification model")
+    sub.add_parser("params", help="list the declared pose parameters and their ranges")
+    return parser
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings, PoseDocument | None]:
+    doc = load_pose_file(args.pose) if getattr(args, "pose", None) else None
+    name = args.object or (doc.object if doc and doc.object else DEFAULT_OBJECT)
+    obj = resolve_object(name)
+    pose = doc.pose if doc else obj.canonical_pose
+    if args.set:
+        changes = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise PoseError(f"--set expects NAME=VALUE, got {item!r}")
+            try:
+                changes[key] = float(value)
+            except ValueError:
+                raise PoseError(f"--set {key}: {value!r} is not a number") from None
+        pose = pose.replace(**changes)
+    settings = RenderSettings.from_dict(doc.settings) if doc and doc.settings else RenderSettings()
+    if args.no_texture:
+        settings.textures = False
+    if args.cull:
+        settings.cull_back_faces = True
+    if args.background:
+        settings.background = args.background
+    if args.background_image:
+        if not args.background_image.is_file():
+            raise MeshError(f"background image not found: {args.background_image}")
+        settings.background_image = str(args.background_image)
+    if args.quality:
+        settings.quality = args.quality
+    return obj, pose, settings, doc
+
+
+def _model_name(args: argparse.Namespace, doc: PoseDocument | None) -> str:
+    return getattr(args, "model", None) or (doc.model if doc and doc.model else "auto")
+
+
+def _format_prediction(pred, true_class: int | None, topk: int) -> list[str]:
+    from app.imagenet import class_names
+
+    lines = []
+    for rank, (label, prob) in enumerate(zip(pred.labels()[:topk], pred.probabilities[:topk], strict=True), 1):
+        bar = "#" * round(prob * 30)
+        lines.append(f" {rank}. {label:30.30s} {prob * 100:6.2f}%  {bar}")
+    if true_class is not None:
+        name = class_names()[true_class]
+        rank = pred.rank_of(true_class)
+        if rank == 1:
+            verdict = "correct (top-1)"
+        elif rank is not None:
+            verdict = f"top-5 only (rank {rank})"
+        else:
+            verdict = "FOOLED (not in the top-5)"
+        lines.append(f"true class: {name} ({true_class}) -> {verdict}")
+    return lines
+
+
+# ------------------------------------------------------------------- commands
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from app.glcontext import create_headless_context
+    from app.renderer import OffscreenTarget, Renderer
+
+    obj, pose, settings, doc = _scene(args)
+    if args.size:
+        width, height = args.size
+    else:
+        width = height = classifiers.model_spec(classifiers.resolve_name(_model_name(args, doc))).input_size
+    ctx = create_headless_context()
+    renderer = Renderer(ctx)
+    mesh = obj.load()
+    for w in mesh.warnings:
+        _notice(f"warning: {w}")
+    renderer.set_mesh(mesh)
+    target = OffscreenTarget(ctx, width, height, settings.quality)
+    renderer.render(pose, target, settings)
+    image = target.read()[..., :3]
+    out = write_new(args.out, png_bytes(image), overwrite=args.overwrite)
+    print(f"wrote {out} ({width}x{height}, {obj.name})")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    obj, pose, settings, doc = _scene(args)
+    if not 1 <= args.topk <= 1000:
+        raise ValueError("--topk must be in 1..1000")
+    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
+    if args.image:
+        from app.mesh import load_texture
+
+        frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image)))
+        pred = clf.predict(frame, args.topk)[0]
+        true_class, what = None, str(args.image)
+    else:
+        from app.pipeline import Pipeline
+
+        pipe = Pipeline(clf, settings=settings)
+        for w in pipe.set_object(obj):
+            _notice(f"warning: {w}")
+        pred = pipe.classify(pose, args.topk)
+        true_class, what = obj.imagenet_class, f"{obj.name} ({obj.display_name})"
+    if args.json:
+        result = {
+            "input": what,
+            "model": clf.name,
+            "top": [
+                {"class": i, "label": lab, "probability": p}
+                for i, lab, p in zip(pred.indices, pred.labels(), pred.probabilities, strict=True)
+            ],
+            "true_class": true_class,
+            "true_rank": None if true_class is None else pred.rank_of(true_class),
+        }
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{what}  |  {clf.name} ({clf.input_size} px, {clf.device})")
+    print("\n".join(_format_prediction(pred, true_class, args.topk)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.files import next_free_stem
+    from app.pipeline import Pipeline
+
+    obj = resolve_object(DEFAULT_OBJECT)
+    clf = classifiers.load_classifier(args.model or "auto", args.weights, args.device, notify=_notice)
+    pipe = Pipeline(clf)
+    pipe.set_object(obj)
+    print(f"{obj.display_name} in its canonical pose  |  {clf.name} ({clf.input_size} px, {clf.device})")
+    print("\n".join(_format_prediction(pipe.classify(obj.canonical_pose), obj.imagenet_class, 5)))
+    turned = obj.canonical_pose.replace(pitch=-100.0, roll=40.0)
+    print("\nthe same object turned (pitch -100, roll 40):")
+    print("\n".join(_format_prediction(pipe.classify(turned), obj.imagenet_class, 5)))
+    stem = next_free_stem(args.out, f"demo-{obj.name}", ("-canonical.png", "-turned.png"))
+    for suffix, pose in (("-canonical.png", obj.canonical_pose), ("-turned.png", turned)):
+        path = write_new(args.out / f"{stem}{suffix}", png_bytes(pipe.render(pose)))
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_objects(_args: argparse.Namespace) -> int:
+    from app.imagenet import class_names
+
+    for o in list_objects():
+        cls = f"{o.imagenet_class} {class_names()[o.imagenet_class]}"
+        print(f"{o.name:15s} {o.display_name:26s} {cls:24s} {o.author} ({o.license.split(' ')[0]})")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    names = (
+        classifiers.available_model_names()
+        if args.all
+        else [BUNDLED, "inception_v3", "resnet50", "alexnet", "vgg16", "googlenet", "mobilenet_v3_large", "vit_b_16"]
+    )
+    for name in names:
+        spec = classifiers.model_spec(name)
+        if name == BUNDLED:
+            status = "bundled (offline)"
+        else:
+            cached = classifiers.cached_weights(spec)
+            status = f"weights cached: {cached}" if cached else f"weights missing ({spec.weights_file})"
+        print(f"{name:22s} {spec.input_size:4d} px  {status}")
+    print(f"auto -> {classifiers.resolve_name('auto')}")
+    return 0
+
+
+def cmd_params(_args: argparse.Namespace) -> int:
+    for p in PARAMS:
+        print(f"{p.name:16s} {p.group:12s} [{p.low:g}, {p.high:g}] default {p.default:g} {p.unit}")
+    return 0
+
+
+COMMANDS = {
+    "render": cmd_render,
+    "classify": cmd_classify,
+    "demo": cmd_demo,
+    "objects": cmd_objects,
+    "models": cmd_models,
+    "params": cmd_params,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except EXPECTED_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
