@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import moderngl
 
 REQUIRED_GL = 330
@@ -10,6 +13,19 @@ INSTALL_HINT = "on Debian/Ubuntu: apt-get install -y --no-install-recommends lib
 
 class GLUnavailable(RuntimeError):
     """No usable OpenGL 3.3 context."""
+
+
+def preload_llvm_libraries() -> None:
+    """Load triton (torch's GPU compiler, bundles its own LLVM) before Mesa's llvmpipe.
+
+    With Mesa's LLVM already in the process, importing triton later (torchvision's model
+    modules do) crashes with a segmentation fault; the other order is fine.
+    """
+    if importlib.util.find_spec("triton") is not None:
+        try:
+            importlib.import_module("triton")
+        except Exception:  # a broken triton must not stop rendering
+            pass
 
 
 def check_version(ctx: moderngl.Context) -> moderngl.Context:
@@ -21,6 +37,7 @@ def check_version(ctx: moderngl.Context) -> moderngl.Context:
 
 def create_headless_context() -> moderngl.Context:
     """A standalone context without a display: EGL first, then the platform default."""
+    preload_llvm_libraries()
     errors = []
     for kwargs in ({"backend": "egl"}, {}):
         try:

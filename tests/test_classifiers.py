@@ -1,0 +1,145 @@
+import numpy as np
+import pytest
+import torch
+
+from app import classifiers
+from app.classifiers import ModelUnavailable, load_classifier, model_spec, select_device
+from app.imagenet import UnknownClass, class_names, resolve_class, search_classes
+from app.library import list_objects
+
+
+def test_specs_carry_their_own_size_and_normalisation():
+    assert model_spec("inception_v3").input_size == 299
+    assert model_spec("inception_v3").mean == (0.5, 0.5, 0.5)  # transform_input folded in
+    assert model_spec("resnet50").input_size == 224
+    assert model_spec("resnet50").mean == pytest.approx((0.485, 0.456, 0.406))
+    assert model_spec("efficientnet_lite0").std == (0.5, 0.5, 0.5)
+    with pytest.raises(ModelUnavailable, match="unknown model 'resnet5000'"):
+        model_spec("resnet5000")
+
+
+def test_missing_weights_fall_back_to_the_bundled_model_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty cache
+    notices = []
+    clf = load_classifier("auto", device="cpu", notify=notices.append)
+    assert clf.name == "efficientnet_lite0" and clf.input_size == 224
+    assert len(notices) == 1 and "using the bundled efficientnet_lite0" in notices[0]
+    assert clf.notice == notices[0]
+    assert classifiers.resolve_name("auto") == "efficientnet_lite0"
+
+
+def test_weights_from_the_cache_and_from_a_path(monkeypatch, tmp_path):
+    """A real torchvision model with a real state dict file, found in the cache and by path."""
+    import torchvision
+
+    spec = model_spec("mobilenet_v3_small")
+    state = torchvision.models.mobilenet_v3_small().state_dict()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(state, cache / spec.weights_file)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    notices = []
+    clf = load_classifier("mobilenet_v3_small", device="cpu", notify=notices.append)
+    assert clf.name == "mobilenet_v3_small" and notices == []
+    assert torch.equal(clf.model.state_dict()["classifier.3.bias"], state["classifier.3.bias"])
+    clf2 = load_classifier("mobilenet_v3_small", weights=cache / spec.weights_file, device="cpu")
+    assert clf2.name == "mobilenet_v3_small"
+
+
+def test_inception_builds_from_a_weights_file(tmp_path):
+    import torchvision
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    path = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), path)
+    clf = load_classifier("inception_v3", weights=path, device="cpu")
+    assert clf.input_size == 299
+    frame = torch.zeros((299, 299, 4), dtype=torch.uint8)
+    assert len(clf.predict(frame)[0].indices) == 5
+
+
+def test_unusable_weight_files_give_clear_errors(tmp_path):
+    with pytest.raises(ModelUnavailable, match="not found"):
+        load_classifier("resnet18", weights=tmp_path / "none.pth", device="cpu")
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ModelUnavailable, match="not a loadable state dict"):
+        load_classifier("resnet18", weights=garbage, device="cpu")
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, wrong)
+    with pytest.raises(ModelUnavailable, match="does not fit resnet18"):
+        load_classifier("resnet18", weights=wrong, device="cpu")
+    pickled = tmp_path / "pickled.pth"
+    torch.save(torch.nn.Linear(2, 2), pickled)  # a whole module: refused by weights_only
+    with pytest.raises(ModelUnavailable, match="not a loadable state dict"):
+        load_classifier("resnet18", weights=pickled, device="cpu")
+
+
+def test_cuda_request_without_cuda_runs_on_cpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    notices = []
+    assert select_device("cuda", notices.append).type == "cpu"
+    assert "not available" in notices[0]
+    assert select_device("auto").type == "cpu"
+    with pytest.raises(ModelUnavailable, match="unknown device"):
+        select_device("tpu9")
+
+
+def test_preprocessing_matches_the_reference_formula(classifier):
+    rng = np.random.default_rng(1)
+    frame = torch.from_numpy(rng.integers(0, 256, (224, 224, 4), dtype=np.uint8))
+    x = classifier.preprocess(frame)
+    ref = (frame[..., :3].permute(2, 0, 1).float() / 255 - 0.5) / 0.5
+    assert x.shape == (1, 3, 224, 224)
+    assert torch.allclose(x[0], ref, atol=1e-5)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    resized = classifier.preprocess(torch.zeros((100, 150, 3), dtype=torch.uint8))
+    assert resized.shape == (1, 3, 224, 224)
+
+
+def test_class_lookup():
+    assert len(class_names()) == 1000 and class_names()[850] == "teddy"
+    assert resolve_class("teddy") == 850 and resolve_class("850") == 850
+    assert search_classes("bottle")[0][1] == "bottlecap"  # prefix matches first
+    assert (440, "beer bottle") in search_classes("bottle")
+    with pytest.raises(UnknownClass, match="matches"):
+        resolve_class("dog")
+    with pytest.raises(UnknownClass, match="no ImageNet class"):
+        resolve_class("zzzz")
+
+
+def test_bundled_model_recognises_the_library_at_canonical_poses(pipeline):
+    """Real weights, real renders: own class in the top-5 for every object, top-1 for most."""
+    top1 = 0
+    failures = []
+    for obj in list_objects():
+        pipeline.set_object(obj)
+        pred = pipeline.classify(obj.canonical_pose)
+        rank = pred.rank_of(obj.imagenet_class)
+        if rank is None:
+            failures.append((obj.name, pred.labels()))
+        top1 += rank == 1
+    assert not failures, failures
+    assert top1 >= 0.8 * len(list_objects()), f"only {top1} objects top-1"
+
+
+def test_an_unusual_pose_fools_the_bundled_model(pipeline):
+    from app.library import resolve_object
+
+    obj = resolve_object("teddy_bear")
+    pipeline.set_object(obj)
+    pred = pipeline.classify(obj.canonical_pose.replace(pitch=-100.0, roll=40.0))
+    assert pred.rank_of(obj.imagenet_class) is None
+
+
+def test_batched_probabilities_match_single_frames(pipeline):
+    from app.library import resolve_object
+    from app.params import Pose
+
+    pipeline.set_object(resolve_object("hen"))
+    poses = [Pose(yaw=y) for y in range(-150, 180, 30)]  # 11 poses: more than one batch of 8
+    batched = pipeline.probabilities(poses)
+    single = torch.stack([pipeline.classifier.probabilities(pipeline.frames([p]))[0] for p in poses[:3]])
+    assert batched.shape == (11, 1000)
+    assert torch.allclose(batched[:3], single, atol=1e-4)

@@ -1,0 +1,141 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from app.params import (
+    DEFAULTS,
+    GROUPS,
+    PARAM_BY_NAME,
+    PARAMS,
+    Pose,
+    PoseDocument,
+    PoseError,
+    euler_from_matrix,
+    fit_vector,
+    load_pose_file,
+    params_in_groups,
+    parse_pose_document,
+    rotation_matrix,
+    world_translation,
+)
+from app.renderer import model_view_matrix, projection_matrix
+
+
+def test_every_param_is_declared_once_with_a_valid_range():
+    names = [p.name for p in PARAMS]
+    assert len(names) == len(set(names))
+    for p in PARAMS:
+        assert p.low < p.high and p.low <= p.default <= p.high, p
+        assert p.group in GROUPS
+    required = {"x", "y", "z", "yaw", "pitch", "roll", "light_azimuth", "light_elevation", "ambient", "diffuse", "fov"}
+    assert required <= set(names)
+
+
+def test_groups_select_their_params():
+    assert [p.name for p in params_in_groups(["rotation"])] == ["yaw", "pitch", "roll"]
+    with pytest.raises(PoseError, match="unknown parameter group"):
+        params_in_groups(["shape"])
+
+
+def test_pose_defaults_replace_and_vector():
+    pose = Pose()
+    assert np.array_equal(pose.vector, DEFAULTS)
+    turned = pose.replace(yaw=30.0)
+    assert turned.yaw == 30.0 and pose.yaw == 0.0
+    assert Pose.from_vector(turned.vector) == turned
+    with pytest.raises(AttributeError):
+        pose.colour  # noqa: B018
+
+
+def test_pose_json_round_trip(tmp_path):
+    pose = Pose(yaw=12.5, pitch=-33.0, roll=170.0, x=0.3, y=-0.7, z=-20.0, light_azimuth=90.0, fov=30.0)
+    doc = PoseDocument(pose, object="hen", model="efficientnet_lite0", settings={"textures": False})
+    path = tmp_path / "p.json"
+    path.write_text(doc.to_json())
+    back = load_pose_file(path)
+    assert back.pose == pose and back.object == "hen" and back.model == "efficientnet_lite0"
+    assert back.settings == {"textures": False}
+
+
+def test_bare_mapping_and_partial_pose_are_accepted():
+    doc = parse_pose_document({"yaw": 45})
+    assert doc.pose.yaw == 45 and doc.pose.z == PARAM_BY_NAME["z"].default
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"pose": {"yaw": 10, "colour": 3}}, "unknown pose parameter 'colour'"),
+        ({"pose": {"yaw": 400}}, "outside its range"),
+        ({"pose": {"z": 5}}, "outside its range"),
+        ({"pose": {"yaw": float("nan")}}, "must be finite"),
+        ({"pose": {"yaw": float("inf")}}, "must be finite"),
+        ({"pose": {"yaw": "ten"}}, "must be a number"),
+        ({"pose": {"yaw": True}}, "must be a number"),
+        ({"pose": [1, 2, 3]}, "'pose' must be an object"),
+        ({"format": "strike-a-pose/pose", "version": 99, "pose": {}}, "version 99 is not supported"),
+        ({"format": "something-else", "pose": {}}, "format is 'something-else'"),
+        ({"format": "strike-a-pose/pose"}, "missing the 'pose' object"),
+        ({"pose": {}, "extra": 1}, "unknown key"),
+        ({"pose": {}, "object": 5}, "'object' must be a string"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
+def test_bad_pose_documents_give_clear_errors(data, message):
+    with pytest.raises(PoseError, match=message):
+        parse_pose_document(data)
+
+
+def test_bad_pose_files(tmp_path):
+    with pytest.raises(PoseError, match="not found"):
+        load_pose_file(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"pose": {"yaw": 1,')
+    with pytest.raises(PoseError, match="not valid JSON"):
+        load_pose_file(broken)
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"pose": {"yaw": NaN}}')
+    with pytest.raises(PoseError, match="finite"):
+        load_pose_file(nan)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(PoseError):
+        load_pose_file(binary)
+
+
+def test_fit_vector_wraps_angles_and_clips_the_rest():
+    v = DEFAULTS.copy()
+    v[0], v[5] = 190.0, 10.0  # yaw, z
+    fitted = fit_vector(v)
+    assert fitted[0] == pytest.approx(-170.0) and fitted[5] == PARAM_BY_NAME["z"].high
+
+
+def test_euler_round_trip():
+    rng = np.random.default_rng(0)
+    for yaw, pitch, roll in rng.uniform([-180, -89, -180], [180, 89, 180], size=(200, 3)):
+        r = rotation_matrix(yaw, pitch, roll)
+        assert np.allclose(rotation_matrix(*euler_from_matrix(r)), r, atol=1e-9)
+    r = rotation_matrix(30, 90, 0)  # gimbal lock still reproduces the matrix
+    assert np.allclose(rotation_matrix(*euler_from_matrix(r)), r, atol=1e-9)
+
+
+@pytest.mark.parametrize("fov", [5.0, 16.426, 60.0])
+def test_xy_keep_the_object_centre_in_view_at_every_depth(fov):
+    proj = projection_matrix(fov, 299, 299)
+    for z in np.linspace(PARAM_BY_NAME["z"].low, PARAM_BY_NAME["z"].high, 26):
+        for x, y in [(-1, -1), (1, 1), (1, -1), (0.5, 0.2)]:
+            pose = Pose(x=x, y=y, z=z, fov=fov)
+            centre = model_view_matrix(pose) @ np.array([0, 0, 0, 1.0])
+            clip = proj @ centre
+            ndc = clip[:3] / clip[3]
+            assert ndc[0] == pytest.approx(x, abs=1e-9) and ndc[1] == pytest.approx(y, abs=1e-9)
+            assert -1 < ndc[2] < 1  # between the near and far planes
+    tx, ty, tz = world_translation(Pose(x=1, z=-10, fov=fov))
+    assert tx == pytest.approx(10 * math.tan(math.radians(fov / 2)))
+
+
+def test_pose_json_is_plain_json():
+    text = PoseDocument(Pose(yaw=1)).to_json()
+    assert json.loads(text)["pose"]["yaw"] == 1
