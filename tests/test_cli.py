@@ -1,0 +1,135 @@
+"""The command line, run as a user runs it: a real process, real files, real GL."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT
+
+
+def run(*args, env=None, check_ok=True):
+    full_env = dict(os.environ, STRIKE_OFFLINE="1", **(env or {}))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check_ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_help_documents_every_command():
+    out = run("--help").stdout
+    for command in ("render", "classify", "demo", "objects", "models", "params"):
+        assert command in out
+    assert "--pose" in run("render", "--help").stdout
+
+
+def test_render_writes_the_model_input_image_and_never_overwrites(tmp_path):
+    out = tmp_path / "hen.png"
+    run("render", "--object", "hen", "--out", out)
+    image = np.asarray(Image.open(out))
+    assert image.shape == (224, 224, 3)  # the bundled classifier's input size
+    before = out.read_bytes()
+    proc = run("render", "--object", "hen", "--set", "yaw=90", "--out", out, check_ok=False)
+    assert proc.returncode == 2 and "exists" in proc.stderr
+    assert out.read_bytes() == before
+    run("render", "--object", "hen", "--set", "yaw=90", "--out", out, "--overwrite")
+    assert out.read_bytes() != before
+
+
+def test_render_reproduces_a_pose_file_exactly(tmp_path):
+    pose = {
+        "format": "strike-a-pose/pose",
+        "version": 1,
+        "object": "sports_car",
+        "pose": {"yaw": 123.0, "pitch": -20.0, "x": 0.2, "z": -10.0},
+        "settings": {"textures": True, "background": [0.9, 0.9, 0.8], "quality": "fast"},
+    }
+    path = tmp_path / "pose.json"
+    path.write_text(json.dumps(pose))
+    run("render", "--pose", path, "--out", tmp_path / "a.png")
+    run("render", "--pose", path, "--out", tmp_path / "b.png", "--size", "320x200")
+    run("render", "--pose", path, "--out", tmp_path / "c.png")
+    a, c = np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "c.png"))
+    assert np.array_equal(a, c)
+    assert tuple(a[0, 0]) == (230, 230, 204)  # the settings' background was applied
+    assert Image.open(tmp_path / "b.png").size == (320, 200)
+
+
+def test_classify_reports_top5_and_the_true_class():
+    out = run("classify", "--object", "soccer_ball").stdout
+    assert "soccer ball" in out and "correct (top-1)" in out
+    assert len([line for line in out.splitlines() if line.strip()[:2] in {f"{i}." for i in range(1, 6)}]) == 5
+    data = json.loads(run("classify", "--object", "teddy_bear", "--set", "pitch=-100", "roll=40", "--json").stdout)
+    assert data["model"] == "efficientnet_lite0" and data["true_class"] == 850
+    assert data["true_rank"] is None and len(data["top"]) == 5
+
+
+def test_classify_an_image_file(tmp_path):
+    run("render", "--object", "coffee_cup", "--out", tmp_path / "cup.png")
+    out = run("classify", "--image", tmp_path / "cup.png").stdout
+    assert "cup" in out.splitlines()[1]
+
+
+def test_auto_model_falls_back_with_a_visible_notice():
+    proc = run("classify", "--object", "hen")
+    assert "notice:" in proc.stderr and "efficientnet_lite0" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["render", "--object", "unicorn", "--out", "x.png"], "no object 'unicorn'"),
+        (["render", "--object", "models/nope.obj", "--out", "x.png"], "object file not found"),
+        (["render", "--pose", "missing.json", "--out", "x.png"], "pose file not found"),
+        (["render", "--set", "yaw=999", "--out", "x.png"], "outside its range"),
+        (["render", "--set", "wobble=1", "--out", "x.png"], "unknown pose parameter"),
+        (["classify", "--model", "resnet5000"], "unknown model"),
+        (["classify", "--model", "resnet18", "--weights", "missing.pth"], "weights file not found"),
+        (["render", "--background-image", "missing.png", "--out", "x.png"], "background image not found"),
+    ],
+)
+def test_bad_input_gives_one_error_line(tmp_path, args, message):
+    proc = run(*args, check_ok=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and message in proc.stderr, proc.stderr
+
+
+def test_bad_pose_json_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"pose": {"yaw": NaN}}')
+    proc = run("render", "--pose", path, "--out", tmp_path / "x.png", check_ok=False)
+    assert proc.returncode == 2 and "finite" in proc.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_no_opengl_gives_a_clear_error(tmp_path):
+    env = {"__EGL_VENDOR_LIBRARY_FILENAMES": str(tmp_path / "none.json"), "DISPLAY": ""}
+    proc = run("render", "--out", tmp_path / "x.png", env=env, check_ok=False)
+    assert proc.returncode == 2
+    assert "no OpenGL 3.3 context" in proc.stderr and "apt-get install" in proc.stderr
+
+
+def test_demo_writes_new_files_each_time(tmp_path):
+    first = run("demo", "--out", tmp_path).stdout
+    assert "correct (top-1)" in first and "FOOLED" in first
+    run("demo", "--out", tmp_path)
+    assert len(list(tmp_path.glob("*.png"))) == 4  # second run chose new names
+
+
+def test_objects_models_params():
+    assert "teddy_bear" in run("objects").stdout
+    models = run("models").stdout
+    assert "bundled (offline)" in models and "auto -> efficientnet_lite0" in models
+    assert "light_azimuth" in run("params").stdout
