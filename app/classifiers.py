@@ -219,13 +219,19 @@ def _download(spec: ModelSpec, notify: Callable[[str], None]) -> Path | None:
         socket.setdefaulttimeout(old_timeout)
 
 
-def _build_torchvision(spec: ModelSpec, state: dict[str, torch.Tensor], source: Path) -> torch.nn.Module:
+def build_architecture(name: str) -> torch.nn.Module:
+    """An untrained torchvision ImageNet model, built the way our preprocessing expects."""
     import torchvision.models as tvm
 
     kwargs: dict = {"num_classes": 1000}
-    if spec.name in _GOOGLE_STYLE:
+    if name in _GOOGLE_STYLE:
         kwargs.update(transform_input=False, aux_logits=True, init_weights=False)
-    model = tvm.get_model(spec.name, weights=None, **kwargs)
+    return tvm.get_model(name, weights=None, **kwargs)
+
+
+def _build_torchvision(spec: ModelSpec, source: Path) -> torch.nn.Module:
+    state = _load_state_dict(source)
+    model = build_architecture(spec.name)
     if spec.name.startswith("densenet"):  # torchvision's old-key fix for densenet checkpoints
         pattern = re.compile(
             r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
@@ -285,10 +291,7 @@ def load_classifier(
     spec = model_spec(name)
     if name == BUNDLED:
         return Classifier(spec, _build_bundled(Path(weights) if weights else None), dev)
-    if weights is not None:
-        path = Path(weights)
-        return Classifier(spec, _build_torchvision(spec, _load_state_dict(path), path), dev)
-    path = cached_weights(spec) or _download(spec, notify)
+    path = Path(weights) if weights is not None else cached_weights(spec) or _download(spec, notify)
     if path is None:
         notice = (
             f"notice: no ImageNet weights for {name} here ({hub_checkpoint_dir() / spec.weights_file} is missing "
@@ -296,4 +299,4 @@ def load_classifier(
         )
         notify(notice)
         return Classifier(model_spec(BUNDLED), _build_bundled(), dev, notice=notice)
-    return Classifier(spec, _build_torchvision(spec, _load_state_dict(path), path), dev)
+    return Classifier(spec, _build_torchvision(spec, path), dev)

@@ -268,6 +268,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import torch
+
     from app.files import next_free_stem
     from app.pipeline import Pipeline
 
@@ -275,14 +277,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clf = classifiers.load_classifier(args.model or "auto", args.weights, args.device, notify=_notice)
     pipe = Pipeline(clf)
     pipe.set_object(obj)
-    print(f"{obj.display_name} in its canonical pose  |  {clf.name} ({clf.input_size} px, {clf.device})")
-    print("\n".join(_format_prediction(pipe.classify(obj.canonical_pose), obj.imagenet_class, 5)))
     turned = obj.canonical_pose.replace(pitch=-100.0, roll=40.0)
-    print("\nthe same object turned (pitch -100, roll 40):")
-    print("\n".join(_format_prediction(pipe.classify(turned), obj.imagenet_class, 5)))
     stem = next_free_stem(args.out, f"demo-{obj.name}", ("-canonical.png", "-turned.png"))
-    for suffix, pose in (("-canonical.png", obj.canonical_pose), ("-turned.png", turned)):
-        path = write_new(args.out / f"{stem}{suffix}", png_bytes(pipe.render(pose)))
+    shots = (
+        (
+            f"{obj.display_name} in its canonical pose  |  {clf.name} ({clf.input_size} px, {clf.device})",
+            obj.canonical_pose,
+            "-canonical.png",
+        ),
+        ("\nthe same object turned (pitch -100, roll 40):", turned, "-turned.png"),
+    )
+    written = []
+    for title, pose, suffix in shots:
+        image = pipe.render(pose)
+        print(title)
+        print("\n".join(_format_prediction(clf.predict(torch.from_numpy(image))[0], obj.imagenet_class, 5)))
+        written.append(write_new(args.out / f"{stem}{suffix}", png_bytes(image)))
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -84,13 +84,18 @@ class Mesh:
 # ----------------------------------------------------------------- file access
 
 
+def _file_key(name: str) -> str:
+    """The base name of a file reference, lower-cased, whatever its path style."""
+    return Path(name.strip().strip('"').replace("\\", "/")).name.lower()
+
+
 def _find_file(directory: Path, name: str) -> Path | None:
     """Resolve a file name relative to ``directory``, tolerating case and path style."""
     name = name.strip().strip('"').replace("\\", "/")
     candidate = (directory / name).resolve()
     if candidate.is_file():
         return candidate
-    wanted = Path(name).name.lower()
+    wanted = _file_key(name)
     try:
         for entry in directory.iterdir():
             if entry.name.lower() == wanted and entry.is_file():
@@ -210,7 +215,7 @@ class _MtlResolver(trimesh.resolvers.Resolver):
         self.mtl_texts = mtl_texts
 
     def get(self, name: str) -> bytes:
-        key = Path(name.replace("\\", "/")).name.lower()
+        key = _file_key(name)
         if key in self.mtl_texts:
             return self.mtl_texts[key].encode("utf-8")
         raise FileNotFoundError(name)
@@ -237,7 +242,7 @@ def _read_obj(path: Path, data: bytes, warnings: list[str]) -> tuple[trimesh.Sce
                 warnings.append(f"material library {lib!r} not found; surfaces are grey")
                 continue
             mtl_text = _decode_text(found.read_bytes(), found)
-            mtl_texts[Path(lib.replace("\\", "/")).name.lower()] = mtl_text
+            mtl_texts[_file_key(lib)] = mtl_text
             materials.update(parse_mtl(mtl_text, found.parent, found.name, warnings))
     scene = trimesh.load(
         io.BytesIO(text.encode("utf-8")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import moderngl
 import numpy as np
@@ -47,12 +47,14 @@ class Pipeline:
         self.renderer.render(pose, self.target, self.settings)
         return self.reader.read(0)[..., :3].numpy().copy()
 
+    def _batches(self, poses: Sequence[Pose]) -> Iterator[torch.Tensor]:
+        """Render ``poses`` ``reader.slots`` at a time; each batch is valid until the next is made."""
+        for start in range(0, len(poses), self.reader.slots):
+            yield render_batch(self.renderer, self.reader, poses[start : start + self.reader.slots], self.settings)
+
     def frames(self, poses: Sequence[Pose]) -> torch.Tensor:
         """(N, H, W, 4) uint8 frames on the classifier's device, rendered in batches."""
-        chunks = []
-        for start in range(0, len(poses), self.reader.slots):
-            batch = render_batch(self.renderer, self.reader, poses[start : start + self.reader.slots], self.settings)
-            chunks.append(batch.clone() if batch.device.type == "cpu" else batch)
+        chunks = [b.clone() if b.device.type == "cpu" else b for b in self._batches(poses)]
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
     def classify(self, pose: Pose, k: int = 5) -> Prediction:
@@ -61,11 +63,7 @@ class Pipeline:
 
     def probabilities(self, poses: Sequence[Pose]) -> torch.Tensor:
         """(N, 1000) class probabilities, rendering and classifying ``reader.slots`` at a time."""
-        out = []
-        for start in range(0, len(poses), self.reader.slots):
-            frames = render_batch(self.renderer, self.reader, poses[start : start + self.reader.slots], self.settings)
-            out.append(self.classifier.probabilities(frames))
-        return torch.cat(out)
+        return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
 
     def release(self) -> None:
         self.renderer.release()

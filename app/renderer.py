@@ -266,8 +266,7 @@ class Renderer:
         flip = isinstance(target, OffscreenTarget) and target.flip_y
         fbo = target.framebuffer if isinstance(target, OffscreenTarget) else target
         fbo.use()
-        if viewport is None:
-            viewport = (0, 0, *fbo.size) if not isinstance(target, OffscreenTarget) else (0, 0, *target.size)
+        viewport = viewport or (0, 0, *fbo.size)
         fbo.viewport = viewport
         ctx = self.ctx
         fbo.clear(*settings.background, 1.0, depth=1.0, viewport=viewport)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from app.classifiers import Classifier, load_classifier, model_spec  # noqa: E402
+from app.classifiers import Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
 from app.glcontext import create_headless_context, describe  # noqa: E402
 from app.library import resolve_object  # noqa: E402
 from app.params import Pose  # noqa: E402
@@ -44,10 +44,7 @@ def timed(fn, n: int, warmup: int = 3) -> float:
 def classifier_for(name: str) -> Classifier:
     if name == "efficientnet_lite0":
         return load_classifier(name, device="cpu")
-    import torchvision.models as tvm
-
-    kwargs = {"transform_input": False, "aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
-    return Classifier(model_spec(name), tvm.get_model(name, weights=None, **kwargs), torch.device("cpu"))
+    return Classifier(model_spec(name), build_architecture(name), torch.device("cpu"))
 
 
 def main() -> None:
