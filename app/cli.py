@@ -20,6 +20,7 @@ from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_obje
 from app.mesh import MeshError
 from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
 from app.renderer import RenderSettings
+from app.window import WindowUnavailable
 
 EXPECTED_ERRORS = (
     PoseError,
@@ -27,6 +28,7 @@ EXPECTED_ERRORS = (
     ObjectNotFound,
     ModelUnavailable,
     GLUnavailable,
+    WindowUnavailable,
     UnknownClass,
     FileExists,
     ValueError,
@@ -35,6 +37,8 @@ EXPECTED_ERRORS = (
 
 EPILOG = """\
 examples:
+  python run.py                      # the interactive window (same as: python run.py window)
+  python run.py --object hen --model resnet50
   python run.py demo
   python run.py render --object teddy_bear --out teddy.png
   python run.py render --object models/hen/chicken.obj --pose pose.json --size 1024x768 --out big.png
@@ -49,6 +53,12 @@ Without --pose an object is shown in its canonical (correctly classified) pose.
 Models: 'auto' is inception_v3 when its weights are in the torch hub cache (or
 downloadable, or given with --weights), else the bundled efficientnet_lite0 (offline).
 Set STRIKE_OFFLINE=1 to skip download attempts.
+"""
+
+
+WINDOW_EPILOG = """\
+mouse: left drag rotates, right (or shift+left) drag moves, wheel zooms, ctrl+left drag moves the light.
+keys: L live, C capture, X texture, F culling, B background, R reset, S save pose, H help, Tab panel, Esc quit.
 """
 
 
@@ -134,6 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="render + classify the default object with the best available model")
     _model_args(p)
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the demo image (default out/)")
+
+    p = sub.add_parser(
+        "window",
+        help="open the interactive explorer (what run.py does without a command)",
+        epilog=WINDOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _scene_args(p)
+    _model_args(p)
+    p.add_argument("--size", type=_parse_size, default=(1024, 768), help="window size WxH (default 1024x768)")
+    p.add_argument("--captures", type=Path, default=Path("captures"), help="folder for captures (default captures/)")
+    p.add_argument(
+        "--ui-scale", type=float, default=1.0, help="scale the panel and its text (e.g. 1.5 for a projector)"
+    )
+    p.add_argument("--threads", type=int, help="processor threads for the classifier (default: all but one)")
+    p.add_argument("--benchmark", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    p.add_argument("--benchmark-out", type=Path, help=argparse.SUPPRESS)
 
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
@@ -298,6 +325,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_window(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from app.window import WindowOptions, check_display, run_window
+
+    check_display()  # fail fast, before loading a model
+    if args.ui_scale <= 0 or args.ui_scale > 4:
+        raise ValueError("--ui-scale must be in (0, 4]")
+    obj, pose, settings, doc = _scene(args)
+    threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(threads)
+    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
+
+    def explorer(ctx):
+        from app.explorer import Explorer
+
+        return Explorer(
+            ctx,
+            clf,
+            obj,
+            pose,
+            settings,
+            captures_dir=args.captures,
+            weights=args.weights,
+            device=args.device,
+            ui_scale=args.ui_scale,
+        )
+
+    options = WindowOptions(
+        size=args.size, ui_scale=args.ui_scale, benchmark_seconds=args.benchmark, benchmark_out=args.benchmark_out
+    )
+    return run_window(explorer, options)
+
+
 def cmd_objects(_args: argparse.Namespace) -> int:
     from app.imagenet import class_names
 
@@ -335,6 +398,7 @@ COMMANDS = {
     "render": cmd_render,
     "classify": cmd_classify,
     "demo": cmd_demo,
+    "window": cmd_window,
     "objects": cmd_objects,
     "models": cmd_models,
     "params": cmd_params,
@@ -343,10 +407,10 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["window", *argv]  # no command: the interactive window
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
         return COMMANDS[args.command](args)
     except EXPECTED_ERRORS as e:

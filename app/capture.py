@@ -1,0 +1,108 @@
+"""Captures: the model-input PNG, the full-window PNG and a JSON that reproduces them.
+
+Files are never overwritten: each capture takes the first free number
+(``teddy_bear-001-input.png``, ``-window.png``, ``.json``), claimed with exclusive
+creation, so two captures (or two running apps) cannot take the same name.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.files import FileExists, png_bytes, write_new
+from app.imagenet import class_names
+from app.live import rank_of, top_k
+from app.params import Pose, PoseDocument
+
+SUFFIXES = ("-input.png", "-window.png", ".json")
+
+
+@dataclass
+class CaptureRequest:
+    """Everything a capture writes, gathered on the drawing thread."""
+
+    directory: Path
+    object_name: str  # library name or mesh path: what ``run.py render --object`` accepts
+    prefix: str  # file names start with this (the object's short name)
+    pose: Pose
+    settings: dict  # RenderSettings.to_dict() with the quality resolved
+    input_image: np.ndarray  # (S, S, 3|4) uint8: exactly what the classifier sees
+    window_image: np.ndarray | None  # (H, W, 3) uint8
+    true_class: int | None = None
+    target_class: int | None = None
+    note: str | None = None
+
+
+@dataclass
+class CaptureResult:
+    stem: str
+    paths: list[Path]
+    object_name: str
+    pose: Pose
+    label: str  # the top-1 label
+    correct: bool | None  # top-1 == true class (None when the object has no class)
+    prediction: dict = field(default_factory=dict)
+
+
+def prediction_record(model: str, input_size: int, probabilities: np.ndarray, true_class, target_class) -> dict:
+    """The ``prediction`` entry of a capture/pose file."""
+    names = class_names()
+    top = top_k(probabilities, 5)
+    record: dict = {
+        "model": model,
+        "input_size": input_size,
+        "top5": [
+            {"class": i, "label": names[i], "probability": round(p, 6)}
+            for i, p in zip(top.indices, top.probabilities, strict=True)
+        ],
+    }
+    for key, cls in (("true_class", true_class), ("target_class", target_class)):
+        if cls is not None:
+            record[key] = {
+                "class": cls,
+                "label": names[cls],
+                "probability": round(float(probabilities[cls]), 6),
+                "rank": rank_of(probabilities, cls),
+            }
+    return record
+
+
+def write_capture(
+    request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray, first_number: int = 1
+) -> CaptureResult:
+    """Write the three files under the first free ``<object>-NNN`` stem."""
+    prediction = prediction_record(model, input_size, probabilities, request.true_class, request.target_class)
+    extra: dict = {
+        "prediction": prediction,
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    if request.note:
+        extra["note"] = request.note
+    doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra)
+    contents = [png_bytes(request.input_image[..., :3])]
+    contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
+    contents.append(doc.to_json().encode())
+    n = first_number
+    while True:
+        stem = f"{request.prefix}-{n:03d}"
+        if not any((request.directory / f"{stem}{s}").exists() for s in SUFFIXES):
+            try:
+                # the first file claims the stem; a racing writer that took it sends us to the next number
+                paths = [write_new(request.directory / f"{stem}{SUFFIXES[0]}", contents[0])]
+            except FileExists:
+                n += 1
+                continue
+            paths += [
+                write_new(request.directory / f"{stem}{s}", c)
+                for s, c in zip(SUFFIXES[1:], contents[1:], strict=True)
+                if c
+            ]
+            break
+        n += 1
+    top1 = prediction["top5"][0]
+    correct = None if request.true_class is None else top1["class"] == request.true_class
+    return CaptureResult(stem, paths, request.object_name, request.pose, top1["label"], correct, prediction)

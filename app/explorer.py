@@ -1,0 +1,553 @@
+"""The pose explorer's state and actions, independent of any window.
+
+:class:`Explorer` owns the scene (object, pose, render settings), the renderer, the
+model-input target, the live classifier worker and the ImGui renderer.  A front end
+feeds it input and calls :meth:`Explorer.draw` with a framebuffer: the pyglet window
+passes its screen, the tests pass an offscreen framebuffer on a headless context.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import imgui_bundle
+import moderngl
+import numpy as np
+from imgui_bundle import imgui
+
+from app import interaction
+from app.capture import CaptureRequest, CaptureResult, write_capture
+from app.classifiers import Classifier, load_classifier
+from app.files import next_free_stem, write_new
+from app.imgui_gl import ImGuiRenderer
+from app.interaction import DragMode
+from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
+from app.live import Frame, LiveClassifier, LiveResult, classify_image
+from app.mesh import Mesh
+from app.params import PARAM_BY_NAME, Pose, PoseDocument, load_pose_file
+from app.renderer import OffscreenTarget, Renderer, RenderSettings, resolve_quality
+
+BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
+NUDGE_DEG = 5.0
+FONT_PX = 15.0
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    keys: str  # as shown to people
+    action: str  # Explorer.act() name
+    description: str
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("L", "toggle_live", "live prediction on/off"),
+    Shortcut("C", "capture", "capture: model-input PNG + window PNG + JSON (never overwrites)"),
+    Shortcut("X", "toggle_texture", "textures on/off"),
+    Shortcut("F", "toggle_culling", "back-face culling on/off"),
+    Shortcut("B", "cycle_background", "background: white / grey / black"),
+    Shortcut("R", "reset_pose", "reset to the object's canonical pose"),
+    Shortcut("S", "save_pose", "save the pose as JSON in the captures folder"),
+    Shortcut("H", "toggle_help", "this help"),
+    Shortcut("Tab", "toggle_panel", "show/hide the panel"),
+    Shortcut("Left/Right", "yaw", "yaw -/+ 5 degrees"),
+    Shortcut("Up/Down", "pitch", "pitch -/+ 5 degrees"),
+    Shortcut("Q/E", "roll", "roll -/+ 5 degrees"),
+    Shortcut("+/-", "zoom", "nearer / farther"),
+    Shortcut("Esc", "quit", "quit"),
+)
+
+MOUSE_HELP: tuple[tuple[str, str], ...] = (
+    ("left drag", "rotate (arcball)"),
+    ("right drag / shift + left drag", "move in the image plane"),
+    ("wheel", "nearer / farther"),
+    ("ctrl + left drag (or alt)", "move the light"),
+    ("ctrl + click on a slider", "type a value"),
+    ("drop a .json / mesh file", "load a pose / an object"),
+)
+
+
+@dataclass
+class Message:
+    text: str
+    error: bool
+    time: float
+
+
+def create_imgui_context(ui_scale: float = 1.0) -> imgui.internal.Context:
+    """A new current ImGui context with a scalable TTF font and sizes scaled by ``ui_scale``."""
+    context = imgui.create_context()
+    io = imgui.get_io()
+    io.set_ini_filename(None)  # no imgui.ini litter in the working directory
+    font = Path(imgui_bundle.__file__).parent / "assets" / "fonts" / "Roboto" / "Roboto-Regular.ttf"
+    if font.is_file():
+        io.fonts.add_font_from_file_ttf(str(font), FONT_PX)
+    style = imgui.get_style()
+    style.font_size_base = FONT_PX
+    style.font_scale_main = ui_scale
+    if ui_scale > 1.0:
+        style.scale_all_sizes(ui_scale)
+    return context
+
+
+class FrameStats:
+    """Frame intervals and prediction latencies of the recent past."""
+
+    def __init__(self, keep: int | None = 240):
+        self.keep = keep
+        self.reset()
+
+    def reset(self) -> None:
+        self.frame_times: deque[float] = deque(maxlen=self.keep)
+        self.latencies: deque[float] = deque(maxlen=self.keep)
+        self.inferences: deque[float] = deque(maxlen=self.keep)
+        self._last: float | None = None
+
+    def summary(self) -> dict:
+        """Percentiles in milliseconds (for the benchmark)."""
+
+        def pct(values, q):
+            return round(float(np.percentile(np.array(values) * 1000, q)), 2) if values else None
+
+        out: dict = {"frames": len(self.frame_times) + 1, "predictions": len(self.latencies)}
+        for name, values in (("frame", self.frame_times), ("latency", self.latencies), ("inference", self.inferences)):
+            out[f"{name}_p50_ms"], out[f"{name}_p95_ms"] = pct(values, 50), pct(values, 95)
+        return out
+
+    def frame(self, now: float) -> None:
+        if self._last is not None:
+            self.frame_times.append(now - self._last)
+        self._last = now
+
+    def result(self, result: LiveResult) -> None:
+        self.latencies.append(result.latency)
+        self.inferences.append(result.inference)
+
+    @property
+    def fps(self) -> float:
+        recent = list(self.frame_times)[-60:]
+        return len(recent) / sum(recent) if recent and sum(recent) > 0 else 0.0
+
+    @staticmethod
+    def median_ms(values: deque[float]) -> float:
+        return statistics.median(values) * 1000 if values else float("nan")
+
+
+class Explorer:
+    """One object, one pose, one classifier: everything the window shows and does."""
+
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        classifier: Classifier,
+        obj: LibraryObject,
+        pose: Pose | None = None,
+        settings: RenderSettings | None = None,
+        captures_dir: Path = Path("captures"),
+        weights: Path | None = None,
+        device: str = "auto",
+        ui_scale: float = 1.0,
+    ):
+        self.ctx = ctx
+        self.settings = settings or RenderSettings()
+        self.quality = resolve_quality(ctx, self.settings.quality)
+        self.renderer = Renderer(ctx)
+        self.captures_dir = Path(captures_dir)
+        self.weights, self.device = weights, device
+        self.ui_scale = ui_scale
+        self.messages: deque[Message] = deque(maxlen=6)
+        if classifier.notice:
+            self.notify(classifier.notice, error=True)
+        self.model_notice = classifier.notice
+        self.live = LiveClassifier(classifier)
+        self.live_enabled = True
+        self.show_help = False
+        self.show_panel = True
+        self.target_class: int | None = None
+        self.captures: list[CaptureResult] = []
+        self.stats = FrameStats()
+        self.result: LiveResult | None = None
+        self.busy: str | None = None  # "loading model ..." while a job runs
+        self.quit_requested = False
+        self._drag: tuple[DragMode, tuple[float, float]] | None = None
+        self._capture_pending = False
+        self._submitted_key: object = None
+        self._target: OffscreenTarget | None = None
+        self._input_buffer: np.ndarray | None = None
+        self._thumbnail: moderngl.Texture | None = None
+        self.obj = obj
+        mesh = obj.load()
+        self._apply_mesh(obj, mesh, pose or obj.canonical_pose)
+        self._make_input_target()
+        from app.panel import Panel  # the panel draws with ImGui; imported here to keep this module's API first
+
+        self.imgui_context = create_imgui_context(ui_scale)
+        self.imgui_renderer = ImGuiRenderer(ctx)
+        self.panel = Panel(self)
+
+    # ------------------------------------------------------------- properties
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.live.classifier
+
+    @property
+    def input_size(self) -> int:
+        return self.classifier.input_size
+
+    @property
+    def object_ref(self) -> str:
+        """What ``run.py --object`` needs to find the object again: its library name or its file."""
+        return self.obj.name if self.obj.license_file is not None else str(self.obj.mesh_path.resolve())
+
+    @property
+    def scene_key(self) -> tuple:
+        """Identifies what the model-input image shows; a change means a new prediction is due."""
+        s = self.settings
+        return (
+            self.obj.name,
+            str(self.obj.mesh_path),
+            self.pose,
+            s.textures,
+            s.cull_back_faces,
+            s.background,
+            s.background_image,
+            self.input_size,
+        )
+
+    def render_settings(self) -> RenderSettings:
+        """The settings with the quality resolved, as written into captures."""
+        s = RenderSettings.from_dict(self.settings.to_dict())
+        s.quality = self.quality
+        return s
+
+    # -------------------------------------------------------------- messages
+
+    def notify(self, text: str, error: bool = False) -> None:
+        self.messages.append(Message(text, error, time.monotonic()))
+
+    # ------------------------------------------------------------------ scene
+
+    def set_pose(self, pose: Pose) -> None:
+        self.pose = pose
+
+    def set_param(self, name: str, value: float) -> None:
+        """Set one declared parameter (clipped to its range, circular ones wrapped)."""
+        p = PARAM_BY_NAME[name]
+        if not math.isfinite(value):
+            return
+        if p.circular:
+            value = (value - p.low) % p.span + p.low
+        self.pose = self.pose.replace(**{name: min(max(float(value), p.low), p.high)})
+
+    def _apply_mesh(self, obj: LibraryObject, mesh: Mesh, pose: Pose) -> None:
+        self.renderer.set_mesh(mesh)
+        self.obj = obj
+        self.pose = pose
+        for w in mesh.warnings:
+            self.notify(f"{obj.name}: {w}", error=True)
+
+    def load_object(self, name_or_path: str, pose: Pose | None = None) -> None:
+        """Load a library object or a mesh file on the worker; the view switches when it is ready."""
+        try:
+            obj = resolve_object(name_or_path)
+        except Exception as e:
+            self.notify(str(e), error=True)
+            return
+        self.busy = f"loading {obj.name} ..."
+
+        def done(result: Mesh | Exception) -> None:
+            self.busy = None
+            if isinstance(result, Exception):
+                self.notify(f"cannot load {obj.name}: {result}", error=True)
+                return
+            self._apply_mesh(obj, result, pose or obj.canonical_pose)
+            self.notify(f"loaded {obj.name} ({obj.display_name})")
+
+        self.live.run_job(lambda _clf: obj.load(), done)
+
+    def load_model(self, name: str, weights: Path | None = None) -> None:
+        """Build a classifier on the worker; live predictions switch to it when it is ready."""
+        self.busy = f"loading model {name} ..."
+        notices: list[str] = []
+
+        def job(_clf: Classifier) -> Classifier:
+            return load_classifier(name, weights, self.device, notify=notices.append)
+
+        def done(result: Classifier | Exception) -> None:
+            self.busy = None
+            if isinstance(result, Exception):
+                self.notify(f"cannot load model {name}: {result}", error=True)
+                return
+            self.live.classifier = result
+            self.model_notice = result.notice
+            for n in notices:
+                self.notify(n, error=result.notice is not None)
+            self._make_input_target()
+            self.result = None
+            self.notify(f"model: {result.name} ({result.input_size} px, {result.device})")
+
+        self.live.run_job(job, done)
+
+    def load_pose(self, path: str | Path) -> None:
+        try:
+            doc = load_pose_file(path)
+            settings = RenderSettings.from_dict(doc.settings) if doc.settings else None
+        except Exception as e:
+            self.notify(str(e), error=True)
+            return
+        if settings is not None:
+            self.settings = settings
+            self.quality = resolve_quality(self.ctx, settings.quality)
+            self._make_input_target()
+        if doc.object and doc.object not in (self.obj.name, self.object_ref):
+            self.load_object(doc.object, doc.pose)
+        else:
+            self.pose = doc.pose
+        self.notify(f"pose loaded from {path}")
+
+    def save_pose(self) -> Path | None:
+        doc = PoseDocument(
+            self.pose, object=self.object_ref, model=self.classifier.name, settings=self.render_settings().to_dict()
+        )
+        try:
+            stem = next_free_stem(self.captures_dir, f"{self.obj.name}-pose", (".json",))
+            path = write_new(self.captures_dir / f"{stem}.json", doc.to_json().encode())
+        except OSError as e:
+            self.notify(f"cannot save the pose: {e}", error=True)
+            return None
+        self.notify(f"saved {path}")
+        return path
+
+    def load_dropped(self, paths: list[str]) -> None:
+        for p in paths:
+            if p.lower().endswith(".json"):
+                self.load_pose(p)
+            elif p.lower().endswith(MESH_SUFFIXES):
+                self.load_object(p)
+            else:
+                self.notify(f"{p}: drop a pose .json or a mesh ({', '.join(MESH_SUFFIXES)})", error=True)
+
+    def return_to(self, capture: CaptureResult) -> None:
+        """Go back to a captured pose (and its object)."""
+        if capture.object_name not in (self.obj.name, self.object_ref):
+            self.load_object(capture.object_name, capture.pose)
+        else:
+            self.pose = capture.pose
+
+    # ---------------------------------------------------------------- actions
+
+    def act(self, action: str, amount: float = 1.0) -> None:
+        """Run a named action (keyboard shortcuts and panel buttons share these)."""
+        s = self.settings
+        if action == "toggle_live":
+            self.live_enabled = not self.live_enabled
+        elif action == "capture":
+            self._capture_pending = True
+        elif action == "toggle_texture":
+            s.textures = not s.textures
+        elif action == "toggle_culling":
+            s.cull_back_faces = not s.cull_back_faces
+        elif action == "cycle_background":
+            i = BACKGROUNDS.index(s.background) if s.background in BACKGROUNDS else -1
+            s.background = BACKGROUNDS[(i + 1) % len(BACKGROUNDS)]
+        elif action == "reset_pose":
+            self.pose = self.obj.canonical_pose
+        elif action == "save_pose":
+            self.save_pose()
+        elif action == "toggle_help":
+            self.show_help = not self.show_help
+        elif action == "toggle_panel":
+            self.show_panel = not self.show_panel
+        elif action in ("yaw", "pitch", "roll"):
+            self.set_param(action, self.pose[action] + NUDGE_DEG * amount)
+        elif action == "zoom":
+            self.pose = interaction.zoom(self.pose, amount)
+        elif action == "quit":
+            self.quit_requested = True
+        else:
+            raise ValueError(f"unknown action {action!r}")
+
+    # ----------------------------------------------------------------- mouse
+
+    def view_rect(self, width: float, height: float) -> tuple[int, int, int, int]:
+        """The 3D view's rectangle (x, y, w, h), bottom-left origin, in the given units."""
+        panel = self.panel.width if self.show_panel else 0
+        w = max(int(width - panel), 1)
+        return (0, 0, w, max(int(height), 1))
+
+    def start_drag(self, mode: DragMode | None, x: float, y: float) -> None:
+        self._drag = (mode, (x, y)) if mode is not None else None
+
+    def drag_to(self, x: float, y: float, view: tuple[int, int, int, int]) -> None:
+        if self._drag is None:
+            return
+        mode, (x0, y0) = self._drag
+        if mode is DragMode.ROTATE:
+            self.pose = interaction.arcball_drag(self.pose, (x0, y0), (x, y), view)
+        elif mode is DragMode.TRANSLATE:
+            self.pose = interaction.translate_drag(self.pose, x - x0, y - y0, view)
+        elif mode is DragMode.LIGHT:
+            self.pose = interaction.light_drag(self.pose, x - x0, y - y0, view)
+        self._drag = (mode, (x, y))
+
+    def end_drag(self) -> None:
+        self._drag = None
+
+    # -------------------------------------------------------------- drawing
+
+    def _make_input_target(self) -> None:
+        size = self.input_size
+        if self._target is not None and self._target.width == size and self._target.quality == self.quality:
+            return
+        if self._target is not None:
+            self._target.release()
+        self._target = OffscreenTarget(self.ctx, size, size, self.quality)
+        self._input_buffer = np.empty((size, size, 4), np.uint8)
+
+    def render_input(self) -> np.ndarray:
+        """The model-input image of the current scene (a fresh (S, S, 4) array)."""
+        assert self._target is not None and self._input_buffer is not None
+        self.renderer.render(self.pose, self._target, self.settings)
+        return self._target.read_into(self._input_buffer).copy()
+
+    def update(self) -> bool:
+        """Collect worker results and feed it the newest frame; True if anything changed."""
+        changed = self.live.poll() > 0
+        result = self.live.latest()
+        if result is not None and result is not self.result:
+            self.result = result
+            self.stats.result(result)
+            self._upload_thumbnail(result.frame.image)
+            changed = True
+        if self.live_enabled and self.live.idle and self.busy is None:
+            key = self.scene_key
+            if key != self._submitted_key:
+                start = time.perf_counter()
+                image = self.render_input()
+                self.live.submit(Frame(image, self.pose, key, start))
+                self._submitted_key = key
+        return changed
+
+    def _upload_thumbnail(self, image: np.ndarray) -> None:
+        size = (image.shape[1], image.shape[0])
+        if self._thumbnail is None or self._thumbnail.size != size:
+            if self._thumbnail is not None:
+                self.imgui_renderer.unregister(self._thumbnail)
+                self._thumbnail.release()
+            self._thumbnail = self.ctx.texture(size, 4)
+            self._thumbnail.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._thumbnail.write(image.tobytes())
+
+    def thumbnail_ref(self) -> imgui.ImTextureRef | None:
+        return None if self._thumbnail is None else self.imgui_renderer.register(self._thumbnail)
+
+    def drawn_state(self) -> tuple:
+        """Changes whenever the window shows something new (the window redraws then)."""
+        return (
+            self.scene_key,
+            id(self.live.latest()),
+            len(self.captures),
+            len(self.messages),
+            self.busy,
+            self.show_help,
+            self.show_panel,
+            self.live_enabled,
+            self.target_class,
+            self._capture_pending,
+        )
+
+    def draw(
+        self,
+        framebuffer: moderngl.Framebuffer,
+        window_size: tuple[float, float],
+        framebuffer_size: tuple[int, int] | None = None,
+    ) -> None:
+        """Draw one frame: the 3D view, the panel, and a pending capture.
+
+        ``window_size`` is in window units (what mouse events use); the framebuffer may be
+        larger (HiDPI), by the ratio of the two.
+        """
+        now = time.perf_counter()
+        self.stats.frame(now)
+        self.update()
+        fb_w, fb_h = framebuffer_size or framebuffer.size
+        ww, wh = window_size
+        sx, sy = fb_w / max(ww, 1), fb_h / max(wh, 1)
+        vx, vy, vw, vh = self.view_rect(ww, wh)
+        viewport = (int(vx * sx), int(vy * sy), max(int(vw * sx), 1), max(int(vh * sy), 1))
+        framebuffer.use()
+        framebuffer.viewport = (0, 0, fb_w, fb_h)
+        framebuffer.clear(0.16, 0.16, 0.18, 1.0, viewport=(0, 0, fb_w, fb_h))
+        self.renderer.render(self.pose, framebuffer, self.settings, viewport=viewport)
+        io = imgui.get_io()
+        io.display_size = (ww, wh)
+        io.display_framebuffer_scale = (sx, sy)
+        imgui.new_frame()
+        self.panel.draw(ww, wh)
+        imgui.render()
+        self.imgui_renderer.render(imgui.get_draw_data(), framebuffer, (fb_w, fb_h))
+        if self._capture_pending:
+            self._capture_pending = False
+            self._start_capture(framebuffer, (fb_w, fb_h))
+
+    def _start_capture(self, framebuffer: moderngl.Framebuffer, size: tuple[int, int]) -> None:
+        w, h = size
+        pixels = framebuffer.read(viewport=(0, 0, w, h), components=3, alignment=1)
+        window = np.frombuffer(pixels, np.uint8).reshape(h, w, 3)[::-1]
+        request = CaptureRequest(
+            directory=self.captures_dir,
+            object_name=self.object_ref,
+            prefix=self.obj.name,
+            pose=self.pose,
+            settings=self.render_settings().to_dict(),
+            input_image=self.render_input(),
+            window_image=np.ascontiguousarray(window),
+            true_class=self.obj.imagenet_class,
+            target_class=self.target_class,
+        )
+        self.capture_with(request)
+
+    def capture_with(self, request: CaptureRequest, done: Callable[[CaptureResult], None] | None = None) -> None:
+        """Classify ``request.input_image`` and write the capture files, on the worker."""
+
+        def job(clf: Classifier) -> CaptureResult:
+            if request.input_image.shape[0] != clf.input_size:
+                raise RuntimeError("the model changed while capturing; capture again")
+            probs = classify_image(clf, request.input_image)
+            return write_capture(request, clf.name, clf.input_size, probs)
+
+        def finished(result: CaptureResult | Exception) -> None:
+            if isinstance(result, Exception):
+                self.notify(f"capture failed: {result}", error=True)
+                return
+            self.captures.append(result)
+            self.notify(f"captured {result.stem} ({result.label}) in {request.directory}")
+            if done is not None:
+                done(result)
+
+        self.live.run_job(job, finished)
+
+    # -------------------------------------------------------------- shutdown
+
+    def close(self) -> bool:
+        """Stop the worker and free GPU resources; True if the worker ended cleanly."""
+        ended = self.live.close()
+        imgui.set_current_context(self.imgui_context)
+        self.imgui_renderer.release()
+        imgui.destroy_context(self.imgui_context)
+        for res in (self._thumbnail, self._target):
+            if res is not None:
+                res.release()
+        self.renderer.release()
+        return ended
+
+
+def describe_capture(result: CaptureResult) -> str:
+    mark = {True: "correct", False: "fooled", None: ""}[result.correct]
+    return f"{result.stem}: {result.label} {mark}".strip()

@@ -1,0 +1,299 @@
+"""The ImGui panel of the explorer: predictions, sliders for the declared parameters, scene,
+captures, messages, and the help window.  Immediate mode: every frame the widgets show the
+Explorer's current state, so sliders and mouse drags can never disagree."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from imgui_bundle import imgui
+
+from app import classifiers
+from app.classifiers import BUNDLED
+from app.imagenet import class_names, search_classes
+from app.library import list_objects
+from app.params import GROUPS, PARAMS, params_in_groups
+
+if TYPE_CHECKING:
+    from app.explorer import Explorer
+
+PANEL_WIDTH = 390.0
+MODEL_CHOICES = (BUNDLED, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
+GREEN = imgui.ImVec4(0.35, 0.85, 0.4, 1.0)
+RED = imgui.ImVec4(1.0, 0.38, 0.35, 1.0)
+AMBER = imgui.ImVec4(1.0, 0.75, 0.25, 1.0)
+GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1.0)
+BLUE = imgui.ImVec4(0.35, 0.6, 1.0, 1.0)
+
+
+def verdict(rank: int, target_hit: bool) -> tuple[str, imgui.ImVec4]:
+    """The headline for a prediction: correct / top-5 / fooled (or target hit)."""
+    if target_hit:
+        return "TARGET HIT", BLUE
+    if rank == 1:
+        return "CORRECT", GREEN
+    if rank <= 5:
+        return f"WRONG top-1 (true class rank {rank})", AMBER
+    return f"FOOLED (true class rank {rank})", RED
+
+
+class Panel:
+    def __init__(self, explorer: Explorer):
+        self.ex = explorer
+        self.width = PANEL_WIDTH * explorer.ui_scale
+        self.target_query = ""
+        self.object_path = ""
+        self.pose_path = ""
+        self.objects = list_objects()
+        self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # widget -> (x0, y0, x1, y1)
+        self.window_rects: list[tuple[float, float, float, float]] = []
+
+    def hit(self, x: float, y: float) -> bool:
+        """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
+        return any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in self.window_rects)
+
+    def _remember_window(self) -> None:
+        pos, size = imgui.get_window_pos(), imgui.get_window_size()
+        self.window_rects.append((pos.x, pos.y, pos.x + size.x, pos.y + size.y))
+
+    def _remember(self, name: str) -> None:
+        a, b = imgui.get_item_rect_min(), imgui.get_item_rect_max()
+        self.item_rects[name] = (a.x, a.y, b.x, b.y)
+
+    # ------------------------------------------------------------------- frame
+
+    def draw(self, width: float, height: float) -> None:
+        self.window_rects = []
+        self._overlay(width, height)
+        if self.ex.show_panel:
+            imgui.set_next_window_pos(imgui.ImVec2(width - self.width, 0))
+            imgui.set_next_window_size(imgui.ImVec2(self.width, height))
+            flags = (
+                imgui.WindowFlags_.no_move
+                | imgui.WindowFlags_.no_resize
+                | imgui.WindowFlags_.no_collapse
+                | imgui.WindowFlags_.no_saved_settings
+            )
+            imgui.begin("Strike-a-Pose Explorer", None, flags)
+            self._remember_window()
+            self._messages()
+            self._prediction()
+            self._pose()
+            self._scene()
+            self._captures()
+            imgui.end()
+        if self.ex.show_help:
+            self._help(width, height)
+
+    def _overlay(self, width: float, height: float) -> None:
+        """The classifier's square view outlined in the 3D view, and the headline over it."""
+        ex = self.ex
+        _, _, vw, vh = ex.view_rect(width, height)
+        side = min(vw, vh)
+        x0, y0 = (vw - side) / 2, (vh - side) / 2
+        dl = imgui.get_background_draw_list()
+        grey = imgui.IM_COL32(128, 128, 128, 160)
+        dl.add_rect(imgui.ImVec2(x0 + 1, y0 + 1), imgui.ImVec2(x0 + side - 1, y0 + side - 1), grey)
+        dl.add_text(imgui.ImVec2(x0 + 6, y0 + 4), grey, f"classifier view ({ex.input_size} px)")
+        result = ex.result
+        if result is None or not ex.live_enabled:
+            text, color = ("live prediction off (L)" if not ex.live_enabled else "classifying ..."), GREY
+        else:
+            top = result.top(1)
+            label, p = top.labels()[0], top.probabilities[0]
+            text = f"{label} {p * 100:.0f}%"
+            if ex.obj.imagenet_class is not None:
+                hit = ex.target_class is not None and top.indices[0] == ex.target_class
+                head, color = verdict(result.rank_of(ex.obj.imagenet_class), hit)
+                text = f"{text}   {head.split(' (')[0]}"
+            else:
+                color = imgui.ImVec4(1, 1, 1, 1)
+        size = 28.0
+        imgui.push_font(None, size)
+        extent = imgui.calc_text_size(text)
+        font, font_size = imgui.get_font(), imgui.get_font_size()
+        imgui.pop_font()
+        pos = imgui.ImVec2(x0 + 8, y0 + side - extent.y - 14)
+        dl.add_rect_filled(pos, imgui.ImVec2(pos.x + extent.x + 12, pos.y + extent.y + 6), imgui.IM_COL32(0, 0, 0, 150))
+        dl.add_text(font, font_size, imgui.ImVec2(pos.x + 6, pos.y + 3), imgui.get_color_u32(color), text)
+        if ex.busy:
+            dl.add_text(font, font_size * 0.7, imgui.ImVec2(x0 + 8, y0 + 24), imgui.get_color_u32(AMBER), ex.busy)
+
+    # -------------------------------------------------------------- sections
+
+    def _messages(self) -> None:
+        for m in list(self.ex.messages)[-4:]:
+            imgui.push_text_wrap_pos(0.0)
+            imgui.text_colored(RED if m.error else GREY, m.text)
+            imgui.pop_text_wrap_pos()
+
+    def _prediction(self) -> None:
+        ex = self.ex
+        if not imgui.collapsing_header("Prediction", imgui.TreeNodeFlags_.default_open):
+            return
+        changed, ex.live_enabled = imgui.checkbox("Live prediction (L)", ex.live_enabled)
+        clf = ex.classifier
+        imgui.same_line()
+        imgui.text_colored(GREY, f"{clf.name}, {clf.input_size} px, {clf.device}")
+        result = ex.result
+        if result is None:
+            imgui.text_colored(GREY, "waiting for the first prediction ...")
+        else:
+            stale = result.frame.key != ex.scene_key
+            true_cls = ex.obj.imagenet_class
+            top = result.top(5)
+            if true_cls is not None:
+                rank = result.rank_of(true_cls)
+                hit = ex.target_class is not None and top.indices[0] == ex.target_class
+                head, color = verdict(rank, hit)
+                imgui.text_colored(color, head)
+            for i, (idx, label, p) in enumerate(zip(top.indices, top.labels(), top.probabilities, strict=True)):
+                color = GREEN if idx == true_cls else BLUE if idx == ex.target_class else None
+                if color is not None:
+                    imgui.push_style_color(imgui.Col_.plot_histogram, color)
+                imgui.progress_bar(p, imgui.ImVec2(-1, 0), f"{i + 1}. {label}  {p * 100:.1f}%")
+                if color is not None:
+                    imgui.pop_style_color()
+            if true_cls is not None:
+                p = float(result.probabilities[true_cls])
+                imgui.text(f"true class: {class_names()[true_cls]} {p * 100:.2f}%, rank {result.rank_of(true_cls)}")
+            if ex.target_class is not None:
+                p = float(result.probabilities[ex.target_class])
+                rank = result.rank_of(ex.target_class)
+                imgui.text_colored(BLUE, f"target: {class_names()[ex.target_class]} {p * 100:.2f}%, rank {rank}")
+            if stale and ex.live_enabled:
+                imgui.text_colored(GREY, "(updating ...)")
+        self._target()
+        ref = ex.thumbnail_ref()
+        if ref is not None:
+            side = 112 * ex.ui_scale
+            imgui.image(ref, imgui.ImVec2(side, side))
+            imgui.same_line()
+        st = ex.stats
+        imgui.begin_group()
+        imgui.text("what the model sees")
+        imgui.text(f"{st.fps:5.1f} FPS")
+        imgui.text(f"latency {st.median_ms(st.latencies):6.1f} ms")
+        imgui.text(f"model   {st.median_ms(st.inferences):6.1f} ms")
+        imgui.end_group()
+
+    def _target(self) -> None:
+        ex = self.ex
+        imgui.set_next_item_width(-60 * ex.ui_scale)
+        changed, self.target_query = imgui.input_text_with_hint(
+            "##target", "target class: type to search", self.target_query
+        )
+        self._remember("target")
+        imgui.same_line()
+        if imgui.button("any##target"):
+            ex.target_class, self.target_query = None, ""
+        query = self.target_query.strip()
+        current = class_names()[ex.target_class] if ex.target_class is not None else None
+        if query and query != current:
+            for idx, name in search_classes(query, limit=6):
+                if imgui.selectable(f"{idx} {name}##t{idx}", False)[0]:
+                    ex.target_class, self.target_query = idx, name
+        elif ex.target_class is None:
+            imgui.text_colored(GREY, "target: any wrong class")
+
+    def _pose(self) -> None:
+        ex = self.ex
+        if not imgui.collapsing_header("Pose, light, camera", imgui.TreeNodeFlags_.default_open):
+            return
+        if imgui.button("Reset pose (R)"):
+            ex.act("reset_pose")
+        imgui.same_line()
+        if imgui.button("Reset light"):
+            defaults = {p.name: ex.obj.canonical_pose[p.name] for p in params_in_groups(["light"])}
+            ex.set_pose(ex.pose.replace(**defaults))
+        for group in GROUPS:
+            imgui.separator_text(group)
+            for p in PARAMS:
+                if p.group != group:
+                    continue
+                fmt = "%.1f" if p.unit == "deg" else "%.3f"
+                imgui.set_next_item_width(-110 * ex.ui_scale)
+                changed, value = imgui.slider_float(f"{p.label}##{p.name}", ex.pose[p.name], p.low, p.high, fmt)
+                self._remember(p.name)
+                if changed:
+                    ex.set_param(p.name, value)
+
+    def _scene(self) -> None:
+        ex = self.ex
+        if not imgui.collapsing_header("Object, model, rendering"):
+            return
+        if imgui.begin_combo("object", f"{ex.obj.name} ({ex.obj.display_name})"):
+            for o in self.objects:
+                if imgui.selectable(f"{o.name} ({o.display_name})", o.name == ex.obj.name)[0]:
+                    ex.load_object(o.name)
+            imgui.end_combo()
+        imgui.set_next_item_width(-60 * ex.ui_scale)
+        _, self.object_path = imgui.input_text_with_hint(
+            "##objpath", "mesh file path (.obj .glb .ply ...)", self.object_path
+        )
+        imgui.same_line()
+        if imgui.button("Open##obj") and self.object_path.strip():
+            ex.load_object(self.object_path.strip())
+        if imgui.begin_combo("model", ex.classifier.name):
+            for name in MODEL_CHOICES:
+                spec = classifiers.model_spec(name)
+                have = name == BUNDLED or classifiers.cached_weights(spec) is not None
+                label = name if have else f"{name} (no weights: download / fallback)"
+                if imgui.selectable(label, name == ex.classifier.name)[0]:
+                    ex.load_model(name)
+            imgui.end_combo()
+        if ex.model_notice:
+            imgui.push_text_wrap_pos(0.0)
+            imgui.text_colored(AMBER, ex.model_notice)
+            imgui.pop_text_wrap_pos()
+        s = ex.settings
+        _, s.textures = imgui.checkbox("Textures (X)", s.textures)
+        imgui.same_line()
+        _, s.cull_back_faces = imgui.checkbox("Cull back faces (F)", s.cull_back_faces)
+        changed, color = imgui.color_edit3("background (B)", list(s.background))
+        if changed:
+            s.background = tuple(float(c) for c in color)
+
+    def _captures(self) -> None:
+        ex = self.ex
+        if not imgui.collapsing_header("Captures and pose files", imgui.TreeNodeFlags_.default_open):
+            return
+        if imgui.button("Capture (C)"):
+            ex.act("capture")
+        imgui.same_line()
+        if imgui.button("Save pose (S)"):
+            ex.act("save_pose")
+        imgui.same_line()
+        imgui.text_colored(GREY, f"to {ex.captures_dir}/")
+        imgui.set_next_item_width(-60 * ex.ui_scale)
+        _, self.pose_path = imgui.input_text_with_hint("##posepath", "pose .json path", self.pose_path)
+        imgui.same_line()
+        if imgui.button("Load##pose") and self.pose_path.strip():
+            ex.load_pose(self.pose_path.strip())
+        for i, c in enumerate(reversed(ex.captures)):
+            mark = {True: "correct", False: "FOOLED", None: ""}[c.correct]
+            if imgui.selectable(f"{c.stem}: {c.label} {mark}##cap{i}", False)[0]:
+                ex.return_to(c)
+
+    def _help(self, width: float, height: float) -> None:
+        from app.explorer import MOUSE_HELP, SHORTCUTS
+
+        imgui.set_next_window_pos(
+            imgui.ImVec2(width * 0.5, height * 0.5), imgui.Cond_.appearing, imgui.ImVec2(0.5, 0.5)
+        )
+        opened, keep = imgui.begin("Help (H)", True, imgui.WindowFlags_.always_auto_resize)
+        self._remember_window()
+        if opened:
+            for title, rows in (("Keys", [(s.keys, s.description) for s in SHORTCUTS]), ("Mouse", MOUSE_HELP)):
+                imgui.separator_text(title)
+                if imgui.begin_table(title, 2):
+                    for a, b in rows:
+                        imgui.table_next_row()
+                        imgui.table_next_column()
+                        imgui.text(a)
+                        imgui.table_next_column()
+                        imgui.text(b)
+                    imgui.end_table()
+        imgui.end()
+        if not keep:
+            self.ex.show_help = False
