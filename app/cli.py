@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ui-scale", type=float, default=1.0, help="scale the panel and its text (e.g. 1.5 for a projector)"
     )
+    p.add_argument(
+        "--view-scale",
+        type=float,
+        help="3D view resolution, 0.1..1 (default: full, half while moving on software OpenGL)",
+    )
     p.add_argument("--threads", type=int, help="processor threads for the classifier (default: all but one)")
     p.add_argument("--benchmark", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     p.add_argument("--benchmark-out", type=Path, help=argparse.SUPPRESS)
@@ -333,8 +338,10 @@ def cmd_window(args: argparse.Namespace) -> int:
     from app.window import WindowOptions, check_display, run_window
 
     check_display()  # fail fast, before loading a model
-    if args.ui_scale <= 0 or args.ui_scale > 4:
+    if not 0 < args.ui_scale <= 4:
         raise ValueError("--ui-scale must be in (0, 4]")
+    if args.view_scale is not None and not 0.1 <= args.view_scale <= 1:
+        raise ValueError("--view-scale must be in [0.1, 1]")
     obj, pose, settings, doc = _scene(args)
     threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)
@@ -353,6 +360,7 @@ def cmd_window(args: argparse.Namespace) -> int:
             weights=args.weights,
             device=args.device,
             ui_scale=args.ui_scale,
+            view_scale=args.view_scale,
         )
 
     options = WindowOptions(

@@ -31,10 +31,12 @@ from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.params import PARAM_BY_NAME, Pose, PoseDocument, load_pose_file
-from app.renderer import OffscreenTarget, Renderer, RenderSettings, resolve_quality
+from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
 NUDGE_DEG = 5.0
+MOTION_HOLD = 0.4  # seconds after the last change that count as "moving"
+MOVING_VIEW_SCALE = 0.5  # 3D view resolution while moving on software GL
 FONT_PX = 15.0
 
 
@@ -152,8 +154,16 @@ class Explorer:
         weights: Path | None = None,
         device: str = "auto",
         ui_scale: float = 1.0,
+        view_scale: float | None = None,
     ):
+        """``view_scale``: resolution of the 3D view; None = full, but half while the scene
+        moves on a software rasteriser (llvmpipe cannot fill a large window at 30 FPS)."""
         self.ctx = ctx
+        self.view_scale = view_scale
+        self.software_gl = is_software(ctx)
+        self._view_target: OffscreenTarget | None = None
+        self._last_key: tuple | None = None
+        self._last_change = 0.0
         self.settings = settings or RenderSettings()
         self.quality = resolve_quality(ctx, self.settings.quality)
         self.renderer = Renderer(ctx)
@@ -277,7 +287,10 @@ class Explorer:
         notices: list[str] = []
 
         def job(_clf: Classifier) -> Classifier:
-            return load_classifier(name, weights, self.device, notify=notices.append)
+            clf = load_classifier(name, weights, self.device, notify=notices.append)
+            if self.live.freeze:
+                clf.freeze()
+            return clf
 
         def done(result: Classifier | Exception) -> None:
             self.busy = None
@@ -460,7 +473,26 @@ class Explorer:
             self.live_enabled,
             self.target_class,
             self._capture_pending,
+            self.current_view_scale(),
         )
+
+    def current_view_scale(self, now: float | None = None) -> float:
+        if self._capture_pending:
+            return 1.0
+        if self.view_scale is not None:
+            return self.view_scale
+        now = time.perf_counter() if now is None else now
+        moving = now - self._last_change < MOTION_HOLD
+        return MOVING_VIEW_SCALE if self.software_gl and moving else 1.0
+
+    def _scaled_view(self, width: int, height: int) -> OffscreenTarget:
+        t = self._view_target
+        if t is None or t.size != (width, height) or t.quality != self.quality:
+            if t is not None:
+                self.imgui_renderer.unregister(t.texture)
+                t.release()
+            t = self._view_target = OffscreenTarget(self.ctx, width, height, self.quality)
+        return t
 
     def draw(
         self,
@@ -481,14 +513,29 @@ class Explorer:
         sx, sy = fb_w / max(ww, 1), fb_h / max(wh, 1)
         vx, vy, vw, vh = self.view_rect(ww, wh)
         viewport = (int(vx * sx), int(vy * sy), max(int(vw * sx), 1), max(int(vh * sy), 1))
+        key = self.scene_key
+        if key != self._last_key:
+            self._last_key, self._last_change = key, now
+        scale = self.current_view_scale(now)
         framebuffer.use()
         framebuffer.viewport = (0, 0, fb_w, fb_h)
         framebuffer.clear(0.16, 0.16, 0.18, 1.0, viewport=(0, 0, fb_w, fb_h))
-        self.renderer.render(self.pose, framebuffer, self.settings, viewport=viewport)
+        scaled = None
+        if scale < 1.0:
+            scaled = self._scaled_view(max(int(viewport[2] * scale), 1), max(int(viewport[3] * scale), 1))
+            self.renderer.render(self.pose, scaled, self.settings)
+            scaled.resolve()
+        else:
+            self.renderer.render(self.pose, framebuffer, self.settings, viewport=viewport)
         io = imgui.get_io()
         io.display_size = (ww, wh)
         io.display_framebuffer_scale = (sx, sy)
         imgui.new_frame()
+        if scaled is not None:  # drawn first, under the overlay and the panel; ImGui is y-down, so top = wh - vy - vh
+            top = wh - vy - vh
+            imgui.get_background_draw_list().add_image(
+                self.imgui_renderer.register(scaled.texture), imgui.ImVec2(vx, top), imgui.ImVec2(vx + vw, top + vh)
+            )
         self.panel.draw(ww, wh)
         imgui.render()
         self.imgui_renderer.render(imgui.get_draw_data(), framebuffer, (fb_w, fb_h))
@@ -541,7 +588,7 @@ class Explorer:
         imgui.set_current_context(self.imgui_context)
         self.imgui_renderer.release()
         imgui.destroy_context(self.imgui_context)
-        for res in (self._thumbnail, self._target):
+        for res in (self._thumbnail, self._target, self._view_target):
             if res is not None:
                 res.release()
         self.renderer.release()

@@ -135,14 +135,10 @@ class ImGuiRenderer:
         ctx.blend_equation = moderngl.FUNC_ADD
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        lists = list(draw_data.cmd_lists)
+        idx_base = self._upload_all(lists)
         try:
-            for commands in draw_data.cmd_lists:
-                self._upload(
-                    self._vbo, commands.vtx_buffer.data_address(), commands.vtx_buffer.size() * imgui.VERTEX_SIZE
-                )
-                self._upload(
-                    self._ibo, commands.idx_buffer.data_address(), commands.idx_buffer.size() * imgui.INDEX_SIZE
-                )
+            for commands, base in zip(lists, idx_base, strict=True):
                 for cmd in commands.cmd_buffer:
                     texture = self._textures.get(cmd.tex_ref.get_tex_id())
                     if texture is None or cmd.elem_count == 0:
@@ -154,16 +150,32 @@ class ImGuiRenderer:
                         continue
                     ctx.scissor = (int(x0), int(fb_h - y1), int(x1 - x0), int(y1 - y0))
                     texture.use(0)
-                    self._vao.render(moderngl.TRIANGLES, vertices=cmd.elem_count, first=cmd.idx_offset)
+                    self._vao.render(moderngl.TRIANGLES, vertices=cmd.elem_count, first=base + cmd.idx_offset)
         finally:
             ctx.scissor = None
             ctx.disable(moderngl.BLEND)
 
-    @staticmethod
-    def _upload(buffer: moderngl.Buffer, address: int, size: int) -> None:
-        if size > buffer.size:
-            buffer.orphan(max(size, buffer.size * 2))
-        buffer.write(ctypes.string_at(address, size))
+    def _upload_all(self, lists: list) -> list[int]:
+        """Upload every draw list into one vertex and one index buffer, in one write each.
+
+        Writing a buffer that an earlier draw still reads makes the driver wait for that draw
+        (on llvmpipe, for the whole frame so far); orphaning and writing once per frame does not.
+        Indices are rebased onto the concatenated vertices.  Returns each list's first index.
+        """
+        itype = np.uint32 if imgui.INDEX_SIZE == 4 else np.uint16
+        vertices, indices, firsts = [], [], []
+        n_vertices = n_indices = 0
+        for commands in lists:
+            nv, ni = commands.vtx_buffer.size(), commands.idx_buffer.size()
+            vertices.append(ctypes.string_at(commands.vtx_buffer.data_address(), nv * imgui.VERTEX_SIZE))
+            idx = np.frombuffer(ctypes.string_at(commands.idx_buffer.data_address(), ni * imgui.INDEX_SIZE), itype)
+            indices.append((idx.astype(np.uint32) + n_vertices).astype(itype) if n_vertices else idx)
+            firsts.append(n_indices)
+            n_vertices, n_indices = n_vertices + nv, n_indices + ni
+        for buffer, data in ((self._vbo, b"".join(vertices)), (self._ibo, b"".join(i.tobytes() for i in indices))):
+            buffer.orphan(max(len(data), buffer.size))
+            buffer.write(data)
+        return firsts
 
     def release(self) -> None:
         for glo in list(self._own):

@@ -74,8 +74,11 @@ Done = Callable[[Any], None]
 class LiveClassifier:
     """A worker thread that owns a classifier: newest-frame classification plus jobs."""
 
-    def __init__(self, classifier: Classifier):
+    def __init__(self, classifier: Classifier, freeze: bool = True):
+        """``freeze``: trace and freeze each classifier on the worker before using it
+        (:meth:`Classifier.freeze`), which keeps the drawing thread free of the GIL."""
         self.classifier = classifier
+        self.freeze = freeze
         self._cond = threading.Condition()
         self._pending: Frame | None = None
         self._jobs: deque[tuple[Job, Done]] = deque()
@@ -133,6 +136,8 @@ class LiveClassifier:
     # ----------------------------------------------------------------- worker
 
     def _run(self) -> None:
+        if self.freeze:
+            self.classifier.freeze()
         while True:
             with self._cond:
                 while not self._stopping and self._pending is None and not self._jobs:

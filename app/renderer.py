@@ -24,11 +24,16 @@ SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 QUALITY = {"fast": (0, 1.0), "high": (4, 8.0)}
 
 
+def is_software(ctx: moderngl.Context) -> bool:
+    """True on a software rasteriser (Mesa llvmpipe and friends)."""
+    renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+    return any(s in renderer for s in SOFTWARE_RENDERERS)
+
+
 def resolve_quality(ctx: moderngl.Context, quality: str) -> str:
     """``auto`` is ``high`` on a GPU and ``fast`` on a software rasteriser (llvmpipe)."""
     if quality == "auto":
-        renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
-        return "fast" if any(s in renderer for s in SOFTWARE_RENDERERS) else "high"
+        return "fast" if is_software(ctx) else "high"
     if quality not in QUALITY:
         raise ValueError(f"quality must be auto, fast or high, got {quality!r}")
     return quality
@@ -141,6 +146,11 @@ class OffscreenTarget:
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
+
+    @property
+    def texture(self) -> moderngl.Texture:
+        """The resolved colour texture (call :meth:`resolve` after rendering), top row first."""
+        return self._resolved_color
 
     def resolve(self) -> None:
         if self.samples:

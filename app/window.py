@@ -53,6 +53,12 @@ def create_window(options: WindowOptions):
     import pyglet
 
     pyglet.options["debug_gl"] = False  # moderngl's reads leave GL errors pyglet's checks would raise
+    pyglet.options["shadow_window"] = False  # its legacy context is unused, and its failure would be unexplained
+    try:
+        import pyglet.gl
+        import pyglet.window
+    except Exception as e:  # ContextException while pyglet probes the display's GL
+        raise GLUnavailable(f"the display offers no usable OpenGL ({e})") from None
     try:
         display = pyglet.display.get_display() if hasattr(pyglet, "display") else pyglet.canvas.get_display()
         screen = display.get_default_screen()
@@ -244,8 +250,17 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         pyglet.app.exit()
 
     def tick(dt: float) -> None:
+        """One frame (when due); schedules the next so frames start 1/60 s apart or
+        back to back when a frame takes longer (a fixed interval would round slow frames
+        up to the next multiple of 1/60 s)."""
         if state["closing"]:
             return
+        start = time.perf_counter()
+        frame(dt)
+        if not state["closing"]:
+            pyglet.clock.schedule_once(tick, max(0.0, FRAME_INTERVAL - (time.perf_counter() - start)))
+
+    def frame(dt: float) -> None:
         if explorer.quit_requested:
             shutdown()
             return
@@ -285,9 +300,9 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
             if options.benchmark_out:
                 options.benchmark_out.write_text(json.dumps(report))
             else:
-                print(json.dumps({k: v for k, v in report.items() if not k.endswith("_ms")}))
+                print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list) or k == "window"}))
             shutdown()
 
-    pyglet.clock.schedule_interval(tick, FRAME_INTERVAL)
+    pyglet.clock.schedule_once(tick, 0.0)
     pyglet.app.run(None)
     return 0
