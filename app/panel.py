@@ -56,9 +56,10 @@ class Panel:
         pos, size = imgui.get_window_pos(), imgui.get_window_size()
         self.window_rects.append((pos.x, pos.y, pos.x + size.x, pos.y + size.y))
 
-    def _remember(self, name: str) -> None:
+    def _remember(self, name: str, width: float | None = None) -> None:
+        """Record the last widget's rectangle (``width``: its frame only, without the label)."""
         a, b = imgui.get_item_rect_min(), imgui.get_item_rect_max()
-        self.item_rects[name] = (a.x, a.y, b.x, b.y)
+        self.item_rects[name] = (a.x, a.y, b.x if width is None else a.x + width, b.y)
 
     # ------------------------------------------------------------------- frame
 
@@ -212,9 +213,10 @@ class Panel:
                 if p.group != group:
                     continue
                 fmt = "%.1f" if p.unit == "deg" else "%.3f"
-                imgui.set_next_item_width(-110 * ex.ui_scale)
+                width = imgui.get_content_region_avail().x - 110 * ex.ui_scale
+                imgui.set_next_item_width(width)
                 changed, value = imgui.slider_float(f"{p.label}##{p.name}", ex.pose[p.name], p.low, p.high, fmt)
-                self._remember(p.name)
+                self._remember(p.name, width)
                 if changed:
                     ex.set_param(p.name, value)
 

@@ -1,0 +1,261 @@
+"""The explorer without a window: real EGL, real ImGui, the real bundled classifier.
+
+The window is a thin layer over :class:`Explorer`; here its frames go to an offscreen
+framebuffer and ImGui gets synthetic mouse input, so slider <-> pose sync, live
+predictions, captures and pose files are checked on every machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from imgui_bundle import imgui
+from PIL import Image
+
+from app.capture import SUFFIXES
+from app.explorer import SHORTCUTS, Explorer
+from app.library import resolve_object
+from app.live import Frame, LiveClassifier
+from app.params import PARAM_BY_NAME, Pose
+from tests.conftest import ARTIFACTS, ROOT
+
+W, H = 1024, 768
+
+
+@pytest.fixture
+def screen(ctx):
+    fbo = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)], depth_attachment=ctx.depth_renderbuffer((W, H)))
+    yield fbo
+    fbo.release()
+
+
+@pytest.fixture
+def explorer(ctx, classifier, tmp_path):
+    ex = Explorer(ctx, classifier, resolve_object("teddy_bear"), captures_dir=tmp_path / "captures")
+    yield ex
+    assert ex.close(), "the classifier worker did not stop"
+
+
+def run_until(ex: Explorer, fbo, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        ex.draw(fbo, (W, H))
+        time.sleep(0.01)
+
+
+def image_of(fbo) -> np.ndarray:
+    return np.frombuffer(fbo.read(components=3), np.uint8).reshape(H, W, 3)[::-1]
+
+
+def fresh_result(ex: Explorer):
+    return ex.result is not None and ex.result.frame.key == ex.scene_key
+
+
+def test_frame_shows_the_object_the_panel_and_a_correct_live_prediction(explorer, screen):
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the first prediction")
+    explorer.draw(screen, (W, H))
+    img = image_of(screen)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(ARTIFACTS / "explorer-frame.png")
+    view_w = explorer.view_rect(W, H)[2]
+    assert view_w == W - int(explorer.panel.width)
+    view, panel = img[:, :view_w], img[:, view_w + 2 :]
+    assert (view.astype(int).sum(axis=2) < 600).mean() > 0.1  # the teddy covers part of the white view
+    assert panel.mean() < 90  # the dark panel
+    top = explorer.result.top(5)
+    assert top.indices[0] == 850  # teddy, the object's canonical pose is classified correctly
+    assert explorer.result.rank_of(850) == 1
+    assert explorer.result.frame.image.shape == (224, 224, 4)
+
+
+def test_prediction_follows_the_newest_pose(explorer, screen):
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the first prediction")
+    first = explorer.result.probabilities[850]
+    explorer.set_pose(explorer.pose.replace(pitch=-100.0, roll=40.0))
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the new pose")
+    assert explorer.result.frame.pose == explorer.pose
+    assert explorer.result.probabilities[850] < first - 0.2
+
+
+def test_live_classifier_skips_stale_frames_and_keeps_the_newest(classifier):
+    live = LiveClassifier(classifier)
+    try:
+        gate = threading.Event()
+        live.run_job(lambda _clf: gate.wait(30), lambda _r: None)  # keep the worker busy
+        images = [np.full((224, 224, 4), v, np.uint8) for v in (0, 60, 120, 180, 250)]
+        for i, img in enumerate(images):
+            live.submit(Frame(img, Pose(yaw=float(i)), key=i, stamp=time.perf_counter()))
+        gate.set()
+        end = time.monotonic() + 60
+        while (live.latest() is None or not live.idle) and time.monotonic() < end:
+            time.sleep(0.01)
+        assert live.latest() is not None and live.latest().frame.key == 4  # only the newest was classified
+    finally:
+        assert live.close()
+
+
+def test_slider_drag_sets_the_pose(explorer, screen):
+    explorer.live_enabled = False
+    explorer.draw(screen, (W, H))
+    x0, y0, x1, y1 = explorer.panel.item_rects["yaw"]
+    io = imgui.get_io()
+    yc = (y0 + y1) / 2
+    io.add_mouse_pos_event(x0 + 3, yc)
+    explorer.draw(screen, (W, H))
+    io.add_mouse_button_event(0, True)
+    explorer.draw(screen, (W, H))
+    values = []
+    for f in (0.0, 0.3, 0.6, 0.75):
+        io.add_mouse_pos_event(x0 + f * (x1 - x0), yc)
+        explorer.draw(screen, (W, H))
+        values.append(explorer.pose.yaw)
+    io.add_mouse_button_event(0, False)
+    explorer.draw(screen, (W, H))
+    yaw = PARAM_BY_NAME["yaw"]
+    assert values[0] == yaw.low
+    assert values == sorted(values) and len(set(values)) == 4  # follows the mouse
+    assert yaw.low + 0.6 * yaw.span < values[-1] < yaw.low + 0.95 * yaw.span
+    assert explorer.pose.pitch == explorer.obj.canonical_pose.pitch  # only yaw moved
+
+
+def grab_position(img: np.ndarray, rect) -> float:
+    """Relative x of the slider grab (the blue block) inside a slider rectangle."""
+    x0, y0, x1, y1 = (int(round(v)) for v in rect)
+    strip = img[(y0 + y1) // 2, x0:x1].astype(int)
+    blue = (strip[:, 2] > 150) & (strip[:, 2] > strip[:, 0] + 60)
+    assert blue.any(), "no slider grab found"
+    return float(np.flatnonzero(blue).mean()) / (x1 - x0)
+
+
+def test_sliders_follow_a_mouse_drag_in_the_view(explorer, screen):
+    """After an arcball drag, the yaw slider's grab is drawn where the new yaw belongs."""
+    explorer.live_enabled = False
+
+    def grab_at(yaw: float) -> float:
+        explorer.set_pose(explorer.pose.replace(yaw=yaw))
+        explorer.draw(screen, (W, H))
+        return grab_position(image_of(screen), explorer.panel.item_rects["yaw"])
+
+    right = grab_at(150.0)
+    left = grab_at(-150.0)
+    view = explorer.view_rect(W, H)
+    cx, cy = view[2] / 2, view[3] / 2
+    explorer.start_drag(interaction_rotate(), cx, cy)
+    for dx in range(0, 200, 20):
+        explorer.drag_to(cx + dx, cy, view)
+    explorer.end_drag()
+    explorer.draw(screen, (W, H))
+    after = grab_position(image_of(screen), explorer.panel.item_rects["yaw"])
+    assert explorer.pose.yaw > -120  # the drag turned the object
+    expected = left + (right - left) * (explorer.pose.yaw + 150) / 300
+    assert after == pytest.approx(expected, abs=0.03)
+    assert after > left + 0.05
+
+
+def interaction_rotate():
+    from app.interaction import DragMode
+
+    return DragMode.ROTATE
+
+
+def test_capture_writes_three_files_never_overwrites_and_reproduces(explorer, screen, tmp_path):
+    out = tmp_path / "captures"
+    out.mkdir()
+    squatter = out / "teddy_bear-001-window.png"
+    squatter.write_bytes(b"not mine")
+    explorer.act("capture")
+    run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the first capture")
+    explorer.set_pose(explorer.pose.replace(yaw=100.0))
+    explorer.act("capture")
+    run_until(explorer, screen, lambda: len(explorer.captures) == 2, what="the second capture")
+    assert squatter.read_bytes() == b"not mine"
+    first, second = explorer.captures
+    assert (first.stem, second.stem) == ("teddy_bear-002", "teddy_bear-003")
+    for c in (first, second):
+        assert [p.name for p in c.paths] == [f"{c.stem}{s}" for s in SUFFIXES]
+    doc = json.loads(first.paths[2].read_text())
+    assert doc["object"] == "teddy_bear" and doc["model"] == "efficientnet_lite0"
+    assert doc["pose"] == explorer.obj.canonical_pose.to_dict()
+    assert doc["settings"]["quality"] in ("fast", "high")
+    assert doc["prediction"]["top5"][0]["label"] == "teddy" and doc["prediction"]["true_class"]["rank"] == 1
+    window = np.asarray(Image.open(first.paths[1]))
+    assert window.shape == (H, W, 3)
+    # the CLI re-renders the model-input image exactly from the JSON
+    again = tmp_path / "again.png"
+    cmd = [sys.executable, "run.py", "render", "--pose", str(first.paths[2]), "--out", str(again)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first.paths[0])))
+
+
+def test_captured_poses_can_be_revisited_and_pose_files_round_trip(explorer, screen):
+    explorer.live_enabled = False
+    explorer.set_pose(explorer.pose.replace(yaw=42.0, light_azimuth=90.0))
+    explorer.act("capture")
+    run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="a capture")
+    saved = explorer.save_pose()
+    again = explorer.save_pose()
+    assert saved is not None and again is not None and saved != again  # never overwritten
+    explorer.act("reset_pose")
+    assert explorer.pose.yaw != 42.0
+    explorer.return_to(explorer.captures[0])
+    assert explorer.pose.yaw == 42.0 and explorer.pose.light_azimuth == 90.0
+    explorer.act("reset_pose")
+    explorer.load_pose(saved)
+    assert explorer.pose.yaw == 42.0
+
+
+def test_bad_input_becomes_a_message_not_a_crash(explorer, screen, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"pose": {"yaw": "north"}}')
+    pose = explorer.pose
+    explorer.load_pose(broken)
+    explorer.load_object("no_such_object")
+    bad_mesh = tmp_path / "bad.obj"
+    bad_mesh.write_text("v 0 0 0\nf 1 2 3\n")
+    explorer.load_object(str(bad_mesh))
+    run_until(explorer, screen, lambda: explorer.busy is None, what="the failed load")
+    errors = [m.text for m in explorer.messages if m.error]
+    assert any("yaw" in e for e in errors)
+    assert any("no_such_object" in e for e in errors)
+    assert any("bad" in e for e in errors)
+    assert explorer.pose == pose and explorer.obj.name == "teddy_bear"
+
+
+def test_switching_object_on_the_worker(explorer, screen):
+    explorer.load_object("hen")
+    run_until(explorer, screen, lambda: explorer.obj.name == "hen", what="the hen")
+    assert explorer.pose == explorer.obj.canonical_pose
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction of the hen")
+    assert explorer.result.top(1).indices[0] == 8
+
+
+def test_every_shortcut_is_an_action(explorer):
+    for s in SHORTCUTS:
+        explorer.act(s.action)  # none raises
+    with pytest.raises(ValueError):
+        explorer.act("explode")
+
+
+def test_toggles(explorer):
+    s = explorer.settings
+    textures, culling, live = s.textures, s.cull_back_faces, explorer.live_enabled
+    explorer.act("toggle_texture")
+    explorer.act("toggle_culling")
+    explorer.act("toggle_live")
+    assert (s.textures, s.cull_back_faces, explorer.live_enabled) == (not textures, not culling, not live)
+    backgrounds = set()
+    for _ in range(3):
+        explorer.act("cycle_background")
+        backgrounds.add(s.background)
+    assert len(backgrounds) == 3
+    yaw = explorer.pose.yaw
+    explorer.act("yaw", 1)
+    assert explorer.pose.yaw == pytest.approx(yaw + 5)
