@@ -136,8 +136,6 @@ class LiveClassifier:
     # ----------------------------------------------------------------- worker
 
     def _run(self) -> None:
-        if self.freeze:
-            self.classifier.freeze()
         while True:
             with self._cond:
                 while not self._stopping and self._pending is None and not self._jobs:
@@ -175,3 +173,5 @@ class LiveClassifier:
         probs = classify_image(clf, frame.image)
         end = time.perf_counter()
         self._latest = LiveResult(frame, clf.name, probs, latency=end - frame.stamp, inference=end - start)
+        if self.freeze:  # after the first answer, so the window shows one at once
+            clf.freeze()
