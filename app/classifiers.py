@@ -153,6 +153,7 @@ class Classifier:
         self._scale = 1.0 / (255.0 * std)
         self._shift = -mean / std
         self._frozen: torch.jit.ScriptModule | None = None
+        self.freeze_tried = False
 
     def __repr__(self) -> str:
         return f"Classifier({self.name}, {self.input_size}px, {self.device})"
@@ -177,6 +178,10 @@ class Classifier:
         with torch.inference_mode():
             return torch.softmax(model(self.preprocess(images)), dim=1)
 
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
     def freeze(self) -> bool:
         """Trace and freeze the model for :meth:`probabilities` (BatchNorm folded into the
         convolutions, no Python per layer, the GIL released while it runs): 1.2-1.5x faster
@@ -193,6 +198,8 @@ class Classifier:
                 self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
         except Exception:
             return False
+        finally:
+            self.freeze_tried = True
         return True
 
     def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:

@@ -281,7 +281,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
 
     def benchmark_step(now: float) -> None:
         if bench["start"] is None:
-            if explorer.result is None:  # wait until the classifier is warm
+            if explorer.result is None or not explorer.classifier.freeze_tried:  # wait until the classifier is warm
                 return
             bench["start"] = now
             explorer.stats.reset()
