@@ -41,10 +41,10 @@ def timed(fn, n: int, warmup: int = 3) -> float:
     return statistics.median(samples)
 
 
-def classifier_for(name: str) -> Classifier:
+def classifier_for(name: str, device: str) -> Classifier:
     if name == "efficientnet_lite0":
-        return load_classifier(name, device="cpu")
-    return Classifier(model_spec(name), build_architecture(name), torch.device("cpu"))
+        return load_classifier(name, device=device)
+    return Classifier(model_spec(name), build_architecture(name), torch.device(device))
 
 
 def main() -> None:
@@ -52,11 +52,12 @@ def main() -> None:
     parser.add_argument("--object", default="teddy_bear")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--models", default="efficientnet_lite0,inception_v3,resnet50")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     n = args.frames
 
     ctx = create_headless_context()
-    print(f"GL: {describe(ctx)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"GL: {describe(ctx)}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     obj = resolve_object(args.object)
     renderer = Renderer(ctx)
     mesh = obj.load()
@@ -80,7 +81,7 @@ def main() -> None:
 
     print("\nper model, batch 1, median ms:  classifier-only | pipeline (render->tensor->top-5) | ratio")
     for name in args.models.split(","):
-        clf = classifier_for(name)
+        clf = classifier_for(name, args.device)
         pipe = Pipeline(clf, ctx=ctx)
         pipe.set_object(obj)
         frame = pipe.frames([obj.canonical_pose]).clone()
