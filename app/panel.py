@@ -47,6 +47,8 @@ class Panel:
         self.objects = list_objects()
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # widget -> (x0, y0, x1, y1)
         self.window_rects: list[tuple[float, float, float, float]] = []
+        self.popup_open = False
+        self.mouse_at_frame = (-1.0, -1.0)
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -65,6 +67,8 @@ class Panel:
 
     def draw(self, width: float, height: float) -> None:
         self.window_rects = []
+        pos = imgui.get_io().mouse_pos
+        self.mouse_at_frame = (pos.x, pos.y)
         self._overlay(width, height)
         if self.ex.show_panel:
             imgui.set_next_window_pos(imgui.ImVec2(width - self.width, 0))
@@ -85,6 +89,7 @@ class Panel:
             imgui.end()
         if self.ex.show_help:
             self._help(width, height)
+        self.popup_open = imgui.is_popup_open("", imgui.PopupFlags_.any_popup_id | imgui.PopupFlags_.any_popup_level)
 
     def _overlay(self, width: float, height: float) -> None:
         """The classifier's square view outlined in the 3D view, and the headline over it."""

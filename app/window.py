@@ -137,6 +137,19 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     def imgui_pos(x: float, y: float) -> tuple[float, float]:
         return x, window.height - y
 
+    def over_ui(x: float, y: float) -> bool:
+        """Does a press or wheel at window pixel (x, y) belong to the panel?
+
+        ImGui's ``want_capture_mouse`` describes the mouse at the last frame; when the mouse
+        has moved since (events arrive between frames), the panel's recorded window
+        rectangles decide, and an open popup (a combo's list) takes every click."""
+        ix, iy = imgui_pos(x, y)
+        panel = explorer.panel
+        if panel.hit(ix, iy) or panel.popup_open:
+            return True
+        fx, fy = panel.mouse_at_frame
+        return io.want_capture_mouse and abs(fx - ix) < 1 and abs(fy - iy) < 1
+
     def view() -> tuple[int, int, int, int]:
         return explorer.view_rect(window.width, window.height)
 
@@ -150,7 +163,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         touched()
         modifiers(mods)
         io.add_mouse_pos_event(*imgui_pos(x, y))
-        if explorer.panel.hit(*imgui_pos(x, y)) or io.want_capture_mouse:
+        if over_ui(x, y):
             io.add_mouse_button_event({mouse.LEFT: 0, mouse.RIGHT: 1, mouse.MIDDLE: 2}.get(button, 0), True)
             return
         mode = drag_mode(
@@ -175,7 +188,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     @window.event
     def on_mouse_scroll(x, y, scroll_x, scroll_y):
         touched()
-        if explorer.panel.hit(*imgui_pos(x, y)) or io.want_capture_mouse:
+        if over_ui(x, y):
             io.add_mouse_wheel_event(scroll_x, scroll_y)
         else:
             explorer.act("zoom", scroll_y)

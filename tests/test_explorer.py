@@ -259,3 +259,19 @@ def test_toggles(explorer):
     yaw = explorer.pose.yaw
     explorer.act("yaw", 1)
     assert explorer.pose.yaw == pytest.approx(yaw + 5)
+
+
+def test_model_switch_without_weights_shows_the_fallback_notice(explorer, screen):
+    explorer.load_model("inception_v3")  # no weights here and STRIKE_OFFLINE: falls back
+    run_until(explorer, screen, lambda: explorer.busy is None, what="the model load")
+    assert explorer.classifier.name == "efficientnet_lite0"
+    assert explorer.model_notice and "inception_v3" in explorer.model_notice
+    assert any(m.error and "using the bundled efficientnet_lite0" in m.text for m in explorer.messages)
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction by the new model")
+
+
+def test_unknown_model_is_a_message(explorer, screen):
+    explorer.load_model("no_such_net")
+    run_until(explorer, screen, lambda: explorer.busy is None, what="the failed model load")
+    assert any(m.error and "no_such_net" in m.text for m in explorer.messages)
+    assert explorer.classifier.name == "efficientnet_lite0"

@@ -191,21 +191,49 @@ def test_drag_changes_pose_and_prediction_captures_never_overwrite_and_reproduce
     assert "Traceback" not in app.output()
 
 
-def test_keys_toggle_and_help_and_panel_clicks(app_factory, tmp_path):
+def test_keys_wheel_light_drag_and_panel_input(app_factory, tmp_path):
+    from app.library import resolve_object
+
     out = tmp_path / "caps"
+    canonical = resolve_object("hen").canonical_pose
     app = app_factory("--captures", str(out), "--object", "hen")
-    app.key("h")  # help window
+    app.drag((900, 60), (700, 80))  # over the panel (its messages): the object must not move
     app.key("x")  # textures off
     app.key("Right")  # yaw +5
+    app.xdotool("mousemove", "--window", app.window, "300", "384")
+    app.xdotool("click", "4")  # wheel up: nearer
+    app.xdotool("keydown", "ctrl")
+    app.drag((300, 384), (400, 384))  # ctrl + drag: the light
+    app.xdotool("keyup", "ctrl")
+    time.sleep(0.5)
     app.key("s")  # save the pose
+    app.key("h")  # help window (for the screenshot)
+    time.sleep(0.5)
     wait_for(lambda: any(out.glob("hen-pose*.json")), what="the saved pose", app=app)
     shot = np.asarray(Image.open(app.screenshot("window-help")).convert("RGB"))
     doc = json.loads(next(out.glob("hen-pose*.json")).read_text())
+    pose = doc["pose"]
     assert doc["settings"]["textures"] is False
-    from app.library import resolve_object
-
-    assert doc["pose"]["yaw"] == pytest.approx(resolve_object("hen").canonical_pose.yaw + 5)
+    assert pose["yaw"] == pytest.approx(canonical.yaw + 5)
+    assert (pose["pitch"], pose["roll"]) == (canonical.pitch, canonical.roll)  # the panel drag did nothing
+    assert pose["z"] > canonical.z  # nearer
+    assert pose["light_azimuth"] > canonical.light_azimuth + 10  # the light moved right
     assert shot[:768, :1024].std() > 10
+    assert app.close() == 0, app.output()
+
+
+def test_resize_keeps_working(app_factory, tmp_path):
+    out = tmp_path / "caps"
+    app = app_factory("--captures", str(out), "--object", "sports_car")
+    app.xdotool("windowsize", app.window, "800", "600")
+    time.sleep(1.5)
+    app.key("c")
+    wait_for(lambda: len(captures(out)) == 1, what="a capture after resizing", app=app)
+    window = np.asarray(Image.open(out / "sports_car-001-window.png"))
+    assert window.shape == (600, 800, 3)
+    view = window[:, : 800 - 390]  # the 3D view left of the panel shows the car on white
+    assert (view.sum(axis=2) < 600).mean() > 0.05 and (view == 255).all(axis=2).mean() > 0.3
+    app.screenshot("window-resized")
     assert app.close() == 0, app.output()
 
 
