@@ -275,3 +275,26 @@ def test_unknown_model_is_a_message(explorer, screen):
     run_until(explorer, screen, lambda: explorer.busy is None, what="the failed model load")
     assert any(m.error and "no_such_net" in m.text for m in explorer.messages)
     assert explorer.classifier.name == "efficientnet_lite0"
+
+
+def test_hidpi_framebuffer_twice_the_window(ctx, explorer):
+    """A HiDPI window: the framebuffer has 2x the pixels of the window's units."""
+    w2, h2 = 2 * W, 2 * H
+    fbo = ctx.framebuffer(
+        color_attachments=[ctx.texture((w2, h2), 4)], depth_attachment=ctx.depth_renderbuffer((w2, h2))
+    )
+    try:
+        explorer.live_enabled = False
+        explorer.draw(fbo, (W, H))
+        img = np.frombuffer(fbo.read(components=3), np.uint8).reshape(h2, w2, 3)[::-1]
+        panel_px = 2 * int(explorer.panel.width)
+        assert img[:, w2 - panel_px + 4 :].mean() < 90  # the panel, at twice the size
+        view = img[:, : w2 - panel_px]
+        dark = view.sum(axis=2) < 600
+        ys, xs = np.nonzero(dark)
+        # the object is centred in the 3D view, at full pixel density
+        assert abs(xs.mean() - view.shape[1] / 2) < 0.1 * view.shape[1]
+        assert abs(ys.mean() - h2 / 2) < 0.1 * h2
+        assert dark.mean() > 0.1
+    finally:
+        fbo.release()
