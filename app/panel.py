@@ -58,6 +58,14 @@ class Panel:
         pos, size = imgui.get_window_pos(), imgui.get_window_size()
         self.window_rects.append((pos.x, pos.y, pos.x + size.x, pos.y + size.y))
 
+    def _field(self, ident: str, hint: str, text: str, button: str) -> tuple[str, bool]:
+        """A text field with a button after it; returns the text and whether the button was clicked."""
+        imgui.set_next_item_width(-60 * self.ex.ui_scale)
+        _, text = imgui.input_text_with_hint(ident, hint, text)
+        self._remember(ident.strip("#"))
+        imgui.same_line()
+        return text, imgui.button(f"{button}{ident}")
+
     def _remember(self, name: str, width: float | None = None) -> None:
         """Record the last widget's rectangle (``width``: its frame only, without the label)."""
         a, b = imgui.get_item_rect_min(), imgui.get_item_rect_max()
@@ -185,13 +193,8 @@ class Panel:
 
     def _target(self) -> None:
         ex = self.ex
-        imgui.set_next_item_width(-60 * ex.ui_scale)
-        changed, self.target_query = imgui.input_text_with_hint(
-            "##target", "target class: type to search", self.target_query
-        )
-        self._remember("target")
-        imgui.same_line()
-        if imgui.button("any##target"):
+        self.target_query, clicked = self._field("##target", "target class: type to search", self.target_query, "any")
+        if clicked:
             ex.target_class, self.target_query = None, ""
         query = self.target_query.strip()
         current = class_names()[ex.target_class] if ex.target_class is not None else None
@@ -234,12 +237,8 @@ class Panel:
                 if imgui.selectable(f"{o.name} ({o.display_name})", o.name == ex.obj.name)[0]:
                     ex.load_object(o.name)
             imgui.end_combo()
-        imgui.set_next_item_width(-60 * ex.ui_scale)
-        _, self.object_path = imgui.input_text_with_hint(
-            "##objpath", "mesh file path (.obj .glb .ply ...)", self.object_path
-        )
-        imgui.same_line()
-        if imgui.button("Open##obj") and self.object_path.strip():
+        self.object_path, clicked = self._field("##objpath", "mesh file path (.obj .glb ...)", self.object_path, "Open")
+        if clicked and self.object_path.strip():
             ex.load_object(self.object_path.strip())
         if imgui.begin_combo("model", ex.classifier.name):
             for name in MODEL_CHOICES:
@@ -272,10 +271,8 @@ class Panel:
             ex.act("save_pose")
         imgui.same_line()
         imgui.text_colored(GREY, f"to {ex.captures_dir}/")
-        imgui.set_next_item_width(-60 * ex.ui_scale)
-        _, self.pose_path = imgui.input_text_with_hint("##posepath", "pose .json path", self.pose_path)
-        imgui.same_line()
-        if imgui.button("Load##pose") and self.pose_path.strip():
+        self.pose_path, clicked = self._field("##posepath", "pose .json path", self.pose_path, "Load")
+        if clicked and self.pose_path.strip():
             ex.load_pose(self.pose_path.strip())
         for i, c in enumerate(reversed(ex.captures)):
             mark = {True: "correct", False: "FOOLED", None: ""}[c.correct]
