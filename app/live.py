@@ -10,6 +10,7 @@ to the drawing thread through :meth:`LiveClassifier.poll`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -65,6 +66,18 @@ def classify_image(classifier: Classifier, image: np.ndarray) -> np.ndarray:
     """(1000,) probabilities of one (H, W, 3|4) uint8 image."""
     probs = classifier.probabilities(torch.from_numpy(np.ascontiguousarray(image))[None])
     return probs[0].float().cpu().numpy()
+
+
+def lower_priority(niceness: int = 10) -> None:
+    """Make the calling thread yield the processor to the drawing thread (Linux; elsewhere a no-op).
+
+    On a machine with few cores the classifier and the software rasteriser compete; the
+    window's frame times matter more than a few milliseconds of prediction latency."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError:
+            pass
 
 
 Job = Callable[[Classifier], Any]
@@ -136,6 +149,7 @@ class LiveClassifier:
     # ----------------------------------------------------------------- worker
 
     def _run(self) -> None:
+        lower_priority()
         while True:
             with self._cond:
                 while not self._stopping and self._pending is None and not self._jobs:
