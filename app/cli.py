@@ -20,6 +20,7 @@ from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_obje
 from app.mesh import MeshError
 from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
 from app.renderer import RenderSettings
+from app.search import SearchError
 from app.window import WindowUnavailable
 
 EXPECTED_ERRORS = (
@@ -29,6 +30,7 @@ EXPECTED_ERRORS = (
     ModelUnavailable,
     GLUnavailable,
     WindowUnavailable,
+    SearchError,
     UnknownClass,
     FileExists,
     ValueError,
@@ -166,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="processor threads for the classifier (default: all but one)")
     p.add_argument("--benchmark", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     p.add_argument("--benchmark-out", type=Path, help=argparse.SUPPRESS)
+
+    p = sub.add_parser(
+        "optimize",
+        help="search for a pose the classifier gets wrong (or takes for --target)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _scene_args(p)
+    _model_args(p)
+    p.add_argument("--method", choices=["random", "cmaes", "fd"], default="cmaes", help="search method (default cmaes)")
+    p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
+    p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
+    p.add_argument("--iterations", type=int, help="iterations (batches) at most (default 100 unless --seconds)")
+    p.add_argument("--seconds", type=float, help="wall-time budget in seconds")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same result)")
+    p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
+    p.add_argument("--out", type=Path, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV")
 
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
@@ -369,6 +388,66 @@ def cmd_window(args: argparse.Namespace) -> int:
     return run_window(explorer, options)
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from tqdm import tqdm
+
+    from app.capture import prediction_record
+    from app.files import next_free_stem
+    from app.imagenet import class_names, resolve_class
+    from app.pipeline import Pipeline
+    from app.search import Budget, Goal, SearchSpace, search
+
+    obj, pose, settings, doc = _scene(args)
+    target = (
+        resolve_class(int(args.target) if args.target and args.target.isdigit() else args.target)
+        if args.target
+        else None
+    )
+    groups = {"rot": "rotation", "trans": "translation"}
+    names = [groups.get(g.strip(), g.strip()) for g in args.params.split(",") if g.strip()]
+    budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
+    space, goal = SearchSpace(pose, names), Goal(obj.imagenet_class, target)
+    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
+    pipe = Pipeline(clf, settings=settings, batch=18)
+    for w in pipe.set_object(obj):
+        _notice(f"warning: {w}")
+    what = f"target {class_names()[target]}" if target is not None else "any wrong class"
+    bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
+
+    def report(p) -> None:
+        bar.update(1)
+        shown = p.best_target if target is not None else p.best_true
+        bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
+
+    result = search(args.method, pipe.probabilities, space, goal, budget, seed=args.seed, report=report,
+                    stop_on_success=args.until_fooled)  # fmt: skip
+    bar.close()
+    image = pipe.render(result.best)
+    probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
+    stem = next_free_stem(args.out, f"{obj.name}-{args.method}", (".json", ".png", "-trajectory.csv"))
+    extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
+             "note": f"{args.method} search, seed {args.seed}, {result.iterations} iterations, "
+                     f"{result.evaluations} renders, {result.elapsed:.1f} s, success {result.success}"}  # fmt: skip
+    best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
+    write_new(args.out / f"{stem}.json", best_doc.to_json().encode())
+    write_new(args.out / f"{stem}.png", png_bytes(image))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(result.history[0]))
+    writer.writeheader()
+    writer.writerows(result.history)
+    write_new(args.out / f"{stem}-trajectory.csv", buf.getvalue().encode())
+    top = extra["prediction"]["top5"][0]
+    verdict = "fooled" if result.success else "not fooled"
+    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.iterations} iterations, "
+          f"{result.evaluations} renders, {result.elapsed:.1f} s (first success at "
+          f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
+    print(f"wrote {args.out / stem}.json, .png, -trajectory.csv")
+    return 0 if result.success else 1
+
+
 def cmd_objects(_args: argparse.Namespace) -> int:
     from app.imagenet import class_names
 
@@ -407,6 +486,7 @@ COMMANDS = {
     "classify": cmd_classify,
     "demo": cmd_demo,
     "window": cmd_window,
+    "optimize": cmd_optimize,
     "objects": cmd_objects,
     "models": cmd_models,
     "params": cmd_params,

@@ -1,0 +1,266 @@
+"""Searching the declared parameter space for poses that fool a classifier.
+
+Every method works on the same :class:`SearchSpace` (a subset of the declared
+parameters, mapped to the unit cube, circular angles wrapped, the rest clipped, so a
+candidate is always a valid, in-view pose) and the same :class:`Goal` (untargeted: any
+class but the true one wins; targeted: the chosen class wins).  Methods evaluate poses in
+batches through an ``evaluate(poses) -> (N, 1000) probabilities`` function (normally
+:meth:`app.pipeline.Pipeline.probabilities`), report progress through a callback, honour a
+stop event, and always return the best pose seen: stopping never leaves a half-updated pose.
+
+Baselines from the study: random search, CMA-ES (population 18) and finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from app.params import CIRCULAR, INDEX, Pose, params_in_groups
+
+Evaluate = Callable[[Sequence[Pose]], torch.Tensor]
+METHODS = ("random", "cmaes", "fd")
+EPS = 1e-12
+
+
+class SearchError(ValueError):
+    """A search that cannot run as asked (unknown method, empty space, bad budget)."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What counts as fooling: untargeted (``target`` None) or a chosen target class."""
+
+    true_class: int | None
+    target: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.target is None and self.true_class is None:
+            raise SearchError("an untargeted search needs the object's true class (or give a target class)")
+
+    def scores(self, probs: torch.Tensor) -> np.ndarray:
+        """Higher is better: log p(target), or -log p(true) for an untargeted search."""
+        p = probs.detach().float().cpu().numpy()
+        if self.target is not None:
+            return np.log(p[:, self.target] + EPS)
+        return -np.log(p[:, self.true_class] + EPS)
+
+    def successes(self, probs: torch.Tensor) -> np.ndarray:
+        top1 = probs.argmax(dim=1).cpu().numpy()
+        return top1 == self.target if self.target is not None else top1 != self.true_class
+
+
+class SearchSpace:
+    """The free parameters (by group) around a base pose, as points of the unit cube."""
+
+    def __init__(self, base: Pose, groups: Sequence[str]):
+        self.base = base
+        self.params = params_in_groups(groups)
+        if not self.params:
+            raise SearchError("no parameters to search: choose at least one group")
+        self.index = np.array([INDEX[p.name] for p in self.params])
+        self.low = np.array([p.low for p in self.params])
+        self.span = np.array([p.span for p in self.params])
+        self.circular = CIRCULAR[self.index]
+
+    @property
+    def dim(self) -> int:
+        return len(self.params)
+
+    def to_unit(self, pose: Pose) -> np.ndarray:
+        return (pose.vector[self.index] - self.low) / self.span
+
+    def from_unit(self, u: np.ndarray) -> Pose:
+        """Any vector -> a valid pose: non-finite entries take the base pose's value,
+        circular parameters wrap, the others are clipped to their range."""
+        u = np.asarray(u, dtype=np.float64)
+        base_u = self.to_unit(self.base)
+        u = np.where(np.isfinite(u), u, base_u)
+        u = np.where(self.circular, np.mod(u, 1.0), np.clip(u, 0.0, 1.0))
+        v = self.base.vector.copy()
+        v[self.index] = self.low + u * self.span
+        return Pose.from_vector(v, fit=True)
+
+
+@dataclass
+class Budget:
+    iterations: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.seconds is None:
+            raise SearchError("give a budget: iterations, seconds or both")
+        if (self.iterations is not None and self.iterations < 1) or (self.seconds is not None and self.seconds <= 0):
+            raise SearchError("the budget must be positive")
+
+
+@dataclass
+class Progress:
+    """Sent after every iteration (a batch of evaluations)."""
+
+    iteration: int
+    evaluations: int
+    elapsed: float
+    current: Pose  # the method's current point (what an animation shows)
+    best: Pose
+    best_score: float
+    best_true: float | None  # probability of the true class at the best pose
+    best_target: float | None
+    success: bool
+
+
+@dataclass
+class SearchResult:
+    method: str
+    best: Pose
+    best_score: float
+    success: bool
+    iterations: int
+    evaluations: int
+    elapsed: float
+    time_to_success: float | None  # seconds to the first fooling pose
+    stopped: bool  # by the stop event (not the budget)
+    history: list[dict] = field(default_factory=list)  # one row per iteration
+
+
+class _Tracker:
+    """Best-so-far bookkeeping shared by the methods."""
+
+    def __init__(self, method: str, space: SearchSpace, goal: Goal, evaluate: Evaluate, budget: Budget, stop, report):
+        self.method, self.space, self.goal, self.evaluate = method, space, goal, evaluate
+        self.budget, self.stop, self.report = budget, stop or threading.Event(), report
+        self.start = time.perf_counter()
+        self.iteration = self.evaluations = 0
+        self.best, self.best_score, self.best_probs = space.base, -math.inf, None
+        self.success, self.time_to_success = False, None
+        self.history: list[dict] = []
+
+    def score(self, poses: list[Pose]) -> np.ndarray:
+        probs = self.evaluate(poses)
+        scores = self.goal.scores(probs)
+        scores = np.where(np.isfinite(scores), scores, -math.inf)
+        ok = self.goal.successes(probs)
+        self.evaluations += len(poses)
+        i = int(np.argmax(scores))
+        if scores[i] > self.best_score:
+            self.best, self.best_score, self.best_probs = poses[i], float(scores[i]), probs[i].float().cpu()
+        if ok.any() and not self.success:
+            self.success, self.time_to_success = True, time.perf_counter() - self.start
+        return scores
+
+    def step_done(self, current: Pose) -> bool:
+        """Record an iteration; True when the search must end (budget or stop)."""
+        self.iteration += 1
+        elapsed = time.perf_counter() - self.start
+        g = self.goal
+        bt = None if g.true_class is None or self.best_probs is None else float(self.best_probs[g.true_class])
+        bg = None if g.target is None or self.best_probs is None else float(self.best_probs[g.target])
+        self.history.append(
+            {"iteration": self.iteration, "evaluations": self.evaluations, "elapsed": round(elapsed, 4),
+             "best_score": self.best_score, "best_true": bt, "best_target": bg, "success": self.success,
+             **{f"current_{k}": v for k, v in current.to_dict().items()}}
+        )  # fmt: skip
+        if self.report is not None:
+            self.report(
+                Progress(
+                    self.iteration, self.evaluations, elapsed, current, self.best, self.best_score, bt, bg, self.success
+                )
+            )
+        b = self.budget
+        return (
+            self.stop.is_set()
+            or (b.iterations is not None and self.iteration >= b.iterations)
+            or (b.seconds is not None and elapsed >= b.seconds)
+        )
+
+    def result(self) -> SearchResult:
+        return SearchResult(
+            self.method, self.best, self.best_score, self.success, self.iteration, self.evaluations,
+            time.perf_counter() - self.start, self.time_to_success, self.stop.is_set(), self.history,
+        )  # fmt: skip
+
+
+def _random(t: _Tracker, rng: np.random.Generator, batch: int, stop_on_success: bool) -> None:
+    t.score([t.space.base])
+    while True:
+        poses = [t.space.from_unit(rng.random(t.space.dim)) for _ in range(batch)]
+        t.score(poses)
+        if t.step_done(t.best) or (stop_on_success and t.success):
+            return
+
+
+def _cmaes(t: _Tracker, seed: int, popsize: int, sigma: float, stop_on_success: bool) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not import matplotlib": plotting is not used
+        import cma
+
+    x0 = t.space.to_unit(t.space.base)
+    t.score([t.space.base])
+    opts = {"popsize": popsize, "seed": seed + 1, "verbose": -9, "bounds": [None, None]}  # cma: seed 0 = clock
+    es = cma.CMAEvolutionStrategy(x0, sigma, opts)
+    while True:
+        xs = es.ask()
+        poses = [t.space.from_unit(x) for x in xs]
+        scores = t.score(poses)
+        es.tell(xs, [-s if np.isfinite(s) else 1e9 for s in scores])  # cma minimises
+        if t.step_done(t.space.from_unit(es.mean)) or (stop_on_success and t.success):
+            return
+
+
+def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bool) -> None:
+    """The study's baseline: central differences per parameter, gradient ascent.
+
+    Angles are handled as (cos, sin) pairs by differentiating in the unit cube where a
+    circular parameter wraps, which is the same local geometry.
+    """
+    x = t.space.to_unit(t.space.base)
+    while True:
+        probes = []
+        for i in range(t.space.dim):
+            for sign in (1.0, -1.0):
+                y = x.copy()
+                y[i] += sign * step
+                probes.append(t.space.from_unit(y))
+        scores = t.score(probes)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where the classifier gave no answer
+            grad = (scores[0::2] - scores[1::2]) / (2 * step)
+        grad = np.where(np.isfinite(grad), grad, 0.0)
+        x = t.space.to_unit(t.space.from_unit(x + lr * grad))
+        t.score([t.space.from_unit(x)])
+        if t.step_done(t.space.from_unit(x)) or (stop_on_success and t.success):
+            return
+
+
+def search(
+    method: str,
+    evaluate: Evaluate,
+    space: SearchSpace,
+    goal: Goal,
+    budget: Budget,
+    seed: int = 0,
+    stop: threading.Event | None = None,
+    report: Callable[[Progress], None] | None = None,
+    stop_on_success: bool = False,
+    population: int = 18,
+    fd_step: float = 0.001,
+    fd_lr: float = 0.001,
+) -> SearchResult:
+    """Run one search method; see the module docstring."""
+    if method not in METHODS:
+        raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    t = _Tracker(method, space, goal, evaluate, budget, stop, report)
+    torch.manual_seed(seed)
+    if method == "random":
+        _random(t, np.random.default_rng(seed), population, stop_on_success)
+    elif method == "cmaes":
+        _cmaes(t, seed, population, 0.2, stop_on_success)
+    else:
+        _finite_differences(t, fd_step, fd_lr, stop_on_success)
+    return t.result()

@@ -1,0 +1,145 @@
+"""Pose search with real renders and the real bundled classifier (fixed seeds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.library import resolve_object
+from app.params import PARAM_BY_NAME, Pose
+from app.search import Budget, Goal, SearchError, SearchSpace, search
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def batch_pipeline(ctx, classifier):
+    from app.pipeline import Pipeline
+
+    return Pipeline(classifier, ctx=ctx, batch=18)
+
+
+def setup(pipe, name, groups=("rotation",)):
+    obj = resolve_object(name)
+    pipe.set_object(obj)
+    return obj, SearchSpace(obj.canonical_pose, groups), Goal(obj.imagenet_class)
+
+
+@pytest.mark.parametrize(
+    "method, name, budget",
+    [("random", "teddy_bear", 3), ("cmaes", "teddy_bear", 3), ("fd", "barrel", 10)],
+)
+def test_each_method_fools_the_classifier(batch_pipeline, method, name, budget):
+    obj, space, goal = setup(batch_pipeline, name)
+    before = batch_pipeline.probabilities([obj.canonical_pose])
+    assert int(before.argmax()) == obj.imagenet_class  # correct to begin with
+    r = search(
+        method, batch_pipeline.probabilities, space, goal, Budget(iterations=budget), seed=0, stop_on_success=True
+    )
+    assert r.success and r.time_to_success is not None
+    after = batch_pipeline.probabilities([r.best])
+    assert int(after.argmax()) != obj.imagenet_class  # the best pose really is misclassified
+    assert r.best.z == obj.canonical_pose.z  # only rotation was searched
+
+
+def test_targeted_search_raises_the_target(batch_pipeline):
+    obj, space, _ = setup(batch_pipeline, "soccer_ball", ("rotation", "translation"))
+    goal = Goal(obj.imagenet_class, target=430)  # basketball
+    start = float(batch_pipeline.probabilities([obj.canonical_pose])[0, 430])
+    r = search("cmaes", batch_pipeline.probabilities, space, goal, Budget(iterations=4), seed=1)
+    assert r.history[-1]["best_target"] > start
+
+
+@pytest.mark.parametrize("method", ["random", "cmaes"])
+def test_same_seed_same_result(batch_pipeline, method):
+    _, space, goal = setup(batch_pipeline, "hen")
+    a = search(method, batch_pipeline.probabilities, space, goal, Budget(iterations=2), seed=7)
+    b = search(method, batch_pipeline.probabilities, space, goal, Budget(iterations=2), seed=7)
+    c = search(method, batch_pipeline.probabilities, space, goal, Budget(iterations=2), seed=8)
+    assert a.best == b.best and a.best_score == b.best_score
+    assert [h["current_yaw"] for h in a.history] == [h["current_yaw"] for h in b.history]
+    assert [h["current_yaw"] for h in a.history] != [h["current_yaw"] for h in c.history]
+
+
+def test_stopping_mid_run_keeps_the_best_pose(batch_pipeline):
+    _, space, goal = setup(batch_pipeline, "hen")
+    stop = threading.Event()
+    seen = []
+
+    def report(p):
+        seen.append(p)
+        if p.iteration == 2:
+            stop.set()
+
+    r = search("cmaes", batch_pipeline.probabilities, space, goal, Budget(iterations=50), stop=stop, report=report)
+    assert r.stopped and r.iterations == 2
+    assert r.best == seen[-1].best and isinstance(r.best, Pose)
+    assert r.best_score == max(h["best_score"] for h in r.history)
+
+
+def test_nan_never_reaches_the_renderer(batch_pipeline):
+    """A classifier answering NaN, and NaN candidates, still give valid poses."""
+    _, space, goal = setup(batch_pipeline, "hen")
+    rendered: list[Pose] = []
+
+    def evaluate(poses):
+        rendered.extend(poses)
+        return torch.full((len(poses), 1000), float("nan"))
+
+    for method in ("random", "cmaes", "fd"):
+        search(method, evaluate, space, goal, Budget(iterations=2), seed=0)
+    assert rendered and all(np.isfinite(p.vector).all() for p in rendered)
+    nan_pose = space.from_unit(np.full(space.dim, np.nan))
+    assert nan_pose == space.base
+
+
+def test_space_wraps_angles_and_clips_the_rest():
+    space = SearchSpace(Pose(), ["rotation", "translation"])
+    u = space.to_unit(Pose())
+    u[0] = 1.25  # yaw a quarter turn past the end: wraps
+    u[3] = 7.0  # x far outside: clipped to the edge of the view
+    p = space.from_unit(u)
+    assert p.yaw == pytest.approx(-90.0) and p.x == PARAM_BY_NAME["x"].high
+    with pytest.raises(SearchError):
+        SearchSpace(Pose(), [])
+    with pytest.raises(Exception, match="unknown parameter group"):
+        SearchSpace(Pose(), ["colour"])
+    with pytest.raises(SearchError):
+        Budget()
+
+
+def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path):
+    cmd = [sys.executable, "run.py", "optimize", "--object", "teddy_bear", "--method", "random",
+           "--iterations", "2", "--seed", "3", "--out", str(tmp_path)]  # fmt: skip
+    for _ in range(2):
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        [f"teddy_bear-random{s}{e}" for s in ("", "-2") for e in (".json", ".png", "-trajectory.csv")]
+    )
+    a, b = (json.loads((tmp_path / f"teddy_bear-random{s}.json").read_text()) for s in ("", "-2"))
+    assert a["pose"] == b["pose"]  # same seed
+    assert a["prediction"]["true_class"]["rank"] > 1
+    again = tmp_path / "again.png"
+    render = [
+        sys.executable,
+        "run.py",
+        "render",
+        "--pose",
+        str(tmp_path / "teddy_bear-random.json"),
+        "--out",
+        str(again),
+    ]
+    subprocess.run(render, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(tmp_path / "teddy_bear-random.png")))
+    bad = subprocess.run(
+        [*cmd[:-2], "--target", "zebroid", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "zebroid" in bad.stderr and "Traceback" not in bad.stderr
