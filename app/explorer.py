@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import imgui_bundle
@@ -30,8 +30,10 @@ from app.interaction import DragMode
 from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
+from app.optimize_run import OptimizeRun
 from app.params import PARAM_BY_NAME, Pose, PoseDocument, load_pose_file
 from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
+from app.search import Budget, Goal
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
 NUDGE_DEG = 5.0
@@ -55,6 +57,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("B", "cycle_background", "background: white / grey / black"),
     Shortcut("R", "reset_pose", "reset to the object's canonical pose"),
     Shortcut("S", "save_pose", "save the pose as JSON in the captures folder"),
+    Shortcut("O", "optimize", "start / stop the pose search (Optimize pose section)"),
     Shortcut("H", "toggle_help", "this help"),
     Shortcut("Tab", "toggle_panel", "show/hide the panel"),
     Shortcut("Left/Right", "yaw", "yaw -/+ 5 degrees"),
@@ -72,6 +75,17 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl + click on a slider", "type a value"),
     ("drop a .json / mesh file", "load a pose / an object"),
 )
+
+
+@dataclass
+class OptimizeOptions:
+    """The panel's choices for the pose search."""
+
+    method: str = "cmaes"
+    groups: dict[str, bool] = field(default_factory=lambda: {"rotation": True, "translation": False, "light": False})
+    seconds: float = 20.0
+    seed: int = 0
+    until_fooled: bool = True
 
 
 @dataclass
@@ -184,6 +198,10 @@ class Explorer:
         self.result: LiveResult | None = None
         self.busy: str | None = None  # "loading model ..." while a job runs
         self.quit_requested = False
+        self.optimize_options = OptimizeOptions()
+        self.optimize_run: OptimizeRun | None = None
+        self.optimize_start: Pose | None = None
+        self._optimize_reported = False
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
         self._capture_pending = False
         self._submitted_key: object = None
@@ -381,10 +399,62 @@ class Explorer:
             self.set_param(action, self.pose[action] + NUDGE_DEG * amount)
         elif action == "zoom":
             self.pose = interaction.zoom(self.pose, amount)
+        elif action == "optimize":
+            if self.optimizing:
+                self.optimize_run.stop()
+            else:
+                self.start_optimize()
         elif action == "quit":
             self.quit_requested = True
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    # -------------------------------------------------------------- optimize
+
+    @property
+    def optimizing(self) -> bool:
+        return self.optimize_run is not None and not self.optimize_run.done
+
+    def start_optimize(self) -> None:
+        """Search from the current pose with the panel's options; the view animates as it runs."""
+        if self.optimizing:
+            return
+        o = self.optimize_options
+        try:
+            goal = Goal(self.obj.imagenet_class, self.target_class)
+            run = OptimizeRun(
+                self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
+                [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
+            )  # fmt: skip
+        except Exception as e:
+            self.notify(f"cannot optimize: {e}", error=True)
+            return
+        self.optimize_run, self.optimize_start, self._optimize_reported = run, self.pose, False
+
+    def revert_optimize(self) -> None:
+        if self.optimize_start is not None and not self.optimizing:
+            self.pose = self.optimize_start
+
+    def _follow_optimize(self) -> None:
+        run = self.optimize_run
+        if run is None or self._optimize_reported:
+            return
+        if not run.done:
+            if run.progress is not None:
+                self.pose = run.progress.current  # animate the search
+            return
+        self._optimize_reported = True
+        if run.error is not None or run.result is None:
+            self.notify(f"the pose search failed: {run.error}", error=True)
+            self.pose = self.optimize_start or self.pose
+            return
+        r = run.result
+        self.pose = r.best
+        how = "stopped" if r.stopped else "done"
+        verdict = "fooled" if r.success else "not fooled"
+        self.notify(f"{r.method} {how}: {verdict} after {r.iterations} iterations, {r.evaluations} renders, "
+                    f"{r.elapsed:.1f} s; best pose kept (Revert to go back), captured")  # fmt: skip
+        self.act("capture")
 
     # ----------------------------------------------------------------- mouse
 
@@ -432,13 +502,14 @@ class Explorer:
     def update(self) -> bool:
         """Collect worker results and feed it the newest frame; True if anything changed."""
         changed = self.live.poll() > 0
+        self._follow_optimize()
         result = self.live.latest()
         if result is not None and result is not self.result:
             self.result = result
             self.stats.result(result)
             self._upload_thumbnail(result.frame.image)
             changed = True
-        if self.live_enabled and self.live.idle and self.busy is None:
+        if self.live_enabled and self.live.idle and self.busy is None and not self.optimizing:
             key = self.scene_key
             if key != self._submitted_key:
                 start = time.perf_counter()
@@ -584,6 +655,9 @@ class Explorer:
 
     def close(self) -> bool:
         """Stop the worker and free GPU resources; True if the worker ended cleanly."""
+        if self.optimize_run is not None:
+            self.optimize_run.stop()
+            self.optimize_run.join(30)
         ended = self.live.close()
         imgui.set_current_context(self.imgui_context)
         self.imgui_renderer.release()

@@ -91,6 +91,7 @@ class Panel:
             self._remember_window()
             self._messages()
             self._prediction()
+            self._optimize()
             self._pose()
             self._scene()
             self._captures()
@@ -204,6 +205,51 @@ class Panel:
                     ex.target_class, self.target_query = idx, name
         elif ex.target_class is None:
             imgui.text_colored(GREY, "target: any wrong class")
+
+    def _optimize(self) -> None:
+        ex = self.ex
+        if not imgui.collapsing_header("Optimize pose", imgui.TreeNodeFlags_.default_open):
+            return
+        o = ex.optimize_options
+        running = ex.optimizing
+        imgui.begin_disabled(running)
+        imgui.set_next_item_width(110 * ex.ui_scale)
+        if imgui.begin_combo("method", o.method):
+            for m, label in (("cmaes", "CMA-ES"), ("random", "random"), ("fd", "finite differences")):
+                if imgui.selectable(f"{label}##{m}", m == o.method)[0]:
+                    o.method = m
+            imgui.end_combo()
+        imgui.same_line()
+        for g in o.groups:
+            _, o.groups[g] = imgui.checkbox(f"{g[:5]}##{g}", o.groups[g])
+            imgui.same_line()
+        imgui.new_line()
+        imgui.set_next_item_width(150 * ex.ui_scale)
+        _, o.seconds = imgui.slider_float("budget s", o.seconds, 1.0, 120.0, "%.0f s")
+        imgui.same_line()
+        imgui.set_next_item_width(70 * ex.ui_scale)
+        _, o.seed = imgui.input_int("seed", o.seed, 0)
+        _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
+        imgui.end_disabled()
+        goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
+        imgui.same_line()
+        imgui.text_colored(GREY, f"goal: {goal}")
+        if imgui.button("Stop (O)" if running else "Optimize pose (O)"):
+            ex.act("optimize")
+        run = ex.optimize_run
+        if run is not None and not running and ex.optimize_start is not None:
+            imgui.same_line()
+            if imgui.button("Revert to start"):
+                ex.revert_optimize()
+        p = run.progress if run is not None else None
+        if p is not None:
+            shown = p.best_target if ex.target_class is not None else p.best_true
+            what = "target" if ex.target_class is not None else "true class"
+            state = "FOOLED" if p.success else "searching" if running else "not fooled"
+            imgui.text(f"{run.method}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
+            imgui.text_colored(
+                GREEN if p.success else AMBER, f"{state}; best {what} p = {shown if shown is not None else 0:.3f}"
+            )
 
     def _pose(self) -> None:
         ex = self.ex

@@ -111,7 +111,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     key_actions = {
         key.L: ("toggle_live", 1), key.C: ("capture", 1), key.X: ("toggle_texture", 1),
         key.F: ("toggle_culling", 1), key.B: ("cycle_background", 1), key.R: ("reset_pose", 1),
-        key.S: ("save_pose", 1), key.H: ("toggle_help", 1), key.F1: ("toggle_help", 1),
+        key.S: ("save_pose", 1), key.H: ("toggle_help", 1), key.F1: ("toggle_help", 1), key.O: ("optimize", 1),
         key.TAB: ("toggle_panel", 1), key.LEFT: ("yaw", -1), key.RIGHT: ("yaw", 1),
         key.UP: ("pitch", -1), key.DOWN: ("pitch", 1), key.Q: ("roll", -1), key.E: ("roll", 1),
         key.PLUS: ("zoom", 1), key.EQUAL: ("zoom", 1), key.NUM_ADD: ("zoom", 1),

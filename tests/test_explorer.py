@@ -298,3 +298,40 @@ def test_hidpi_framebuffer_twice_the_window(ctx, explorer):
         assert dark.mean() > 0.1
     finally:
         fbo.release()
+
+
+def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explorer, screen):
+    start = explorer.pose
+    explorer.optimize_options.seconds = 30
+    explorer.act("optimize")
+    assert explorer.optimizing
+    run_until(explorer, screen, lambda: not explorer.optimizing, what="the search")
+    run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the capture of the best pose")
+    result = explorer.optimize_run.result
+    assert result is not None and result.success
+    assert explorer.pose == result.best != start
+    assert explorer.captures[0].correct is False  # the captured best pose fools the classifier
+    explorer.revert_optimize()
+    assert explorer.pose == start
+
+
+def test_stopping_the_search_keeps_a_valid_best_pose(explorer, screen):
+    explorer.optimize_options.seconds = 120
+    explorer.optimize_options.until_fooled = False
+    explorer.optimize_options.method = "random"
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    explorer.act("optimize")  # stop
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=30, what="the stop")
+    explorer.draw(screen, (W, H))
+    result = explorer.optimize_run.result
+    assert result.stopped and result.elapsed < 60
+    assert explorer.pose == result.best
+
+
+def test_optimize_without_groups_is_a_message(explorer):
+    for g in explorer.optimize_options.groups:
+        explorer.optimize_options.groups[g] = False
+    explorer.act("optimize")
+    assert not explorer.optimizing
+    assert any(m.error and "no parameters" in m.text for m in explorer.messages)

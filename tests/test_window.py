@@ -265,3 +265,15 @@ def test_unavailable_model_falls_back_with_a_visible_notice(app_factory):
     assert "using the bundled efficientnet_lite0" in app.output()
     assert Path(shot).exists()
     assert app.close() == 0
+
+
+def test_optimize_key_searches_animates_and_captures_the_fooling_pose(app_factory, tmp_path):
+    out = tmp_path / "caps"
+    app = app_factory("--captures", str(out))
+    app.key("o")
+    wait_for(lambda: len(captures(out)) == 1, what="the capture of the best pose", app=app)
+    app.screenshot("window-optimized")
+    doc = json.loads((out / "teddy_bear-001.json").read_text())
+    assert doc["prediction"]["top5"][0]["label"] != "teddy"
+    assert doc["prediction"]["true_class"]["rank"] > 1
+    assert app.close() == 0, app.output()

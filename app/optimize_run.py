@@ -1,0 +1,82 @@
+"""A pose search running beside the window, on its own thread with its own GL context.
+
+The window's context belongs to the drawing thread, so the search renders with a
+headless (EGL) context of its own, created on its thread.  The window reads
+:attr:`OptimizeRun.progress` every frame to animate the pose, and :attr:`result` when
+the run has ended (budget, success or :meth:`stop`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from app.classifiers import Classifier
+from app.glcontext import create_headless_context
+from app.library import LibraryObject
+from app.live import lower_priority
+from app.params import Pose
+from app.renderer import RenderSettings
+from app.search import Budget, Goal, Progress, SearchResult, SearchSpace, search
+
+
+class OptimizeRun:
+    def __init__(
+        self,
+        classifier: Classifier,
+        obj: LibraryObject,
+        start: Pose,
+        settings: RenderSettings,
+        method: str,
+        goal: Goal,
+        groups: list[str],
+        budget: Budget,
+        seed: int = 0,
+        stop_on_success: bool = False,
+    ):
+        self.start = start
+        self.method = method
+        self.goal = goal
+        self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
+        self.progress: Progress | None = None
+        self.result: SearchResult | None = None
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        args = (classifier, obj, settings, budget, seed, stop_on_success)
+        self._thread = threading.Thread(target=self._run, args=args, name="optimize", daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Ask the search to end after its current iteration (it keeps the best pose)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return self.done
+
+    def _run(self, classifier, obj, settings, budget, seed, stop_on_success) -> None:
+        from app.pipeline import Pipeline
+
+        lower_priority()
+        ctx = pipe = None
+        try:
+            ctx = create_headless_context()
+            pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18)
+            pipe.set_object(obj)
+            self.result = search(
+                self.method, pipe.probabilities, self.space, self.goal, budget, seed=seed, stop=self._stop,
+                report=self._report, stop_on_success=stop_on_success,
+            )  # fmt: skip
+        except Exception as e:  # reported by the window
+            self.error = e
+        finally:
+            if pipe is not None:
+                pipe.release()
+            if ctx is not None:
+                ctx.release()
+
+    def _report(self, progress: Progress) -> None:
+        self.progress = progress
