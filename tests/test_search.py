@@ -33,7 +33,7 @@ def setup(pipe, name, groups=("rotation",)):
 
 @pytest.mark.parametrize(
     "method, name, budget",
-    [("random", "teddy_bear", 3), ("cmaes", "teddy_bear", 3), ("fd", "barrel", 10)],
+    [("random", "teddy_bear", 3), ("cmaes", "teddy_bear", 3), ("fd", "sports_car", 10)],
 )
 def test_each_method_fools_the_classifier(batch_pipeline, method, name, budget):
     obj, space, goal = setup(batch_pipeline, name)
