@@ -667,8 +667,3 @@ class Explorer:
                 res.release()
         self.renderer.release()
         return ended
-
-
-def describe_capture(result: CaptureResult) -> str:
-    mark = {True: "correct", False: "fooled", None: ""}[result.correct]
-    return f"{result.stem}: {result.label} {mark}".strip()
