@@ -31,7 +31,7 @@ from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.optimize_run import OptimizeRun
-from app.params import PARAM_BY_NAME, Pose, PoseDocument, load_pose_file
+from app.params import Pose, PoseDocument, load_pose_file
 from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal
 
@@ -266,12 +266,8 @@ class Explorer:
 
     def set_param(self, name: str, value: float) -> None:
         """Set one declared parameter (clipped to its range, circular ones wrapped)."""
-        p = PARAM_BY_NAME[name]
-        if not math.isfinite(value):
-            return
-        if p.circular:
-            value = (value - p.low) % p.span + p.low
-        self.pose = self.pose.replace(**{name: min(max(float(value), p.low), p.high)})
+        if math.isfinite(value):
+            self.pose = self.pose.fitted(**{name: value})
 
     def _apply_mesh(self, obj: LibraryObject, mesh: Mesh, pose: Pose) -> None:
         self.renderer.set_mesh(mesh)

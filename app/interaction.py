@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from app.params import PARAM_BY_NAME, Pose, euler_from_matrix, rotation_matrix
+from app.params import Pose, euler_from_matrix, rotation_matrix
 
 ZOOM_STEP = 0.9  # one wheel notch brings the object this factor nearer
 LIGHT_DEG_PER_VIEW = 180.0  # dragging across the whole view turns the light this much
@@ -71,7 +71,7 @@ def apply_rotation(pose: Pose, rotation: np.ndarray) -> Pose:
     """``pose`` turned by ``rotation`` in camera space (applied after the pose's own rotation)."""
     r = rotation @ rotation_matrix(pose.yaw, pose.pitch, pose.roll)
     yaw, pitch, roll = euler_from_matrix(r)
-    return pose.replace(yaw=_wrap(yaw), pitch=_wrap(pitch), roll=_wrap(roll))
+    return pose.fitted(yaw=yaw, pitch=pitch, roll=roll)
 
 
 def arcball_drag(pose: Pose, start: tuple[float, float], end: tuple[float, float], viewport) -> Pose:
@@ -87,29 +87,18 @@ def translate_drag(pose: Pose, dx: float, dy: float, viewport: tuple[int, int, i
     """
     _, _, w, h = viewport
     scale = 2.0 / max(min(w, h), 1)
-    return pose.replace(x=_clip("x", pose.x + dx * scale), y=_clip("y", pose.y + dy * scale))
+    return pose.fitted(x=pose.x + dx * scale, y=pose.y + dy * scale)
 
 
 def zoom(pose: Pose, notches: float) -> Pose:
     """Wheel up (positive notches) brings the object nearer; z stays in its declared range."""
-    return pose.replace(z=_clip("z", pose.z * ZOOM_STEP**notches))
+    return pose.fitted(z=pose.z * ZOOM_STEP**notches)
 
 
 def light_drag(pose: Pose, dx: float, dy: float, viewport: tuple[int, int, int, int]) -> Pose:
     """Drag the light direction: right/left turns its azimuth, up/down its elevation."""
     _, _, w, h = viewport
     per_px = LIGHT_DEG_PER_VIEW / max(min(w, h), 1)
-    return pose.replace(
-        light_azimuth=_wrap(pose.light_azimuth + dx * per_px),
-        light_elevation=_clip("light_elevation", pose.light_elevation + dy * per_px),
+    return pose.fitted(
+        light_azimuth=pose.light_azimuth + dx * per_px, light_elevation=pose.light_elevation + dy * per_px
     )
-
-
-def _wrap(deg: float) -> float:
-    w = (deg + 180.0) % 360.0 - 180.0
-    return 0.0 if abs(w) < 1e-9 else w
-
-
-def _clip(name: str, value: float) -> float:
-    p = PARAM_BY_NAME[name]
-    return float(min(max(value, p.low), p.high))

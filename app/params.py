@@ -152,6 +152,16 @@ class Pose:
     def replace(self, **changes: float) -> Pose:
         return Pose(self.to_dict(), **changes)
 
+    def fitted(self, **changes: float) -> Pose:
+        """Like :meth:`replace`, but out-of-range values are brought in: circular ones
+        wrap, the others are clipped (what mouse drags and sliders need)."""
+        v = self.vector
+        for name, value in changes.items():
+            if name not in INDEX:
+                raise PoseError(f"unknown pose parameter {name!r}; known: {', '.join(NAMES)}")
+            v[INDEX[name]] = value
+        return Pose.from_vector(v, fit=True)
+
     def to_dict(self) -> dict[str, float]:
         return {n: float(x) for n, x in zip(NAMES, self._v, strict=True)}
 

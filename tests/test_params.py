@@ -139,3 +139,13 @@ def test_xy_keep_the_object_centre_in_view_at_every_depth(fov):
 def test_pose_json_is_plain_json():
     text = PoseDocument(Pose(yaw=1)).to_json()
     assert json.loads(text)["pose"]["yaw"] == 1
+
+
+def test_fitted_wraps_angles_and_clips_the_rest():
+    from app.params import PARAM_BY_NAME, Pose, PoseError
+
+    p = Pose().fitted(yaw=190.0, pitch=-540.0, x=3.0, z=-100.0)
+    assert p.yaw == pytest.approx(-170.0) and p.pitch == pytest.approx(-180.0)
+    assert p.x == PARAM_BY_NAME["x"].high and p.z == PARAM_BY_NAME["z"].low
+    with pytest.raises(PoseError, match="unknown pose parameter"):
+        Pose().fitted(colour=1.0)
