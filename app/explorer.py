@@ -47,24 +47,30 @@ class Shortcut:
     keys: str  # as shown to people
     action: str  # Explorer.act() name
     description: str
+    bindings: tuple[tuple[str, float], ...]  # (pyglet key name, amount passed to act())
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut("L", "toggle_live", "live prediction on/off"),
-    Shortcut("C", "capture", "capture: model-input PNG + window PNG + JSON (never overwrites)"),
-    Shortcut("X", "toggle_texture", "textures on/off"),
-    Shortcut("F", "toggle_culling", "back-face culling on/off"),
-    Shortcut("B", "cycle_background", "background: white / grey / black"),
-    Shortcut("R", "reset_pose", "reset to the object's canonical pose"),
-    Shortcut("S", "save_pose", "save the pose as JSON in the captures folder"),
-    Shortcut("O", "optimize", "start / stop the pose search (Optimize pose section)"),
-    Shortcut("H", "toggle_help", "this help"),
-    Shortcut("Tab", "toggle_panel", "show/hide the panel"),
-    Shortcut("Left/Right", "yaw", "yaw -/+ 5 degrees"),
-    Shortcut("Up/Down", "pitch", "pitch -/+ 5 degrees"),
-    Shortcut("Q/E", "roll", "roll -/+ 5 degrees"),
-    Shortcut("+/-", "zoom", "nearer / farther"),
-    Shortcut("Esc", "quit", "quit"),
+    Shortcut("L", "toggle_live", "live prediction on/off", (("L", 1),)),
+    Shortcut("C", "capture", "capture: model-input PNG + window PNG + JSON (never overwrites)", (("C", 1),)),
+    Shortcut("X", "toggle_texture", "textures on/off", (("X", 1),)),
+    Shortcut("F", "toggle_culling", "back-face culling on/off", (("F", 1),)),
+    Shortcut("B", "cycle_background", "background: white / grey / black", (("B", 1),)),
+    Shortcut("R", "reset_pose", "reset to the object's canonical pose", (("R", 1),)),
+    Shortcut("S", "save_pose", "save the pose as JSON in the captures folder", (("S", 1),)),
+    Shortcut("O", "optimize", "start / stop the pose search (Optimize pose section)", (("O", 1),)),
+    Shortcut("H", "toggle_help", "this help", (("H", 1), ("F1", 1))),
+    Shortcut("Tab", "toggle_panel", "show/hide the panel", (("TAB", 1),)),
+    Shortcut("Left/Right", "yaw", "yaw -/+ 5 degrees", (("LEFT", -1), ("RIGHT", 1))),
+    Shortcut("Up/Down", "pitch", "pitch -/+ 5 degrees", (("UP", -1), ("DOWN", 1))),
+    Shortcut("Q/E", "roll", "roll -/+ 5 degrees", (("Q", -1), ("E", 1))),
+    Shortcut(
+        "+/-",
+        "zoom",
+        "nearer / farther",
+        (("PLUS", 1), ("EQUAL", 1), ("NUM_ADD", 1), ("MINUS", -1), ("NUM_SUBTRACT", -1)),
+    ),
+    Shortcut("Esc", "quit", "quit", (("ESCAPE", 1),)),
 )
 
 MOUSE_HELP: tuple[tuple[str, str], ...] = (

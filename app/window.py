@@ -98,6 +98,8 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     from imgui_bundle import imgui
     from pyglet.window import key, mouse
 
+    from app.explorer import SHORTCUTS
+
     try:
         ctx = check_version(moderngl.create_context())
     except GLUnavailable:
@@ -108,15 +110,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     state = {"last_input": time.monotonic(), "last_draw": 0.0, "drawn": None, "closing": False}
     bench: dict = {"frames": [], "draw": [], "start": None}
 
-    key_actions = {
-        key.L: ("toggle_live", 1), key.C: ("capture", 1), key.X: ("toggle_texture", 1),
-        key.F: ("toggle_culling", 1), key.B: ("cycle_background", 1), key.R: ("reset_pose", 1),
-        key.S: ("save_pose", 1), key.H: ("toggle_help", 1), key.F1: ("toggle_help", 1), key.O: ("optimize", 1),
-        key.TAB: ("toggle_panel", 1), key.LEFT: ("yaw", -1), key.RIGHT: ("yaw", 1),
-        key.UP: ("pitch", -1), key.DOWN: ("pitch", 1), key.Q: ("roll", -1), key.E: ("roll", 1),
-        key.PLUS: ("zoom", 1), key.EQUAL: ("zoom", 1), key.NUM_ADD: ("zoom", 1),
-        key.MINUS: ("zoom", -1), key.NUM_SUBTRACT: ("zoom", -1), key.ESCAPE: ("quit", 1),
-    }  # fmt: skip
+    key_actions = {getattr(key, name): (s.action, amount) for s in SHORTCUTS for name, amount in s.bindings}
     imgui_keys = {
         key.TAB: imgui.Key.tab, key.LEFT: imgui.Key.left_arrow, key.RIGHT: imgui.Key.right_arrow,
         key.UP: imgui.Key.up_arrow, key.DOWN: imgui.Key.down_arrow, key.HOME: imgui.Key.home,

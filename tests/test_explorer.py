@@ -237,9 +237,18 @@ def test_switching_object_on_the_worker(explorer, screen):
     assert explorer.result.top(1).indices[0] == 8
 
 
-def test_every_shortcut_is_an_action(explorer):
+def test_every_shortcut_is_an_action_bound_to_real_keys(explorer):
+    import pyglet
+
+    pyglet.options["shadow_window"] = False  # importing pyglet.window must not need a display
+    from pyglet.window import key
+
+    bound = [getattr(key, name) for s in SHORTCUTS for name, _ in s.bindings]
+    assert len(bound) == len(set(bound))  # no key does two things
     for s in SHORTCUTS:
-        explorer.act(s.action)  # none raises
+        assert s.bindings
+        for _, amount in s.bindings:
+            explorer.act(s.action, amount)  # none raises
     with pytest.raises(ValueError):
         explorer.act("explode")
 
