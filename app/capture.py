@@ -34,7 +34,6 @@ class CaptureRequest:
     window_image: np.ndarray | None  # (H, W, 3) uint8
     true_class: int | None = None
     target_class: int | None = None
-    note: str | None = None
 
 
 @dataclass
@@ -71,38 +70,31 @@ def prediction_record(model: str, input_size: int, probabilities: np.ndarray, tr
     return record
 
 
-def write_capture(
-    request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray, first_number: int = 1
-) -> CaptureResult:
+def write_capture(request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray) -> CaptureResult:
     """Write the three files under the first free ``<object>-NNN`` stem."""
     prediction = prediction_record(model, input_size, probabilities, request.true_class, request.target_class)
     extra: dict = {
         "prediction": prediction,
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    if request.note:
-        extra["note"] = request.note
     doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra)
     contents = [png_bytes(request.input_image[..., :3])]
     contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
     contents.append(doc.to_json().encode())
-    n = first_number
+    n = 0
     while True:
-        stem = f"{request.prefix}-{n:03d}"
-        if not any((request.directory / f"{stem}{s}").exists() for s in SUFFIXES):
-            try:
-                # the first file claims the stem; a racing writer that took it sends us to the next number
-                paths = [write_new(request.directory / f"{stem}{SUFFIXES[0]}", contents[0])]
-            except FileExists:
-                n += 1
-                continue
-            paths += [
-                write_new(request.directory / f"{stem}{s}", c)
-                for s, c in zip(SUFFIXES[1:], contents[1:], strict=True)
-                if c
-            ]
-            break
         n += 1
+        stem = f"{request.prefix}-{n:03d}"
+        if any((request.directory / f"{stem}{s}").exists() for s in SUFFIXES):
+            continue
+        try:  # the first file claims the stem; a racing writer that took it sends us to the next number
+            paths = [write_new(request.directory / f"{stem}{SUFFIXES[0]}", contents[0])]
+        except FileExists:
+            continue
+        break
+    paths += [
+        write_new(request.directory / f"{stem}{s}", c) for s, c in zip(SUFFIXES[1:], contents[1:], strict=True) if c
+    ]
     top1 = prediction["top5"][0]
     correct = None if request.true_class is None else top1["class"] == request.true_class
     return CaptureResult(stem, paths, request.object_name, request.pose, top1["label"], correct, prediction)

@@ -376,7 +376,6 @@ def cmd_window(args: argparse.Namespace) -> int:
             pose,
             settings,
             captures_dir=args.captures,
-            weights=args.weights,
             device=args.device,
             ui_scale=args.ui_scale,
             view_scale=args.view_scale,

@@ -12,7 +12,6 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +97,6 @@ class OptimizeOptions:
 class Message:
     text: str
     error: bool
-    time: float
 
 
 def create_imgui_context(ui_scale: float = 1.0) -> imgui.internal.Context:
@@ -171,7 +169,6 @@ class Explorer:
         pose: Pose | None = None,
         settings: RenderSettings | None = None,
         captures_dir: Path = Path("captures"),
-        weights: Path | None = None,
         device: str = "auto",
         ui_scale: float = 1.0,
         view_scale: float | None = None,
@@ -188,7 +185,7 @@ class Explorer:
         self.quality = resolve_quality(ctx, self.settings.quality)
         self.renderer = Renderer(ctx)
         self.captures_dir = Path(captures_dir)
-        self.weights, self.device = weights, device
+        self.device = device
         self.ui_scale = ui_scale
         self.messages: deque[Message] = deque(maxlen=6)
         if classifier.notice:
@@ -263,7 +260,7 @@ class Explorer:
     # -------------------------------------------------------------- messages
 
     def notify(self, text: str, error: bool = False) -> None:
-        self.messages.append(Message(text, error, time.monotonic()))
+        self.messages.append(Message(text, error))
 
     # ------------------------------------------------------------------ scene
 
@@ -633,7 +630,7 @@ class Explorer:
         )
         self.capture_with(request)
 
-    def capture_with(self, request: CaptureRequest, done: Callable[[CaptureResult], None] | None = None) -> None:
+    def capture_with(self, request: CaptureRequest) -> None:
         """Classify ``request.input_image`` and write the capture files, on the worker."""
 
         def job(clf: Classifier) -> CaptureResult:
@@ -648,8 +645,6 @@ class Explorer:
                 return
             self.captures.append(result)
             self.notify(f"captured {result.stem} ({result.label}) in {request.directory}")
-            if done is not None:
-                done(result)
 
         self.live.run_job(job, finished)
 

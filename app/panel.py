@@ -16,6 +16,7 @@ from app.params import GROUPS, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
     from app.explorer import Explorer
+    from app.live import LiveResult
 
 PANEL_WIDTH = 390.0
 MODEL_CHOICES = (BUNDLED, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
@@ -26,9 +27,13 @@ GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1.0)
 BLUE = imgui.ImVec4(0.35, 0.6, 1.0, 1.0)
 
 
-def verdict(rank: int, target_hit: bool) -> tuple[str, imgui.ImVec4]:
-    """The headline for a prediction: correct / top-5 / fooled (or target hit)."""
-    if target_hit:
+def verdict(result: LiveResult, true_class: int | None, target: int | None) -> tuple[str, imgui.ImVec4] | None:
+    """The headline for a prediction: correct / top-5 / fooled (or target hit); None when
+    the object has no ImageNet class to judge by."""
+    if true_class is None:
+        return None
+    rank = result.rank_of(true_class)
+    if target is not None and result.top(1).indices[0] == target:
         return "TARGET HIT", BLUE
     if rank == 1:
         return "CORRECT", GREEN
@@ -117,9 +122,9 @@ class Panel:
             top = result.top(1)
             label, p = top.labels()[0], top.probabilities[0]
             text = f"{label} {p * 100:.0f}%"
-            if ex.obj.imagenet_class is not None:
-                hit = ex.target_class is not None and top.indices[0] == ex.target_class
-                head, color = verdict(result.rank_of(ex.obj.imagenet_class), hit)
+            headline = verdict(result, ex.obj.imagenet_class, ex.target_class)
+            if headline is not None:
+                head, color = headline
                 text = f"{text}   {head.split(' (')[0]}"
             else:
                 color = imgui.ImVec4(1, 1, 1, 1)
@@ -157,11 +162,9 @@ class Panel:
             stale = result.frame.key != ex.scene_key
             true_cls = ex.obj.imagenet_class
             top = result.top(5)
-            if true_cls is not None:
-                rank = result.rank_of(true_cls)
-                hit = ex.target_class is not None and top.indices[0] == ex.target_class
-                head, color = verdict(rank, hit)
-                imgui.text_colored(color, head)
+            headline = verdict(result, true_cls, ex.target_class)
+            if headline is not None:
+                imgui.text_colored(headline[1], headline[0])
             for i, (idx, label, p) in enumerate(zip(top.indices, top.labels(), top.probabilities, strict=True)):
                 color = GREEN if idx == true_cls else BLUE if idx == ex.target_class else None
                 if color is not None:

@@ -256,7 +256,6 @@ def search(
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
-    torch.manual_seed(seed)
     if method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":
