@@ -104,13 +104,15 @@ def _gl(m: np.ndarray) -> bytes:
 @dataclass
 class _GpuPart:
     vao: moderngl.VertexArray
-    buffers: list[moderngl.Buffer]
+    buffers: list[moderngl.Buffer]  # interleaved vertices, triangle indices
     texture: moderngl.Texture | None
     base_color: tuple[float, float, float]
     specular_color: tuple[float, float, float]
     shininess: float
     alpha: float
     blended: bool
+    first_triangle: int  # of the whole mesh, in part order (visibility ids)
+    visibility_vao: moderngl.VertexArray | None = None
 
 
 class OffscreenTarget:
@@ -173,6 +175,47 @@ class OffscreenTarget:
         self._own = []
 
 
+class VisibilityTarget:
+    """Float framebuffers for :meth:`Renderer.render_visibility` (no MSAA), rows top first.
+
+    Each pixel gets (triangle number + 1, mipmap level), 0 where nothing was drawn: one
+    buffer for the opaque parts and one per layer of blended (transparent) fragments.
+    """
+
+    EMPTY_PEEL = 3.0e38  # "no fragment yet" for the MIN-blended peel
+
+    def __init__(self, ctx: moderngl.Context, width: int, height: int):
+        self.ctx, self.width, self.height = ctx, int(width), int(height)
+        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
+            raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+        size = (self.width, self.height)
+        self.depth = ctx.depth_renderbuffer(size)
+        self.textures = [ctx.texture(size, 2, dtype="f4") for _ in range(4)]  # opaque, peel a/b, layer
+        for t in self.textures:
+            t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.framebuffers = [ctx.framebuffer(color_attachments=[t], depth_attachment=self.depth) for t in self.textures]
+        for fbo in self.framebuffers[1:]:
+            fbo.depth_mask = False  # moderngl applies a framebuffer's own mask on use(); layers test depth only
+        # colour-only twins: clearing them leaves the shared depth buffer alone
+        self.clearers = [ctx.framebuffer(color_attachments=[t]) for t in self.textures]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def clear(self, index: int, value: float) -> None:
+        self.clearers[index].clear(value, 0.0, 0.0, 0.0)
+
+    def read(self, index: int) -> np.ndarray:
+        data = self.textures[index].read()
+        return np.frombuffer(data, dtype=np.float32).reshape(self.height, self.width, 2)
+
+    def release(self) -> None:
+        for obj in (*self.clearers, *self.framebuffers, *self.textures, self.depth):
+            obj.release()
+        self.clearers = self.framebuffers = self.textures = []
+
+
 @dataclass
 class Renderer:
     """Draws one mesh with the shaders in ``shaders/``; owns its GPU resources."""
@@ -182,6 +225,7 @@ class Renderer:
     _parts: list[_GpuPart] = field(default_factory=list, init=False)
     _bg_texture: moderngl.Texture | None = field(default=None, init=False)
     _bg_source: str | None = field(default=None, init=False)
+    _visibility_program: moderngl.Program | None = field(default=None, init=False)
     mesh: Mesh | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -190,8 +234,8 @@ class Renderer:
         self._bg_vao = self.ctx.vertex_array(self.bg_program, [])
         self._white = self.ctx.texture((1, 1), 4, b"\xff\xff\xff\xff")
 
-    def _program(self, name: str) -> moderngl.Program:
-        vert = (self.shader_dir / f"{name}.vert").read_text()
+    def _program(self, name: str, vertex: str | None = None) -> moderngl.Program:
+        vert = (self.shader_dir / f"{vertex or name}.vert").read_text()
         frag = (self.shader_dir / f"{name}.frag").read_text()
         return self.ctx.program(vertex_shader=vert, fragment_shader=frag)
 
@@ -200,6 +244,7 @@ class Renderer:
     def set_mesh(self, mesh: Mesh) -> None:
         """Upload ``mesh`` (replacing the previous one)."""
         self._release_parts()
+        first_triangle = 0
         for part in mesh.parts:
             uvs = part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32)
             interleaved = np.hstack([part.positions, part.normals, uvs]).astype("f4")
@@ -230,13 +275,17 @@ class Renderer:
                     mat.shininess,
                     mat.alpha,
                     blended=mat.alpha < 1.0 or has_alpha,
+                    first_triangle=first_triangle,
                 )
             )
+            first_triangle += len(part.triangles)
         self.mesh = mesh
 
     def _release_parts(self) -> None:
         for p in self._parts:
             p.vao.release()
+            if p.visibility_vao is not None:
+                p.visibility_vao.release()
             for b in p.buffers:
                 b.release()
             if p.texture is not None:
@@ -259,8 +308,9 @@ class Renderer:
         self._release_parts()
         if self._bg_texture is not None:
             self._bg_texture.release()
-        for obj in (self._bg_vao, self.program, self.bg_program, self._white):
-            obj.release()
+        for obj in (self._bg_vao, self.program, self.bg_program, self._white, self._visibility_program):
+            if obj is not None:
+                obj.release()
 
     # -------------------------------------------------------------- drawing
 
@@ -270,8 +320,10 @@ class Renderer:
         target: OffscreenTarget | moderngl.Framebuffer,
         settings: RenderSettings | None = None,
         viewport: tuple[int, int, int, int] | None = None,
+        mesh: bool = True,
     ) -> None:
-        """Draw the current mesh in ``pose`` into ``target`` (clears it first)."""
+        """Draw the current mesh in ``pose`` into ``target`` (clears it first); ``mesh=False``
+        draws the background only."""
         settings = settings or RenderSettings()
         flip = isinstance(target, OffscreenTarget) and target.flip_y
         fbo = target.framebuffer if isinstance(target, OffscreenTarget) else target
@@ -285,7 +337,7 @@ class Renderer:
         bg = self._background_texture(settings.background_image)
         if bg is not None:
             self._draw_background(bg, viewport, flip)
-        if self.mesh is None:
+        if self.mesh is None or not mesh:
             return
         ctx.enable(moderngl.DEPTH_TEST)
         if settings.cull_back_faces:
@@ -303,13 +355,95 @@ class Renderer:
         if blended:
             ctx.enable(moderngl.BLEND)
             ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE
-            ctx.depth_mask = False
+            fbo.depth_mask = False  # a framebuffer's own mask (moderngl has no context-wide one)
             for part in blended:
                 self._draw_part(part, settings)
-            ctx.depth_mask = True
+            fbo.depth_mask = True
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.front_face = "ccw"
+
+    # --------------------------------------------------------- visibility
+
+    def render_visibility(
+        self, pose: Pose, target: VisibilityTarget, settings: RenderSettings | None = None, max_layers: int = 8
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """What :meth:`render` draws into an :class:`OffscreenTarget` of the same size, as
+        ids: the opaque buffer and the blended layers in drawing order (see
+        :class:`VisibilityTarget`).  Needs OpenGL 4.0 (``textureQueryLod``)."""
+        settings = settings or RenderSettings()
+        ctx, prog = self.ctx, self._visibility()
+        OPAQUE, PEEL_A, PEEL_B, LAYER = range(4)
+        target.clear(OPAQUE, 0.0)
+        target.framebuffers[OPAQUE].clear(depth=1.0)
+        if self.mesh is None:
+            return target.read(OPAQUE), []
+        self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
+        prog["u_texture"].value, prog["u_layer"].value = 0, 1
+        ctx.enable(moderngl.DEPTH_TEST)
+        if settings.cull_back_faces:
+            ctx.enable(moderngl.CULL_FACE)
+        else:
+            ctx.disable(moderngl.CULL_FACE)
+        ctx.front_face = "cw"
+        ctx.disable(moderngl.BLEND)
+
+        def draw(parts: list[_GpuPart], mode: int) -> None:
+            prog["u_mode"].value = mode
+            for part in parts:
+                use_texture = settings.textures and part.texture is not None
+                (part.texture if use_texture else self._white).use(0)
+                prog["u_first_id"].value = float(part.first_triangle)
+                self._visibility_vao(part).render(moderngl.TRIANGLES)
+
+        target.framebuffers[OPAQUE].use()
+        draw([p for p in self._parts if not p.blended], 0)
+        opaque = target.read(OPAQUE)
+        layers: list[np.ndarray] = []
+        blended = [p for p in self._parts if p.blended]
+        if blended:
+            target.clear(PEEL_B, 0.0)  # the layer "before the first"
+            for k in range(max_layers):
+                peel, previous = (PEEL_A, PEEL_B) if k % 2 == 0 else (PEEL_B, PEEL_A)
+                target.clear(peel, VisibilityTarget.EMPTY_PEEL)
+                target.framebuffers[peel].use()
+                target.textures[previous].use(1)
+                ctx.enable(moderngl.BLEND)
+                ctx.blend_equation = moderngl.MIN
+                draw(blended, 1)
+                ctx.blend_equation = moderngl.FUNC_ADD
+                ctx.disable(moderngl.BLEND)
+                target.clear(LAYER, 0.0)
+                target.framebuffers[LAYER].use()
+                target.textures[peel].use(1)
+                draw(blended, 2)
+                layer = target.read(LAYER)
+                if not (layer[..., 0] > 0).any():
+                    break
+                layers.append(layer.copy())
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.front_face = "ccw"
+        return opaque.copy(), layers
+
+    def _visibility(self) -> moderngl.Program:
+        if self._visibility_program is None:
+            try:
+                self._visibility_program = self._program("visibility", vertex="mesh")
+            except moderngl.Error as e:
+                raise RuntimeError(f"the visibility pass needs OpenGL 4.0 (textureQueryLod): {e}") from None
+        return self._visibility_program
+
+    def _visibility_vao(self, part: _GpuPart) -> moderngl.VertexArray:
+        if part.visibility_vao is None:
+            vbo, ibo = part.buffers
+            part.visibility_vao = self.ctx.vertex_array(
+                self._visibility(),
+                [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
+                index_buffer=ibo,
+                index_element_size=4,
+                skip_errors=True,
+            )
+        return part.visibility_vao
 
     def _set_anisotropy(self, anisotropy: float) -> None:
         anisotropy = min(anisotropy, self.ctx.max_anisotropy)
@@ -317,12 +451,17 @@ class Renderer:
             if part.texture is not None and part.texture.anisotropy != anisotropy:
                 part.texture.anisotropy = anisotropy
 
-    def _set_uniforms(self, pose: Pose, width: int, height: int, flip: bool) -> None:
+    def _set_uniforms(
+        self, pose: Pose, width: int, height: int, flip: bool, program: moderngl.Program | None = None
+    ) -> None:
         mv = model_view_matrix(pose)
-        prog = self.program
+        prog = program or self.program
         prog["u_model_view"].write(_gl(mv))
-        prog["u_rotation"].write(np.ascontiguousarray(mv[:3, :3].T, dtype="f4").tobytes())
+        if "u_rotation" in prog:  # unused by the visibility pass
+            prog["u_rotation"].write(np.ascontiguousarray(mv[:3, :3].T, dtype="f4").tobytes())
         prog["u_projection"].write(_gl(projection_matrix(pose.fov, width, height, flip)))
+        if program is not None:
+            return
         prog["u_light_dir"].value = tuple(light_direction(pose))
         prog["u_light_color"].value = (pose.light_r, pose.light_g, pose.light_b)
         prog["u_ambient"].value = pose.ambient

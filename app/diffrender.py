@@ -1,0 +1,267 @@
+"""The OpenGL render recomputed in torch, differentiable in the pose.
+
+OpenGL rasterises a visibility buffer (:meth:`app.renderer.Renderer.render_visibility`:
+which triangle covers each pixel, which mipmap level the texture lookup used, and the
+transparent layers in drawing order).  :class:`DiffRenderer` then redoes everything
+else in torch from a pose vector: vertices are transformed and projected, barycentrics
+come perspective-correct from the projected triangle (Olano-Greer homogeneous edge
+functions, so nothing divides by w), UVs, normals and positions are interpolated, the
+mipmapped textures (read back from OpenGL, so the pyramid is identical) are sampled
+trilinearly with repeat wrapping, the Blinn-Phong terms of ``shaders/mesh.frag`` are
+applied, and the result is composited over the background and the transparent layers.
+
+The image equals the OpenGL render (``fast`` quality: no MSAA, no anisotropy) to within
+rounding, and its gradient with respect to rotation, translation, light and angle of
+view is exact for a fixed visibility.  Silhouette and occlusion changes are handled by
+rasterising again at every step (the visibility is piecewise constant).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+import torch
+
+from app.mesh import Mesh
+from app.params import INDEX, Pose
+from app.renderer import OffscreenTarget, Renderer, RenderSettings, VisibilityTarget
+
+
+def pose_terms(v: torch.Tensor, aspect: float = 1.0) -> dict[str, torch.Tensor]:
+    """The scene quantities of a pose vector (``PARAMS`` order), as torch functions of it:
+    what :func:`app.params.rotation_matrix`, :func:`~app.params.world_translation`,
+    :func:`~app.params.light_direction` and :func:`app.renderer.projection_matrix` compute."""
+
+    def p(name: str) -> torch.Tensor:
+        return v[INDEX[name]]
+
+    rad = math.pi / 180.0
+    a, b, c = p("yaw") * rad, p("pitch") * rad, p("roll") * rad
+    one, zero = torch.ones_like(a), torch.zeros_like(a)
+    ry = torch.stack([torch.cos(a), zero, torch.sin(a), zero, one, zero, -torch.sin(a), zero, torch.cos(a)])
+    rx = torch.stack([one, zero, zero, zero, torch.cos(b), -torch.sin(b), zero, torch.sin(b), torch.cos(b)])
+    rz = torch.stack([torch.cos(c), -torch.sin(c), zero, torch.sin(c), torch.cos(c), zero, zero, zero, one])
+    rotation = rz.view(3, 3) @ rx.view(3, 3) @ ry.view(3, 3)
+    half = torch.tan(p("fov") * rad / 2.0)
+    h = -p("z") * half
+    translation = torch.stack([p("x") * h * aspect, p("y") * h, p("z")])
+    az, el = p("light_azimuth") * rad, p("light_elevation") * rad
+    light = torch.stack([torch.cos(el) * torch.sin(az), torch.sin(el), torch.cos(el) * torch.cos(az)])
+    return {
+        "rotation": rotation,
+        "translation": translation,
+        "focal": 1.0 / half,  # the projection's x and y scale (square view)
+        "light_dir": light,
+        "light_color": torch.stack([p("light_r"), p("light_g"), p("light_b")]),
+        "ambient": p("ambient"),
+        "diffuse": p("diffuse"),
+        "specular": p("specular"),
+    }
+
+
+@dataclass
+class Visibility:
+    """One rasterisation: (H, W, 2) buffers of (triangle + 1, mip level), opaque first."""
+
+    pose: Pose
+    opaque: np.ndarray
+    layers: list[np.ndarray]
+
+
+class DiffRenderer:
+    """Square images of one mesh at ``size`` pixels, re-shaded in torch (see the module)."""
+
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        size: int,
+        settings: RenderSettings | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
+        self.ctx, self.size, self.device, self.dtype = ctx, int(size), torch.device(device), dtype
+        self.settings = settings or RenderSettings()
+        self.renderer = Renderer(ctx)
+        self.visibility_target = VisibilityTarget(ctx, self.size, self.size)
+        self.color_target = OffscreenTarget(ctx, self.size, self.size, "fast")
+        self.mesh: Mesh | None = None
+        self._background: torch.Tensor | None = None
+        centres = (torch.arange(self.size, dtype=torch.float64) + 0.5) / self.size * 2.0 - 1.0
+        # pixel (row, col) of the top-row-first image; the y-flipped projection maps row r to ndc y
+        self._ndc_x = centres.repeat(self.size).to(self.device, dtype)
+        self._ndc_y = centres.repeat_interleave(self.size).to(self.device, dtype)
+
+    # ------------------------------------------------------------ the mesh
+
+    def set_mesh(self, mesh: Mesh) -> None:
+        """Upload ``mesh`` to OpenGL and its vertices, materials and texture pyramids to torch."""
+        self.renderer.set_mesh(mesh)
+        self.mesh = mesh
+        dev, dt = self.device, self.dtype
+        positions, normals, uvs, triangles, part_of = [], [], [], [], []
+        offset = 0
+        for i, part in enumerate(mesh.parts):
+            positions.append(part.positions)
+            normals.append(part.normals)
+            uvs.append(part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32))
+            triangles.append(part.triangles.astype(np.int64) + offset)
+            part_of.append(np.full(len(part.triangles), i))
+            offset += len(part.positions)
+        self._positions = torch.from_numpy(np.concatenate(positions)).to(dev, dt)
+        self._normals = torch.from_numpy(np.concatenate(normals)).to(dev, dt)
+        self._uvs = torch.from_numpy(np.concatenate(uvs)).to(dev, dt)
+        self._triangles = torch.from_numpy(np.concatenate(triangles)).to(dev)
+        self._part_of = torch.from_numpy(np.concatenate(part_of)).to(dev)
+        gpu_parts = self.renderer._parts
+        use_textures = self.settings.textures
+        self._textured = torch.tensor([use_textures and p.texture is not None for p in gpu_parts], device=dev)
+        self._base = torch.tensor([p.base_color for p in gpu_parts], device=dev, dtype=dt)
+        self._spec_color = torch.tensor([p.specular_color for p in gpu_parts], device=dev, dtype=dt)
+        self._shininess = torch.tensor([p.shininess for p in gpu_parts], device=dev, dtype=dt)
+        self._alpha = torch.tensor([p.alpha for p in gpu_parts], device=dev, dtype=dt)
+        self._read_pyramids(gpu_parts)
+        self._background = None
+
+    def _read_pyramids(self, gpu_parts) -> None:
+        """Every mip level of every texture, as OpenGL holds them, in one flat texel table."""
+        texels, tables = [np.ones((1, 4), np.float32)], []
+        offset = 1  # texel 0: the white texture of untextured parts
+        for part in gpu_parts:
+            rows = []
+            if part.texture is not None:
+                w, h = part.texture.size
+                for level in range(int(math.floor(math.log2(max(w, h)))) + 1):
+                    lw, lh = max(1, w >> level), max(1, h >> level)
+                    data = np.frombuffer(part.texture.read(level=level), np.uint8).reshape(lh * lw, 4)
+                    texels.append(data.astype(np.float32) / 255.0)
+                    rows.append((offset, lw, lh))
+                    offset += lw * lh
+            tables.append(rows or [(0, 1, 1)])
+        depth = max(len(t) for t in tables)
+        table = np.array([t + [t[-1]] * (depth - len(t)) for t in tables], dtype=np.int64)  # (parts, levels, 3)
+        self._texels = torch.from_numpy(np.concatenate(texels)).to(self.device, self.dtype)
+        self._levels = torch.from_numpy(table).to(self.device)
+        self._level_count = torch.tensor([len(t) for t in tables], device=self.device)
+
+    def background(self) -> torch.Tensor:
+        """(H*W, 3) background colours (constant in the pose), rendered once by OpenGL."""
+        if self._background is None:
+            self.renderer.render(Pose(), self.color_target, self.settings, mesh=False)
+            img = self.color_target.read()[..., :3].reshape(-1, 3)
+            self._background = torch.from_numpy(img.astype(np.float32) / 255.0).to(self.device, self.dtype)
+        return self._background
+
+    # ------------------------------------------------------------- drawing
+
+    def rasterize(self, pose: Pose) -> Visibility:
+        """The OpenGL part: which triangle each pixel sees (opaque and transparent layers)."""
+        if self.mesh is None:
+            raise RuntimeError("no mesh: call set_mesh first")
+        opaque, layers = self.renderer.render_visibility(pose, self.visibility_target, self.settings)
+        return Visibility(pose, opaque, layers)
+
+    def render_gl(self, pose: Pose) -> np.ndarray:
+        """The colour image OpenGL draws for ``pose`` at the same size and quality, (H, W, 3) uint8."""
+        self.renderer.render(pose, self.color_target, self.settings)
+        return self.color_target.read()[..., :3].copy()
+
+    def shade(self, vis: Visibility, vector: torch.Tensor) -> torch.Tensor:
+        """The image for pose ``vector`` (15 values, ``PARAMS`` order, may require grad)
+        seen through ``vis``: (H, W, 3) in [0, 1], differentiable in ``vector``."""
+        terms = pose_terms(vector.to(self.device, self.dtype))
+        cam = self._positions @ terms["rotation"].T + terms["translation"]
+        normals = self._normals @ terms["rotation"].T
+        f = terms["focal"]
+        # clip (x, y, w) of the y-flipped projection; w = -z_cam
+        clip = torch.stack([cam[:, 0] * f, -cam[:, 1] * f, -cam[:, 2]], dim=1)
+        image = self.background()
+        for index, buffer in enumerate([vis.opaque, *vis.layers]):
+            ids = torch.from_numpy(buffer[..., 0].reshape(-1)).to(self.device)
+            pixels = torch.nonzero(ids > 0).squeeze(1)
+            if len(pixels) == 0:
+                continue
+            tri = ids[pixels].long() - 1
+            level = torch.from_numpy(buffer[..., 1].reshape(-1)).to(self.device, self.dtype)[pixels]
+            color, alpha = self._shade_fragments(pixels, tri, level, cam, normals, clip, terms)
+            if index == 0:
+                image = image.index_put((pixels,), color)
+            else:
+                a = alpha.unsqueeze(1)
+                image = image.index_put((pixels,), a * color + (1.0 - a) * image[pixels])
+        return image.view(self.size, self.size, 3)
+
+    def render(self, vector: torch.Tensor) -> torch.Tensor:
+        """Rasterise at ``vector`` (detached, fitted to the declared ranges) and shade."""
+        pose = Pose.from_vector(vector.detach().cpu().double().numpy(), fit=True)
+        return self.shade(self.rasterize(pose), vector)
+
+    def _shade_fragments(self, pixels, tri, level, cam, normals, clip, terms):
+        verts = self._triangles[tri]  # (F, 3)
+        c0, c1, c2 = clip[verts[:, 0]], clip[verts[:, 1]], clip[verts[:, 2]]
+        p = torch.stack([self._ndc_x[pixels], self._ndc_y[pixels], torch.ones_like(self._ndc_x[pixels])], dim=1)
+        e = torch.stack(
+            [(torch.linalg.cross(c1, c2) * p).sum(1), (torch.linalg.cross(c2, c0) * p).sum(1),
+             (torch.linalg.cross(c0, c1) * p).sum(1)], dim=1,
+        )  # fmt: skip
+        bary = e / e.sum(1, keepdim=True)  # perspective-correct (F, 3)
+        # front faces turn counter-clockwise in the mesh, clockwise once the projection flips y
+        front = (c0 * torch.linalg.cross(c1, c2)).sum(1) < 0
+
+        def interpolate(values: torch.Tensor) -> torch.Tensor:
+            return (values[verts] * bary.unsqueeze(2)).sum(1)
+
+        position, normal, uv = interpolate(cam), interpolate(normals), interpolate(self._uvs)
+        part = self._part_of[tri]
+        tex = self._sample(part, uv, level)
+        textured = self._textured[part].unsqueeze(1)
+        tex = torch.where(textured, tex, torch.ones_like(tex))
+        base = torch.where(textured, tex[:, :3], self._base[part])
+
+        n = normal / normal.norm(dim=1, keepdim=True)
+        n = torch.where(front.unsqueeze(1), n, -n)
+        view = -position / position.norm(dim=1, keepdim=True)
+        light = terms["light_dir"]
+        half = light + view
+        half = half / half.norm(dim=1, keepdim=True)
+        lambert = (n @ light).clamp(min=0.0)
+        n_dot_h = (n * half).sum(1).clamp(min=1e-12)
+        spec = torch.where(lambert > 0, n_dot_h ** self._shininess[part], torch.zeros_like(lambert))
+        color = (
+            base * terms["light_color"] * (terms["ambient"] + terms["diffuse"] * lambert).unsqueeze(1)
+            + (terms["specular"] * spec).unsqueeze(1) * self._spec_color[part] * terms["light_color"]
+        )
+        return color.clamp(0.0, 1.0), self._alpha[part] * tex[:, 3]
+
+    def _sample(self, part: torch.Tensor, uv: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """Trilinear, repeat-wrapped lookups in each fragment's texture: (F, 4)."""
+        count = self._level_count[part]
+        lower = torch.minimum(level.detach().floor().long(), count - 1)
+        weight = (level - lower).clamp(0.0, 1.0).unsqueeze(1)
+        upper = torch.minimum(lower + 1, count - 1)
+        return (1.0 - weight) * self._bilinear(part, lower, uv) + weight * self._bilinear(part, upper, uv)
+
+    def _bilinear(self, part: torch.Tensor, level: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+        row = self._levels[part, level]  # (F, 3): offset, width, height
+        offset, w, h = row[:, 0], row[:, 1], row[:, 2]
+        s = uv[:, 0] * w - 0.5
+        t = uv[:, 1] * h - 0.5
+        s0, t0 = s.detach().floor(), t.detach().floor()
+        fs, ft = (s - s0).unsqueeze(1), (t - t0).unsqueeze(1)
+        x0, y0 = s0.long() % w, t0.long() % h
+        x1, y1 = (x0 + 1) % w, (y0 + 1) % h
+
+        def texel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return self._texels[offset + y * w + x]
+
+        top = (1.0 - fs) * texel(x0, y0) + fs * texel(x1, y0)
+        bottom = (1.0 - fs) * texel(x0, y1) + fs * texel(x1, y1)
+        return (1.0 - ft) * top + ft * bottom
+
+    def release(self) -> None:
+        self.renderer.release()
+        self.visibility_target.release()
+        self.color_target.release()
+
