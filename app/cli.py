@@ -177,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scene_args(p)
     _model_args(p)
-    p.add_argument("--method", choices=["random", "cmaes", "fd"], default="cmaes", help="search method (default cmaes)")
+    p.add_argument(
+        "--method", choices=["grad", "cmaes", "random", "fd"], default="grad",
+        help="grad: exact gradient of the re-shaded render (default); cmaes, random: population 18; "
+        "fd: the study's finite differences",
+    )  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
     p.add_argument("--iterations", type=int, help="iterations (batches) at most (default 100 unless --seconds)")
@@ -185,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same result)")
     p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
     p.add_argument("--out", type=Path, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV")
+    p.add_argument("--record", choices=["gif", "mp4"], help="also write the run as an animation (label on each frame)")
 
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
@@ -421,12 +426,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         shown = p.best_target if target is not None else p.best_true
         bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
 
+    gradient = pipe.gradient() if args.method == "grad" else None
     result = search(args.method, pipe.probabilities, space, goal, budget, seed=args.seed, report=report,
-                    stop_on_success=args.until_fooled)  # fmt: skip
+                    stop_on_success=args.until_fooled, gradient=gradient)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
-    stem = next_free_stem(args.out, f"{obj.name}-{args.method}", (".json", ".png", "-trajectory.csv"))
+    suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
+    stem = next_free_stem(args.out, f"{obj.name}-{args.method}", suffixes)
     extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
              "note": f"{args.method} search, seed {args.seed}, {result.iterations} iterations, "
                      f"{result.evaluations} renders, {result.elapsed:.1f} s, success {result.success}"}  # fmt: skip
@@ -438,12 +445,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     writer.writeheader()
     writer.writerows(result.history)
     write_new(args.out / f"{stem}-trajectory.csv", buf.getvalue().encode())
+    wrote = ".json, .png, -trajectory.csv"
+    if args.record:
+        from app.recording import record_run
+
+        record_run(pipe, result.history, obj.imagenet_class, target, args.method, args.out / f"{stem}.{args.record}")
+        wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
     verdict = "fooled" if result.success else "not fooled"
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.iterations} iterations, "
           f"{result.evaluations} renders, {result.elapsed:.1f} s (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
-    print(f"wrote {args.out / stem}.json, .png, -trajectory.csv")
+    print(f"wrote {args.out / stem}{wrote}")
     return 0 if result.success else 1
 
 

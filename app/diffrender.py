@@ -264,4 +264,3 @@ class DiffRenderer:
         self.renderer.release()
         self.visibility_target.release()
         self.color_target.release()
-

@@ -86,11 +86,12 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
 class OptimizeOptions:
     """The panel's choices for the pose search."""
 
-    method: str = "cmaes"
+    method: str = "grad"
     groups: dict[str, bool] = field(default_factory=lambda: {"rotation": True, "translation": False, "light": False})
     seconds: float = 20.0
     seed: int = 0
     until_fooled: bool = True
+    record: bool = False  # write the run as a GIF beside the captures
 
 
 @dataclass
@@ -424,6 +425,7 @@ class Explorer:
             run = OptimizeRun(
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
+                record=self.captures_dir if o.record else None,
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
@@ -453,6 +455,8 @@ class Explorer:
         verdict = "fooled" if r.success else "not fooled"
         self.notify(f"{r.method} {how}: {verdict} after {r.iterations} iterations, {r.evaluations} renders, "
                     f"{r.elapsed:.1f} s; best pose kept (Revert to go back), captured")  # fmt: skip
+        if run.recording is not None:
+            self.notify(f"recorded the run: {run.recording}")
         self.act("capture")
 
     # ----------------------------------------------------------------- mouse
@@ -650,12 +654,12 @@ class Explorer:
 
     # -------------------------------------------------------------- shutdown
 
-    def close(self) -> bool:
-        """Stop the worker and free GPU resources; True if the worker ended cleanly."""
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the worker and free GPU resources; True if the worker ended within ``timeout``."""
         if self.optimize_run is not None:
             self.optimize_run.stop()
             self.optimize_run.join(30)
-        ended = self.live.close()
+        ended = self.live.close(timeout)
         imgui.set_current_context(self.imgui_context)
         self.imgui_renderer.release()
         imgui.destroy_context(self.imgui_context)

@@ -3,12 +3,14 @@
 The window's context belongs to the drawing thread, so the search renders with a
 headless (EGL) context of its own, created on its thread.  The window reads
 :attr:`OptimizeRun.progress` every frame to animate the pose, and :attr:`result` when
-the run has ended (budget, success or :meth:`stop`).
+the run has ended (budget, success or :meth:`stop`).  With ``record`` set, the run is
+then rendered into a GIF beside the captures (:mod:`app.recording`) before it is done.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
@@ -32,8 +34,12 @@ class OptimizeRun:
         budget: Budget,
         seed: int = 0,
         stop_on_success: bool = False,
+        record: Path | None = None,
     ):
         self.start = start
+        self.record = record  # a folder: the recording goes there under a new name
+        self.recording: Path | None = None  # the file written
+        self.phase = "searching"
         self.method = method
         self.goal = goal
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
@@ -66,10 +72,21 @@ class OptimizeRun:
             ctx = create_headless_context()
             pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18)
             pipe.set_object(obj)
+            gradient = pipe.gradient() if self.method == "grad" else None
             self.result = search(
                 self.method, pipe.probabilities, self.space, self.goal, budget, seed=seed, stop=self._stop,
-                report=self._report, stop_on_success=stop_on_success,
+                report=self._report, stop_on_success=stop_on_success, gradient=gradient,
             )  # fmt: skip
+            if self.record is not None and self.result.history:
+                from app.files import next_free_stem
+                from app.recording import record_run
+
+                self.phase = "recording"
+                stem = next_free_stem(self.record, f"{obj.name}-{self.method}-run", (".gif",))
+                self.recording = record_run(
+                    pipe, self.result.history, self.goal.true_class, self.goal.target, self.method,
+                    self.record / f"{stem}.gif",
+                )  # fmt: skip
         except Exception as e:  # reported by the window
             self.error = e
         finally:

@@ -42,6 +42,9 @@ def verdict(result: LiveResult, true_class: int | None, target: int | None) -> t
     return f"FOOLED (true class rank {rank})", RED
 
 
+METHOD_LABELS = {"grad": "gradient", "cmaes": "CMA-ES", "random": "random", "fd": "finite differences"}
+
+
 class Panel:
     def __init__(self, explorer: Explorer):
         self.ex = explorer
@@ -217,8 +220,8 @@ class Panel:
         running = ex.optimizing
         imgui.begin_disabled(running)
         imgui.set_next_item_width(110 * ex.ui_scale)
-        if imgui.begin_combo("method", o.method):
-            for m, label in (("cmaes", "CMA-ES"), ("random", "random"), ("fd", "finite differences")):
+        if imgui.begin_combo("method", METHOD_LABELS[o.method]):
+            for m, label in METHOD_LABELS.items():
                 if imgui.selectable(f"{label}##{m}", m == o.method)[0]:
                     o.method = m
             imgui.end_combo()
@@ -233,6 +236,8 @@ class Panel:
         imgui.set_next_item_width(70 * ex.ui_scale)
         _, o.seed = imgui.input_int("seed", o.seed, 0)
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
+        imgui.same_line()
+        _, o.record = imgui.checkbox("record GIF", o.record)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         imgui.same_line()
@@ -246,13 +251,15 @@ class Panel:
                 ex.revert_optimize()
         p = run.progress if run is not None else None
         if p is not None:
-            shown = p.best_target if ex.target_class is not None else p.best_true
-            what = "target" if ex.target_class is not None else "true class"
+            targeted = run.goal.target is not None
+            best = (p.best_target if targeted else p.best_true) or 0.0
+            now = (p.latest_target if targeted else p.latest_true) or 0.0
+            what = "target" if targeted else "true class"
             state = "FOOLED" if p.success else "searching" if running else "not fooled"
-            imgui.text(f"{run.method}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
-            imgui.text_colored(
-                GREEN if p.success else AMBER, f"{state}; best {what} p = {shown if shown is not None else 0:.3f}"
-            )
+            if running and run.phase == "recording":
+                state += ", recording"
+            imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
+            imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {what} p now {now:.3f}, best {best:.3f}")
 
     def _pose(self) -> None:
         ex = self.ex

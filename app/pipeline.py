@@ -9,9 +9,12 @@ import numpy as np
 import torch
 
 from app.classifiers import Classifier, Prediction
+from app.diffrender import DiffRenderer
 from app.frames import FrameReader, render_batch
 from app.glcontext import create_headless_context
+from app.gradient import PoseGradient
 from app.library import LibraryObject
+from app.mesh import Mesh
 from app.params import Pose
 from app.renderer import OffscreenTarget, Renderer, RenderSettings
 
@@ -34,13 +37,27 @@ class Pipeline:
         self.target = OffscreenTarget(self.ctx, size, size, self.settings.quality)
         self.reader = FrameReader(self.target, classifier.device, slots=batch)
         self.object: LibraryObject | None = None
+        self.mesh: Mesh | None = None
+        self._diff: DiffRenderer | None = None
 
     def set_object(self, obj: LibraryObject) -> list[str]:
         """Load and upload ``obj``; returns the loader's warnings."""
         mesh = obj.load()
         self.renderer.set_mesh(mesh)
-        self.object = obj
+        self.object, self.mesh = obj, mesh
+        if self._diff is not None:
+            self._diff.set_mesh(mesh)
         return mesh.warnings
+
+    def gradient(self) -> PoseGradient:
+        """The goal gradient for the current object (its differentiable renderer is made
+        on first use and follows :meth:`set_object`)."""
+        if self.mesh is None:
+            raise RuntimeError("no object: call set_object first")
+        if self._diff is None:
+            self._diff = DiffRenderer(self.ctx, self.classifier.input_size, self.settings, self.classifier.device)
+            self._diff.set_mesh(self.mesh)
+        return PoseGradient(self.classifier, self._diff)
 
     def render(self, pose: Pose) -> np.ndarray:
         """The model-input image as (H, W, 3) uint8 (a copy)."""
@@ -66,5 +83,7 @@ class Pipeline:
         return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
 
     def release(self) -> None:
+        if self._diff is not None:
+            self._diff.release()
         self.renderer.release()
         self.target.release()

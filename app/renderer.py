@@ -14,6 +14,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from app.glcontext import GLUnavailable
 from app.mesh import Mesh, load_texture
 from app.params import Pose, light_direction, rotation_matrix, world_translation
 
@@ -430,7 +431,9 @@ class Renderer:
             try:
                 self._visibility_program = self._program("visibility", vertex="mesh")
             except moderngl.Error as e:
-                raise RuntimeError(f"the visibility pass needs OpenGL 4.0 (textureQueryLod): {e}") from None
+                raise GLUnavailable(
+                    f"the gradient method's visibility pass needs OpenGL 4.0 (textureQueryLod): {e}"
+                ) from None
         return self._visibility_program
 
     def _visibility_vao(self, part: _GpuPart) -> moderngl.VertexArray:

@@ -8,7 +8,9 @@ batches through an ``evaluate(poses) -> (N, 1000) probabilities`` function (norm
 :meth:`app.pipeline.Pipeline.probabilities`), report progress through a callback, honour a
 stop event, and always return the best pose seen: stopping never leaves a half-updated pose.
 
-Baselines from the study: random search, CMA-ES (population 18) and finite differences.
+Methods: ``grad`` follows the exact gradient of the re-shaded render
+(:mod:`app.gradient`); the study's baselines are random search, CMA-ES (population 18)
+and finite differences.
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from app.params import CIRCULAR, INDEX, Pose, params_in_groups
 
+if TYPE_CHECKING:
+    from app.gradient import GradientStep
+
 Evaluate = Callable[[Sequence[Pose]], torch.Tensor]
-METHODS = ("random", "cmaes", "fd")
+Gradient = Callable[["SearchSpace", "Goal", np.ndarray], "GradientStep"]
+METHODS = ("grad", "random", "cmaes", "fd")
 EPS = 1e-12
 
 
@@ -114,6 +121,8 @@ class Progress:
     best_true: float | None  # probability of the true class at the best pose
     best_target: float | None
     success: bool
+    latest_true: float | None = None  # the same at the best pose of the latest iteration
+    latest_target: float | None = None
 
 
 @dataclass
@@ -139,6 +148,7 @@ class _Tracker:
         self.start = time.perf_counter()
         self.iteration = self.evaluations = 0
         self.best, self.best_score, self.best_probs = space.base, -math.inf, None
+        self.latest_probs: torch.Tensor | None = None
         self.success, self.time_to_success = False, None
         self.history: list[dict] = []
 
@@ -149,19 +159,32 @@ class _Tracker:
         ok = self.goal.successes(probs)
         self.evaluations += len(poses)
         i = int(np.argmax(scores))
+        self.latest_probs = probs[i].float().cpu()
         if scores[i] > self.best_score:
             self.best, self.best_score, self.best_probs = poses[i], float(scores[i]), probs[i].float().cpu()
         if ok.any() and not self.success:
             self.success, self.time_to_success = True, time.perf_counter() - self.start
         return scores
 
+    def observe(self, pose: Pose, probs: torch.Tensor) -> float:
+        """Book an evaluation made elsewhere (the gradient method's re-shaded image).  A
+        success it claims counts only once the OpenGL render of the pose confirms it."""
+        probs = probs.reshape(1, -1)
+        score = float(self.goal.scores(probs)[0])
+        self.evaluations += 1
+        self.latest_probs = probs[0].float().cpu()
+        if math.isfinite(score) and score > self.best_score:
+            self.best, self.best_score, self.best_probs = pose, score, probs[0].float().cpu()
+        if not self.success and self.goal.successes(probs)[0]:
+            self.score([pose])
+        return score
+
     def step_done(self, current: Pose) -> bool:
         """Record an iteration; True when the search must end (budget or stop)."""
         self.iteration += 1
         elapsed = time.perf_counter() - self.start
-        g = self.goal
-        bt = None if g.true_class is None or self.best_probs is None else float(self.best_probs[g.true_class])
-        bg = None if g.target is None or self.best_probs is None else float(self.best_probs[g.target])
+        bt, bg = self._true_and_target(self.best_probs)
+        lt, lg = self._true_and_target(self.latest_probs)
         self.history.append(
             {"iteration": self.iteration, "evaluations": self.evaluations, "elapsed": round(elapsed, 4),
              "best_score": self.best_score, "best_true": bt, "best_target": bg, "success": self.success,
@@ -170,8 +193,18 @@ class _Tracker:
         if self.report is not None:
             self.report(
                 Progress(
-                    self.iteration, self.evaluations, elapsed, current, self.best, self.best_score, bt, bg, self.success
-                )
+                    self.iteration,
+                    self.evaluations,
+                    elapsed,
+                    current,
+                    self.best,
+                    self.best_score,
+                    bt,
+                    bg,
+                    self.success,
+                    lt,
+                    lg,
+                )  # fmt: skip
             )
         b = self.budget
         return (
@@ -179,6 +212,12 @@ class _Tracker:
             or (b.iterations is not None and self.iteration >= b.iterations)
             or (b.seconds is not None and elapsed >= b.seconds)
         )
+
+    def _true_and_target(self, probs: torch.Tensor | None) -> tuple[float | None, float | None]:
+        g = self.goal
+        true = None if g.true_class is None or probs is None else float(probs[g.true_class])
+        target = None if g.target is None or probs is None else float(probs[g.target])
+        return true, target
 
     def result(self) -> SearchResult:
         return SearchResult(
@@ -238,6 +277,49 @@ def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bo
             return
 
 
+def _gradient(
+    t: _Tracker, gradient: Gradient, rng: np.random.Generator, lr: float, patience: int, population: int,
+    stop_on_success: bool,
+) -> None:  # fmt: skip
+    """Multi-start Adam ascent on the goal score with the exact gradient of the re-shaded
+    render; the visibility is rasterised again at every step, so silhouettes and
+    occlusions follow.  An untargeted climb starts at the start pose; a targeted one (the
+    target is usually far from it) and every restart start at the best of a batch of
+    random poses.  A climb restarts when its best has not risen by 0.05 for ``patience``
+    steps; the best pose of all climbs is kept."""
+
+    def best_of_random(include_base: bool) -> np.ndarray:
+        units = [rng.random(t.space.dim) for _ in range(population - include_base)]
+        if include_base:
+            units.insert(0, t.space.to_unit(t.space.base))
+        scores = t.score([t.space.from_unit(u) for u in units])
+        return t.space.to_unit(t.space.from_unit(units[int(np.argmax(scores))]))
+
+    u = t.space.to_unit(t.space.base) if t.goal.target is None else best_of_random(include_base=True)
+    beta1, beta2 = 0.9, 0.999
+    while True:
+        m, v = np.zeros_like(u), np.zeros_like(u)
+        climb_best, since, step = -math.inf, 0, 0
+        while since < patience:
+            pose = t.space.from_unit(u)
+            result = gradient(t.space, t.goal, u)
+            score = t.observe(pose, result.probabilities)
+            if t.step_done(pose) or (stop_on_success and t.success):
+                return
+            step += 1
+            since += 1
+            if score > climb_best + 0.05:
+                climb_best, since = score, 0
+            g = np.nan_to_num(result.gradient, nan=0.0, posinf=0.0, neginf=0.0)
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            update = (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
+            u = t.space.to_unit(t.space.from_unit(u + lr * update))
+        u = best_of_random(include_base=False)
+        if stop_on_success and t.success:
+            return
+
+
 def search(
     method: str,
     evaluate: Evaluate,
@@ -251,12 +333,20 @@ def search(
     population: int = 18,
     fd_step: float = 0.001,
     fd_lr: float = 0.001,
+    gradient: Gradient | None = None,
+    grad_lr: float = 0.05,
+    grad_patience: int = 10,
 ) -> SearchResult:
-    """Run one search method; see the module docstring."""
+    """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
+    (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method == "grad" and gradient is None:
+        raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
-    if method == "random":
+    if method == "grad":
+        _gradient(t, gradient, np.random.default_rng(seed), grad_lr, grad_patience, population, stop_on_success)
+    elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":
         _cmaes(t, seed, population, 0.2, stop_on_success)

@@ -39,7 +39,8 @@ def screen(ctx):
 def explorer(ctx, classifier, tmp_path):
     ex = Explorer(ctx, classifier, resolve_object("teddy_bear"), captures_dir=tmp_path / "captures")
     yield ex
-    assert ex.close(), "the classifier worker did not stop"
+    # the worker's one-off TorchScript freeze can take long on a busy machine
+    assert ex.close(timeout=60), "the classifier worker did not stop"
 
 
 def run_until(ex: Explorer, fbo, condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -241,7 +242,10 @@ def test_every_shortcut_is_an_action_bound_to_real_keys(explorer):
     import pyglet
 
     pyglet.options["shadow_window"] = False  # importing pyglet.window must not need a display
-    from pyglet.window import key
+    try:
+        from pyglet.window import key
+    except (ImportError, AttributeError) as e:  # no X11 client libraries (a bare GPU box); CI has them
+        pytest.skip(f"pyglet.window cannot be imported here: {e}")
 
     bound = [getattr(key, name) for s in SHORTCUTS for name, _ in s.bindings]
     assert len(bound) == len(set(bound))  # no key does two things
@@ -310,8 +314,13 @@ def test_hidpi_framebuffer_twice_the_window(ctx, explorer):
 
 
 def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explorer, screen):
+    """The default method (the gradient), with the run recorded as a GIF."""
+    import imageio.v3 as iio
+
     start = explorer.pose
+    assert explorer.optimize_options.method == "grad"
     explorer.optimize_options.seconds = 30
+    explorer.optimize_options.record = True
     explorer.act("optimize")
     assert explorer.optimizing
     run_until(explorer, screen, lambda: not explorer.optimizing, what="the search")
@@ -320,6 +329,11 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert result is not None and result.success
     assert explorer.pose == result.best != start
     assert explorer.captures[0].correct is False  # the captured best pose fools the classifier
+    gif = explorer.optimize_run.recording
+    assert gif is not None and gif.parent == explorer.captures_dir
+    frames = iio.imread(gif, index=None)
+    assert len(frames) == result.iterations and frames.shape[1] > explorer.classifier.input_size
+    assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
     assert explorer.pose == start
 

@@ -1,0 +1,102 @@
+"""A search run as a GIF or MP4: each iteration's pose, its top-1 label and probability.
+
+The search itself only keeps the poses it visited (its history); the frames are rendered
+and classified afterwards in batches, so recording never slows the search or changes
+its timings.  Files are written under a new name (never over an existing file).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from app.files import FileExists, write_new
+from app.imagenet import class_names
+from app.params import NAMES, Pose
+
+FORMATS = (".gif", ".mp4")
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be written as asked (format, empty run)."""
+
+
+def check_format(path: Path) -> None:
+    if path.suffix.lower() not in FORMATS:
+        raise RecordingError(f"record to a .gif or .mp4 file, not {path.name!r}")
+
+
+def history_poses(history: Sequence[dict]) -> list[Pose]:
+    """The pose the method stood at after each iteration (``current_*`` columns)."""
+    return [Pose({n: row[f"current_{n}"] for n in NAMES}) for row in history]
+
+
+def label_frame(
+    image: np.ndarray, probs: np.ndarray, true_class: int | None, target: int | None, caption: str, scale: int = 2
+) -> np.ndarray:
+    """``image`` enlarged ``scale`` times with a band: caption, top-1 label and probability,
+    red when the top-1 is wrong (or the target), green when right."""
+    names = class_names()
+    top = int(np.argmax(probs))
+    fooled = top == target if target is not None else top != true_class
+    h, w = image.shape[:2]
+    band = 18 * scale
+    out = Image.new("RGB", (w * scale, h * scale + band), (0, 0, 0))
+    out.paste(Image.fromarray(image[..., :3]).resize((w * scale, h * scale), Image.Resampling.BILINEAR), (0, band))
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=7 * scale)
+    color = (255, 80, 80) if fooled else (90, 220, 90)
+    draw.text((4, 1), caption, fill=(230, 230, 230), font=font)
+    line = f"{names[top][:40]} {probs[top]:.2f}"
+    if true_class is not None and top != true_class:
+        line += f"  ({names[true_class][:18]} {probs[true_class]:.2f})"
+    draw.text((4, band // 2), line, fill=color, font=font)
+    return np.asarray(out)
+
+
+def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0) -> Path:
+    """Write ``frames`` (equal-size RGB uint8) as a GIF or MP4 at ``path``, which must not
+    exist yet; the file appears complete or not at all."""
+    import imageio.v3 as iio
+
+    check_format(path)
+    if not frames:
+        raise RecordingError("nothing to record: the run has no iterations")
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+        write_new(path, data)
+        return path
+    # ffmpeg writes to a file: a temporary one beside the target, then linked (fails if taken)
+    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".recording-")
+    os.close(fd)
+    try:
+        even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
+        iio.imwrite(tmp, np.stack(even), extension=suffix, fps=fps, codec="libx264", macro_block_size=1)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise FileExists(f"{path} exists; choose another name") from None
+    finally:
+        os.unlink(tmp)
+    return path
+
+
+def record_run(pipe, history: Sequence[dict], true_class: int | None, target: int | None, method: str, path: Path):
+    """Render, classify and label every iteration of a run with ``pipe``
+    (:class:`app.pipeline.Pipeline`) and write the recording to ``path``."""
+    check_format(path)
+    poses = history_poses(history)
+    frames = []
+    for start in range(0, len(poses), 16):
+        chunk = poses[start : start + 16]
+        probs = pipe.probabilities(chunk).float().cpu().numpy()
+        for i, (pose, p) in enumerate(zip(chunk, probs, strict=True)):
+            caption = f"{method}  iteration {start + i + 1}/{len(poses)}"
+            frames.append(label_frame(pipe.render(pose), p, true_class, target, caption))
+    return write_recording(path, frames)

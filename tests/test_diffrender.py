@@ -1,0 +1,107 @@
+"""The torch re-shading against the real OpenGL render, and its gradient."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from app.diffrender import DiffRenderer, pose_terms
+from app.library import list_objects, resolve_object
+from app.params import INDEX, Pose, light_direction, rotation_matrix, world_translation
+from app.renderer import RenderSettings, projection_matrix
+
+POSE = Pose(yaw=40, pitch=-25, roll=10, x=0.2, y=-0.1, z=-7, light_azimuth=60, light_elevation=-10, specular=0.6)
+
+
+@pytest.fixture(scope="module")
+def diff(ctx):
+    d = DiffRenderer(ctx, 224)
+    yield d
+    d.release()
+
+
+def object_mask(vis) -> np.ndarray:
+    mask = vis.opaque[..., 0] > 0
+    for layer in vis.layers:
+        mask |= layer[..., 0] > 0
+    return mask
+
+
+@pytest.mark.parametrize("name", [o.name for o in list_objects()])
+def test_reshaded_image_equals_the_opengl_render(diff, name):
+    """Within 2/255 on at least 99% of the object's pixels (the issue's bar; all pass
+    here); the background is copied, so it is exact."""
+    diff.set_mesh(resolve_object(name).load())
+    for pose in (resolve_object(name).canonical_pose, POSE):
+        gl = diff.render_gl(pose).astype(np.int16)
+        vis = diff.rasterize(pose)
+        ours = (diff.shade(vis, torch.tensor(pose.vector)).numpy() * 255).round().astype(np.int16)
+        mask = object_mask(vis)
+        err = np.abs(gl - ours).max(axis=2)
+        assert mask.sum() > 1000  # the object is in view
+        assert (err[mask] <= 2).mean() >= 0.99, f"{name}: {(err[mask] > 2).sum()} pixels differ by more than 2"
+        assert err[~mask].max() == 0
+
+
+def test_transparent_layers_are_composited_in_drawing_order(diff):
+    """The wine bottle's glass is seen through twice (front and back); the layers matter."""
+    diff.set_mesh(resolve_object("wine_bottle").load())
+    vis = diff.rasterize(POSE)
+    assert len(vis.layers) >= 2
+    gl = diff.render_gl(POSE).astype(np.int16)
+    full = (diff.shade(vis, torch.tensor(POSE.vector)).numpy() * 255).round()
+    vis.layers = vis.layers[:1]
+    one_layer = (diff.shade(vis, torch.tensor(POSE.vector)).numpy() * 255).round()
+    assert np.abs(gl - full).max() <= 2 < np.abs(gl - one_layer).max()
+
+
+def test_untextured_settings_and_background_colour(ctx):
+    settings = RenderSettings(textures=False, background=(0.2, 0.4, 0.6), cull_back_faces=True)
+    d = DiffRenderer(ctx, 96, settings)
+    try:
+        d.set_mesh(resolve_object("hen").load())
+        gl = d.render_gl(POSE).astype(np.int16)
+        ours = (d.shade(d.rasterize(POSE), torch.tensor(POSE.vector)).numpy() * 255).round()
+        assert np.abs(gl - ours).max() <= 2
+        assert tuple(gl[0, 0]) == (51, 102, 153)
+    finally:
+        d.release()
+
+
+def test_pose_terms_match_the_renderer():
+    pose = POSE.replace(fov=30.0)
+    t = pose_terms(torch.tensor(pose.vector))
+    assert np.allclose(t["rotation"].numpy(), rotation_matrix(pose.yaw, pose.pitch, pose.roll))
+    assert np.allclose(t["translation"].numpy(), world_translation(pose))
+    assert np.allclose(t["light_dir"].numpy(), light_direction(pose))
+    assert math.isclose(float(t["focal"]), projection_matrix(pose.fov, 10, 10)[0, 0])
+
+
+@pytest.mark.parametrize("name", ["hen", "sports_car"])  # textured; transparent layers
+def test_gradient_matches_finite_differences(ctx, name):
+    """Autograd through the re-shading equals central differences of the same function
+    (fixed visibility), for every parameter: rotation, translation, light, camera."""
+    d = DiffRenderer(ctx, 64, dtype=torch.float64)
+    try:
+        d.set_mesh(resolve_object(name).load())
+        vis = d.rasterize(POSE)
+        weights = torch.rand(64, 64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+        def f(v: torch.Tensor) -> torch.Tensor:
+            return (d.shade(vis, v) * weights).sum()
+
+        v = torch.tensor(POSE.vector, requires_grad=True)
+        (grad,) = torch.autograd.grad(f(v), v)
+        eps = 1e-6
+        for i in range(len(v)):
+            e = torch.zeros_like(v)
+            e[i] = eps
+            fd = float((f(v.detach() + e) - f(v.detach() - e)) / (2 * eps))
+            assert float(grad[i]) == pytest.approx(fd, rel=1e-4, abs=1e-5), i
+        for name in ("yaw", "pitch", "roll", "x", "y", "z", "light_azimuth", "diffuse"):
+            assert abs(float(grad[INDEX[name]])) > 1e-3, f"{name} has no effect on the image"
+    finally:
+        d.release()
