@@ -178,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     _scene_args(p)
     _model_args(p)
     p.add_argument(
-        "--method", choices=["grad", "cmaes", "random", "fd"], default="grad",
-        help="grad: exact gradient of the re-shaded render (default); cmaes, random: population 18; "
-        "fd: the study's finite differences",
+        "--method", choices=["cmaes", "grad", "random", "fd"], default="cmaes",
+        help="cmaes (default; the fastest here, see README Benchmarks), grad: exact gradient of the "
+        "re-shaded render, random: batches of 18, fd: the study's finite differences",
     )  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")

@@ -42,7 +42,7 @@ def verdict(result: LiveResult, true_class: int | None, target: int | None) -> t
     return f"FOOLED (true class rank {rank})", RED
 
 
-METHOD_LABELS = {"grad": "gradient", "cmaes": "CMA-ES", "random": "random", "fd": "finite differences"}
+METHOD_LABELS = {"cmaes": "CMA-ES", "grad": "gradient", "random": "random", "fd": "finite differences"}
 
 
 class Panel:

@@ -177,10 +177,11 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
 
 
 def test_optimize_command_gradient_method_with_recordings(tmp_path):
-    """grad is the default method; --record writes a GIF or MP4 with one frame per iteration."""
+    """--record writes a GIF or MP4 with one frame per iteration."""
     import imageio.v3 as iio
 
-    base = [sys.executable, "run.py", "optimize", "--object", "hen", "--iterations", "3", "--out", str(tmp_path)]
+    base = [sys.executable, "run.py", "optimize", "--object", "hen", "--method", "grad", "--iterations", "3",
+            "--out", str(tmp_path)]  # fmt: skip
     for fmt in ("gif", "mp4"):
         r = subprocess.run([*base, "--record", fmt], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode in (0, 1), r.stderr
