@@ -384,6 +384,7 @@ def cmd_window(args: argparse.Namespace) -> int:
             device=args.device,
             ui_scale=args.ui_scale,
             view_scale=args.view_scale,
+            weights={clf.name: args.weights} if args.weights else None,
         )
 
     options = WindowOptions(

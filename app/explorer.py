@@ -173,9 +173,12 @@ class Explorer:
         device: str = "auto",
         ui_scale: float = 1.0,
         view_scale: float | None = None,
+        weights: dict[str, Path] | None = None,
     ):
         """``view_scale``: resolution of the 3D view; None = full, but half while the scene
-        moves on a software rasteriser (llvmpipe cannot fill a large window at 30 FPS)."""
+        moves on a software rasteriser (llvmpipe cannot fill a large window at 30 FPS).
+        ``weights``: weight files by model name (``--weights``), used whenever that model
+        is chosen again in the panel."""
         self.ctx = ctx
         self.view_scale = view_scale
         self.software_gl = is_software(ctx)
@@ -187,6 +190,7 @@ class Explorer:
         self.renderer = Renderer(ctx)
         self.captures_dir = Path(captures_dir)
         self.device = device
+        self.weights = dict(weights or {})
         self.ui_scale = ui_scale
         self.messages: deque[Message] = deque(maxlen=6)
         if classifier.notice:
@@ -300,7 +304,9 @@ class Explorer:
         self.live.run_job(lambda _clf: obj.load(), done)
 
     def load_model(self, name: str, weights: Path | None = None) -> None:
-        """Build a classifier on the worker; live predictions switch to it when it is ready."""
+        """Build a classifier on the worker; live predictions switch to it when it is ready.
+        Without ``weights``, a file given for this model at start-up is used again."""
+        weights = weights or self.weights.get(name)
         self.busy = f"loading model {name} ..."
         notices: list[str] = []
 

@@ -283,6 +283,16 @@ def test_model_switch_without_weights_shows_the_fallback_notice(explorer, screen
     run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction by the new model")
 
 
+def test_weights_given_at_start_are_used_when_the_model_is_chosen_again(explorer, screen, tmp_path):
+    bad = tmp_path / "inception.pth"
+    bad.write_bytes(b"not a checkpoint")
+    explorer.weights["inception_v3"] = bad
+    explorer.load_model("inception_v3")
+    run_until(explorer, screen, lambda: explorer.busy is None, what="the model load")
+    assert any(m.error and str(bad) in m.text for m in explorer.messages)  # that file, not the fallback
+    assert explorer.classifier.name == "efficientnet_lite0"
+
+
 def test_unknown_model_is_a_message(explorer, screen):
     explorer.load_model("no_such_net")
     run_until(explorer, screen, lambda: explorer.busy is None, what="the failed model load")
