@@ -90,9 +90,10 @@ class DiffRenderer:
         self.mesh: Mesh | None = None
         self._background: torch.Tensor | None = None
         centres = (torch.arange(self.size, dtype=torch.float64) + 0.5) / self.size * 2.0 - 1.0
-        # pixel (row, col) of the top-row-first image; the y-flipped projection maps row r to ndc y
-        self._ndc_x = centres.repeat(self.size).to(self.device, dtype)
-        self._ndc_y = centres.repeat_interleave(self.size).to(self.device, dtype)
+        # (ndc x, ndc y, 1) of pixel (row, col) of the top-row-first image, row-major; the
+        # y-flipped projection maps row r to ndc y = centres[r]
+        x, y = centres.repeat(self.size), centres.repeat_interleave(self.size)
+        self._pixel_ndc = torch.stack([x, y, torch.ones_like(x)], dim=1).to(self.device, dtype)
 
     # ------------------------------------------------------------ the mesh
 
@@ -115,9 +116,8 @@ class DiffRenderer:
         self._uvs = torch.from_numpy(np.concatenate(uvs)).to(dev, dt)
         self._triangles = torch.from_numpy(np.concatenate(triangles)).to(dev)
         self._part_of = torch.from_numpy(np.concatenate(part_of)).to(dev)
-        gpu_parts = self.renderer._parts
-        use_textures = self.settings.textures
-        self._textured = torch.tensor([use_textures and p.texture is not None for p in gpu_parts], device=dev)
+        gpu_parts = self.renderer.parts
+        self._textured = torch.tensor([p.uses_texture(self.settings) for p in gpu_parts], device=dev)
         self._base = torch.tensor([p.base_color for p in gpu_parts], device=dev, dtype=dt)
         self._spec_color = torch.tensor([p.specular_color for p in gpu_parts], device=dev, dtype=dt)
         self._shininess = torch.tensor([p.shininess for p in gpu_parts], device=dev, dtype=dt)
@@ -201,7 +201,7 @@ class DiffRenderer:
     def _shade_fragments(self, pixels, tri, level, cam, normals, clip, terms):
         verts = self._triangles[tri]  # (F, 3)
         c0, c1, c2 = clip[verts[:, 0]], clip[verts[:, 1]], clip[verts[:, 2]]
-        p = torch.stack([self._ndc_x[pixels], self._ndc_y[pixels], torch.ones_like(self._ndc_x[pixels])], dim=1)
+        p = self._pixel_ndc[pixels]
         e = torch.stack(
             [(torch.linalg.cross(c1, c2) * p).sum(1), (torch.linalg.cross(c2, c0) * p).sum(1),
              (torch.linalg.cross(c0, c1) * p).sum(1)], dim=1,

@@ -97,6 +97,12 @@ def model_view_matrix(pose: Pose) -> np.ndarray:
     return m
 
 
+def _checked_size(width: int, height: int) -> tuple[int, int]:
+    if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
+        raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+    return int(width), int(height)
+
+
 def _gl(m: np.ndarray) -> bytes:
     """A row-major numpy matrix as GL's column-major float32 bytes."""
     return np.ascontiguousarray(m.T, dtype="f4").tobytes()
@@ -115,6 +121,9 @@ class _GpuPart:
     first_triangle: int  # of the whole mesh, in part order (visibility ids)
     visibility_vao: moderngl.VertexArray | None = None
 
+    def uses_texture(self, settings: RenderSettings) -> bool:
+        return settings.textures and self.texture is not None
+
 
 class OffscreenTarget:
     """An MSAA framebuffer resolved into a readable one, read back top row first.
@@ -126,9 +135,7 @@ class OffscreenTarget:
     flip_y = True
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, quality: str = "auto"):
-        self.ctx, self.width, self.height = ctx, int(width), int(height)
-        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
-            raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+        self.ctx, (self.width, self.height) = ctx, _checked_size(width, height)
         self.quality = resolve_quality(ctx, quality)
         samples = QUALITY[self.quality][0]
         self.samples = min(samples, ctx.max_samples) if samples > 1 else 0
@@ -186,9 +193,7 @@ class VisibilityTarget:
     EMPTY_PEEL = 3.0e38  # "no fragment yet" for the MIN-blended peel
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int):
-        self.ctx, self.width, self.height = ctx, int(width), int(height)
-        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
-            raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+        self.ctx, (self.width, self.height) = ctx, _checked_size(width, height)
         size = (self.width, self.height)
         self.depth = ctx.depth_renderbuffer(size)
         self.textures = [ctx.texture(size, 2, dtype="f4") for _ in range(4)]  # opaque, peel a/b, layer
@@ -209,7 +214,7 @@ class VisibilityTarget:
 
     def read(self, index: int) -> np.ndarray:
         data = self.textures[index].read()
-        return np.frombuffer(data, dtype=np.float32).reshape(self.height, self.width, 2)
+        return np.frombuffer(data, dtype=np.float32).reshape(self.height, self.width, 2).copy()  # writable
 
     def release(self) -> None:
         for obj in (*self.clearers, *self.framebuffers, *self.textures, self.depth):
@@ -234,6 +239,11 @@ class Renderer:
         self.bg_program = self._program("background")
         self._bg_vao = self.ctx.vertex_array(self.bg_program, [])
         self._white = self.ctx.texture((1, 1), 4, b"\xff\xff\xff\xff")
+
+    @property
+    def parts(self) -> tuple[_GpuPart, ...]:
+        """The uploaded parts in drawing order (materials, textures, triangle numbering)."""
+        return tuple(self._parts)
 
     def _program(self, name: str, vertex: str | None = None) -> moderngl.Program:
         vert = (self.shader_dir / f"{vertex or name}.vert").read_text()
@@ -340,17 +350,10 @@ class Renderer:
             self._draw_background(bg, viewport, flip)
         if self.mesh is None or not mesh:
             return
-        ctx.enable(moderngl.DEPTH_TEST)
-        if settings.cull_back_faces:
-            ctx.enable(moderngl.CULL_FACE)
-        else:
-            ctx.disable(moderngl.CULL_FACE)
-        # a y-flipped projection mirrors the winding, so front faces turn clockwise
-        ctx.front_face = "cw" if flip else "ccw"
+        self._begin_mesh_state(settings, flip)
         self._set_uniforms(pose, viewport[2], viewport[3], flip)
         opaque = [p for p in self._parts if not p.blended]
         blended = [p for p in self._parts if p.blended]
-        ctx.disable(moderngl.BLEND)
         for part in opaque:
             self._draw_part(part, settings)
         if blended:
@@ -361,8 +364,22 @@ class Renderer:
                 self._draw_part(part, settings)
             fbo.depth_mask = True
             ctx.disable(moderngl.BLEND)
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        ctx.front_face = "ccw"
+        self._end_mesh_state()
+
+    def _begin_mesh_state(self, settings: RenderSettings, flip: bool) -> None:
+        ctx = self.ctx
+        ctx.enable(moderngl.DEPTH_TEST)
+        if settings.cull_back_faces:
+            ctx.enable(moderngl.CULL_FACE)
+        else:
+            ctx.disable(moderngl.CULL_FACE)
+        # a y-flipped projection mirrors the winding, so front faces turn clockwise
+        ctx.front_face = "cw" if flip else "ccw"
+        ctx.disable(moderngl.BLEND)
+
+    def _end_mesh_state(self) -> None:
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        self.ctx.front_face = "ccw"
 
     # --------------------------------------------------------- visibility
 
@@ -381,19 +398,12 @@ class Renderer:
             return target.read(OPAQUE), []
         self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
         prog["u_texture"].value, prog["u_layer"].value = 0, 1
-        ctx.enable(moderngl.DEPTH_TEST)
-        if settings.cull_back_faces:
-            ctx.enable(moderngl.CULL_FACE)
-        else:
-            ctx.disable(moderngl.CULL_FACE)
-        ctx.front_face = "cw"
-        ctx.disable(moderngl.BLEND)
+        self._begin_mesh_state(settings, flip=True)
 
         def draw(parts: list[_GpuPart], mode: int) -> None:
             prog["u_mode"].value = mode
             for part in parts:
-                use_texture = settings.textures and part.texture is not None
-                (part.texture if use_texture else self._white).use(0)
+                self._bind_texture(part, settings)
                 prog["u_first_id"].value = float(part.first_triangle)
                 self._visibility_vao(part).render(moderngl.TRIANGLES)
 
@@ -421,10 +431,9 @@ class Renderer:
                 layer = target.read(LAYER)
                 if not (layer[..., 0] > 0).any():
                     break
-                layers.append(layer.copy())
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        ctx.front_face = "ccw"
-        return opaque.copy(), layers
+                layers.append(layer)
+        self._end_mesh_state()
+        return opaque, layers
 
     def _visibility(self) -> moderngl.Program:
         if self._visibility_program is None:
@@ -472,11 +481,15 @@ class Renderer:
         prog["u_specular"].value = pose.specular
         prog["u_texture"].value = 0
 
+    def _bind_texture(self, part: _GpuPart, settings: RenderSettings) -> bool:
+        """Bind the part's texture (or plain white) to unit 0; True if it is the part's own."""
+        used = part.uses_texture(settings)
+        (part.texture if used else self._white).use(0)
+        return used
+
     def _draw_part(self, part: _GpuPart, settings: RenderSettings) -> None:
         prog = self.program
-        use_texture = settings.textures and part.texture is not None
-        (part.texture if use_texture else self._white).use(0)
-        prog["u_use_texture"].value = use_texture
+        prog["u_use_texture"].value = self._bind_texture(part, settings)
         prog["u_base_color"].value = part.base_color
         prog["u_specular_color"].value = part.specular_color
         prog["u_shininess"].value = part.shininess

@@ -152,17 +152,22 @@ class _Tracker:
         self.success, self.time_to_success = False, None
         self.history: list[dict] = []
 
-    def score(self, poses: list[Pose]) -> np.ndarray:
-        probs = self.evaluate(poses)
+    def _book(self, poses: list[Pose], probs: torch.Tensor) -> np.ndarray:
+        """Count the evaluations and keep the best (and the latest batch's best) pose."""
         scores = self.goal.scores(probs)
         scores = np.where(np.isfinite(scores), scores, -math.inf)
-        ok = self.goal.successes(probs)
         self.evaluations += len(poses)
         i = int(np.argmax(scores))
         self.latest_probs = probs[i].float().cpu()
         if scores[i] > self.best_score:
-            self.best, self.best_score, self.best_probs = poses[i], float(scores[i]), probs[i].float().cpu()
-        if ok.any() and not self.success:
+            self.best, self.best_score, self.best_probs = poses[i], float(scores[i]), self.latest_probs
+        return scores
+
+    def score(self, poses: list[Pose]) -> np.ndarray:
+        """Evaluate ``poses`` (OpenGL renders) and book them; their successes count."""
+        probs = self.evaluate(poses)
+        scores = self._book(poses, probs)
+        if self.goal.successes(probs).any() and not self.success:
             self.success, self.time_to_success = True, time.perf_counter() - self.start
         return scores
 
@@ -170,11 +175,7 @@ class _Tracker:
         """Book an evaluation made elsewhere (the gradient method's re-shaded image).  A
         success it claims counts only once the OpenGL render of the pose confirms it."""
         probs = probs.reshape(1, -1)
-        score = float(self.goal.scores(probs)[0])
-        self.evaluations += 1
-        self.latest_probs = probs[0].float().cpu()
-        if math.isfinite(score) and score > self.best_score:
-            self.best, self.best_score, self.best_probs = pose, score, probs[0].float().cpu()
+        score = float(self._book([pose], probs)[0])
         if not self.success and self.goal.successes(probs)[0]:
             self.score([pose])
         return score
