@@ -240,8 +240,7 @@ class Panel:
         _, o.record = imgui.checkbox("record GIF", o.record)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
-        imgui.same_line()
-        imgui.text_colored(GREY, f"goal: {goal}")
+        imgui.text_colored(GREY, f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
         if imgui.button("Stop (O)" if running else "Optimize pose (O)"):
             ex.act("optimize")
         run = ex.optimize_run
