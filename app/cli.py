@@ -58,6 +58,21 @@ Set STRIKE_OFFLINE=1 to skip download attempts.
 """
 
 
+SWEEP_EPILOG = """\
+examples:
+  python run.py sweep --object all --models efficientnet_lite0,efficientnet_lite1 --samples 1000 --out sweeps/a
+  python run.py sweep --out sweeps/a --resume                 # go on after Ctrl-C or a crash
+  python run.py sweep --out sweeps/a --resume --samples 5000  # grow a random sweep
+  python run.py sweep --object hen --grid yaw=36,pitch=18 --out sweeps/hen-grid
+  python run.py report sweeps/a
+
+Random poses are uniform over the declared ranges of --params (angles over the full circle,
+z over its range, the centre anywhere in the view); the other parameters keep each object's
+canonical pose.  Rows are appended to rows.csv batch by batch; report.md / report.html / report.json
+and plots/ are rewritten from the rows at the end (or by run.py report).
+"""
+
+
 WINDOW_EPILOG = """\
 mouse: left drag rotates, right (or shift+left) drag moves, wheel zooms, ctrl+left drag moves the light.
 keys: L live, C capture, X texture, F culling, B background, R reset, S save pose, H help, Tab panel, Esc quit.
@@ -190,6 +205,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
     p.add_argument("--out", type=Path, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV")
     p.add_argument("--record", choices=["gif", "mp4"], help="also write the run as an animation (label on each frame)")
+
+    p = sub.add_parser(
+        "sweep",
+        help="classify many poses of objects with several models; rows.csv + a report (resumable)",
+        epilog=SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--object", help="library object(s): NAME, NAME,NAME... or all (default: all with --resume)")
+    p.add_argument("--models", help="comma-separated classifiers (default auto; run.py models lists them)")
+    p.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH", help="state-dict file of a model")
+    p.add_argument("--samples", type=int, help="random poses per object (a --resume may raise it)")
+    p.add_argument("--grid", help="a regular grid instead of random poses: NAME=STEPS,... e.g. yaw=36,pitch=18")
+    p.add_argument("--params", help="groups sampled at random (default rotation,translation: the 6D pose)")
+    p.add_argument("--seed", type=int, help="random seed (default 0): the same seed gives the same poses")
+    p.add_argument("--out", type=Path, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
+    p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
+    p.add_argument("--batch", type=int, default=16, help="poses rendered and classified together (default 16)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--no-texture", action="store_true", help="draw material colours only")
+    p.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p = sub.add_parser("report", help="(re)write the report of a sweep folder: fractions, transfer, heatmaps")
+    p.add_argument("folder", type=Path, help="a folder written by run.py sweep")
 
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
@@ -411,8 +449,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         if args.target
         else None
     )
-    groups = {"rot": "rotation", "trans": "translation"}
-    names = [groups.get(g.strip(), g.strip()) for g in args.params.split(",") if g.strip()]
+    names = _groups(args.params)
     budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
     space, goal = SearchSpace(pose, names), Goal(obj.imagenet_class, target)
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
@@ -459,6 +496,130 @@ def cmd_optimize(args: argparse.Namespace) -> int:
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
     print(f"wrote {args.out / stem}{wrote}")
     return 0 if result.success else 1
+
+
+def _sweep_models(names: list[str], weights: dict[str, Path], device: str, strict: bool) -> list:
+    """Load the sweep's classifiers.  A model without weights here is left out with a notice
+    (``strict``: an error, for a resumed sweep), never silently replaced by another."""
+    loaded = []
+    for name in names:
+        name = classifiers.resolve_name(name, str(weights[name]) if name in weights else None)
+        if name in [c.name for c in loaded]:
+            continue
+        clf = classifiers.load_classifier(name, weights.get(name), device, notify=lambda _m: None)
+        if clf.name != name:
+            msg = f"{name}: no ImageNet weights here (pass --weights {name}=PATH)"
+            if strict:
+                raise ModelUnavailable(f"{msg}; this sweep was started with it")
+            _notice(f"notice: {msg}; left out of the sweep")
+            continue
+        clf.freeze()
+        loaded.append(clf)
+    if not loaded:
+        raise ModelUnavailable("none of the models can be loaded here")
+    return loaded
+
+
+def _parse_weights(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ModelUnavailable(f"--weights expects MODEL=PATH, got {item!r}")
+        out[name.strip()] = Path(path)
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.library import object_names
+    from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, run_sweep
+    from app.sweep_report import write_report
+
+    weights = _parse_weights(args.weights)
+    if args.resume:
+        store = SweepStore.open(args.out)
+        plan = store.plan
+        given = {
+            "--object": (
+                args.object,
+                lambda v: tuple(object_names()) if v == "all" else tuple(v.split(",")),
+                plan.objects,
+            ),
+            "--seed": (args.seed, int, plan.seed),
+            "--grid": (args.grid, parse_grid, plan.grid),
+            "--params": (args.params, lambda v: tuple(_groups(v)), plan.groups),
+        }
+        for flag, (value, parse, have) in given.items():
+            if value is not None and parse(value) != have:
+                raise SweepError(f"{flag} differs from the sweep in {args.out} ({have}); leave it out to resume")
+        if args.samples:
+            store.extend(args.samples)
+            plan = store.plan
+        models = _sweep_models(list(plan.models), weights, args.device, strict=True)
+    else:
+        SweepStore.check_free(args.out)
+        names = object_names() if args.object in (None, "all") else [n.strip() for n in args.object.split(",")]
+        for n in names:
+            resolve_object(n)  # an unknown name fails before any model loads
+        models = _sweep_models((args.models or "auto").split(","), weights, args.device, strict=False)
+        settings = RenderSettings(textures=not args.no_texture, quality=args.quality or "auto")
+        grid = parse_grid(args.grid) if args.grid else ()
+        if not grid and not args.samples:
+            raise SweepError("say how many poses: --samples N (random) or --grid NAME=STEPS,...")
+        plan = SweepPlan(
+            objects=tuple(names), models=tuple(m.name for m in models), samples=args.samples or 0,
+            seed=args.seed or 0, groups=tuple(_groups(args.params or "rotation,translation")), grid=grid,
+            settings=settings.to_dict(),
+        )  # fmt: skip
+        store = SweepStore.create(args.out, plan)
+    objects = [resolve_object(n) for n in plan.objects]
+    todo = sum(len(store.missing(o.name, m.name)) for o in objects for m in models)
+    print(f"sweep: {len(objects)} object(s) x {plan.samples} poses ({plan.mode}) x {len(models)} model(s) "
+          f"[{', '.join(m.name for m in models)}]: {todo} rows to do in {args.out}", file=sys.stderr)  # fmt: skip
+    bar = tqdm(total=todo, unit="row", desc="sweep", file=sys.stderr, smoothing=0.05)
+
+    def report(p) -> None:
+        bar.update(p.rows_done - bar.n)
+        bar.set_postfix_str(
+            p.object + " " + " ".join(f"{m}:{100 * g / max(n, 1):.1f}%" for m, (g, n) in p.correct.items())
+        )
+
+    try:
+        run_sweep(plan, objects, models, store.append, store.missing, batch=args.batch, report=report)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted; the rows so far are in {store.rows_path}: go on with --resume", file=sys.stderr)
+        return 130
+    bar.close()
+    if not args.no_report:
+        path = write_report(args.out)
+        print(f"report: {path} (and report.html, report.json, plots/)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from app.sweep_report import write_report
+
+    path = write_report(args.folder)
+    data = json.loads((args.folder / "report.json").read_text())
+    for key, f in data["fractions"].items():
+        obj, model = key.split("|")
+        if obj == "all objects" or len(data["plan"]["objects"]) == 1:
+            print(f"{obj} / {model}: top-1 correct {100 * f['top1']:.2f}% of {f['n']} poses "
+                  f"(95% CI {100 * f['top1_ci95'][0]:.2f}-{100 * f['top1_ci95'][1]:.2f}%)")  # fmt: skip
+    if not data["complete"]:
+        print(f"incomplete: {data['rows']} of {data['expected_rows']} rows")
+    print(f"report: {path} (and report.html, report.json, plots/)")
+    return 0
+
+
+def _groups(text: str) -> list[str]:
+    short = {"rot": "rotation", "trans": "translation"}
+    return [short.get(g.strip(), g.strip()) for g in text.split(",") if g.strip()]
 
 
 def cmd_objects(_args: argparse.Namespace) -> int:
@@ -509,6 +670,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "window": cmd_window,
     "optimize": cmd_optimize,
+    "sweep": cmd_sweep,
+    "report": cmd_report,
     "objects": cmd_objects,
     "models": cmd_models,
     "params": cmd_params,
