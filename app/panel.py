@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from imgui_bundle import imgui
 
 from app import classifiers
+from app.atlas import RESOLUTIONS as ATLAS_RESOLUTIONS
 from app.classifiers import REGISTRY_MODELS
 from app.imagenet import class_names, search_classes
 from app.library import list_objects
-from app.params import GROUPS, PARAMS, params_in_groups
+from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
     from app.explorer import Explorer
@@ -57,6 +58,7 @@ class Panel:
         self.window_rects: list[tuple[float, float, float, float]] = []
         self.popup_open = False
         self.mouse_at_frame = (-1.0, -1.0)
+        self._atlas_seen = None
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -100,6 +102,7 @@ class Panel:
             self._messages()
             self._prediction()
             self._optimize()
+            self._atlas()
             self._pose()
             self._scene()
             self._captures()
@@ -259,6 +262,95 @@ class Panel:
                 state += ", recording"
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
             imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {what} p now {now:.3f}, best {best:.3f}")
+
+    def _atlas(self) -> None:
+        ex = self.ex
+        started = ex.atlas is not self._atlas_seen
+        if started:  # a map started (M key): open the section and scroll it into view
+            imgui.set_next_item_open(True)
+            self._atlas_seen = ex.atlas
+        if not imgui.collapsing_header("Atlas: yaw x pitch map"):
+            return
+        if started:
+            imgui.set_scroll_here_y(0.0)
+        running = ex.mapping
+        imgui.begin_disabled(running)
+        imgui.set_next_item_width(110 * ex.ui_scale)
+        if imgui.begin_combo("cells##atlasres", ex.atlas_resolution):
+            for name, (nx, ny) in ATLAS_RESOLUTIONS.items():
+                if imgui.selectable(f"{name} {nx}x{ny}", name == ex.atlas_resolution)[0]:
+                    ex.atlas_resolution = name
+            imgui.end_combo()
+        imgui.end_disabled()
+        imgui.same_line()
+        if imgui.button("Stop##atlas" if running else "Map this view (M)"):
+            ex.act("atlas")
+        run = ex.atlas
+        if run is None:
+            imgui.text_colored(GREY, "every yaw and pitch, the rest as now; green: right, amber: top-5, red: wrong")
+            return
+        share = run.fraction_correct()
+        right = "-" if share is None else f"{100 * share:.1f}%"
+        imgui.text(
+            f"{run.object} / {run.model}: {run.done_cells}/{run.cells} poses, {run.elapsed:.1f} s, right {right}"
+        )
+        if (run.object, run.model) != (ex.obj.name, ex.classifier.name):
+            imgui.text_colored(AMBER, "made for another object or model: map again")
+        self._atlas_map(run)
+
+    def _atlas_map(self, run) -> None:
+        """The cells (pitch up, yaw across); hover shows a cell's prediction, a click loads its pose."""
+        ex = self.ex
+        nx, ny = run.steps
+        width = imgui.get_content_region_avail().x
+        cell = width / nx
+        origin = imgui.get_cursor_screen_pos()
+        clicked = imgui.invisible_button("##atlasmap", imgui.ImVec2(width, cell * ny))
+        hovered = imgui.is_item_hovered()
+        self._remember("atlas_map")
+        dl = imgui.get_window_draw_list()
+        colours = {1: imgui.IM_COL32(60, 190, 80, 255), 5: imgui.IM_COL32(230, 170, 40, 255)}
+        red, pending = imgui.IM_COL32(190, 50, 45, 255), imgui.IM_COL32(70, 70, 70, 255)
+        for row in range(ny):
+            y1 = origin.y + (ny - row) * cell  # pitch grows upwards
+            for col in range(nx):
+                rank = int(run.true_rank[row, col])
+                colour = pending if rank == 0 else colours[1] if rank == 1 else colours[5] if rank <= 5 else red
+                x0 = origin.x + col * cell
+                dl.add_rect_filled(
+                    imgui.ImVec2(x0 + 0.5, y1 - cell + 0.5), imgui.ImVec2(x0 + cell - 0.5, y1 - 0.5), colour
+                )
+        # the current pose's cell, when the other parameters are still those of the map
+        here = ex.pose.vector
+        yaw_pitch = [INDEX["yaw"], INDEX["pitch"]]
+        here[yaw_pitch] = run.base.vector[yaw_pitch]
+        if (here == run.base.vector).all():
+            col = int((ex.pose.yaw + 180.0) / 360.0 * nx) % nx
+            row = int((ex.pose.pitch + 180.0) / 360.0 * ny) % ny
+            x0, y1 = origin.x + col * cell, origin.y + (ny - row) * cell
+            dl.add_rect(
+                imgui.ImVec2(x0, y1 - cell),
+                imgui.ImVec2(x0 + cell, y1),
+                imgui.IM_COL32(255, 255, 255, 255),
+                thickness=2.0,
+            )
+        imgui.text_colored(GREY, "yaw -180..180 across, pitch -180..180 up")
+        if not hovered:
+            return
+        mouse = imgui.get_io().mouse_pos
+        col = min(max(int((mouse.x - origin.x) / cell), 0), nx - 1)
+        row = min(max(ny - 1 - int((mouse.y - origin.y) / cell), 0), ny - 1)
+        pose = run.pose_at(row, col)
+        rank = int(run.true_rank[row, col])
+        if rank:
+            label = class_names()[int(run.top1[row, col])]
+            p_true = run.true_prob[row, col]
+            what = f"{label} {100 * run.top1_prob[row, col]:.0f}%, true class p {p_true:.3f} (rank {rank})"
+        else:
+            what = "not classified yet"
+        imgui.set_tooltip(f"yaw {pose.yaw:.0f}, pitch {pose.pitch:.0f}: {what}\nclick: show this pose")
+        if clicked:
+            ex.atlas_pick(row, col)
 
     def _pose(self) -> None:
         ex = self.ex

@@ -360,13 +360,15 @@ def run_sweep(
     batch: int = 32,
     report: Callable[[SweepProgress], None] | None = None,
     stop: threading.Event | None = None,
+    worker_init: Callable[[], None] | None = None,
 ) -> int:
     """Render and classify the missing rows of ``plan``; ``sink`` receives each batch's rows.
 
     ``missing(object, model)`` lists the pose indices still to do.  Each pose is rendered
     once per input size and the models of that size share the frames.  The next batch is
     rendered (on this thread, which owns the GL context) while a worker thread classifies
-    the last one.  ``stop`` ends the run between batches; every row computed is sunk.
+    the last one (``worker_init`` runs first on that thread).  ``stop`` ends the run
+    between batches; every row computed is sunk.
     Returns the number of rows made.
     """
     from app.glcontext import create_headless_context
@@ -431,7 +433,7 @@ def run_sweep(
             report(SweepProgress(b.obj.name, made, total, dict(correct)))
 
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="sweep-classify") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="sweep-classify", initializer=worker_init) as pool:
             waiting: tuple[_Batch, Future] | None = None
             try:
                 for b in render():  # rendering this batch overlapped the classification of the last

@@ -368,3 +368,48 @@ def test_optimize_without_groups_is_a_message(explorer):
     explorer.act("optimize")
     assert not explorer.optimizing
     assert any(m.error and "no parameters" in m.text for m in explorer.messages)
+
+
+def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(explorer, screen):
+    explorer.atlas_resolution = "coarse"
+    start = explorer.pose
+    explorer.act("atlas")
+    assert explorer.mapping
+    run_until(explorer, screen, lambda: not explorer.mapping, timeout=180, what="the atlas")
+    explorer.draw(screen, (W, H))
+    run = explorer.atlas
+    assert run.error is None and run.done_cells == run.cells == 12 * 6
+    assert (run.true_rank > 0).all()
+    assert 0 < run.fraction_correct() < 1  # right in some poses, wrong in others
+    assert run.fraction_correct() == pytest.approx((run.true_rank == 1).mean())
+    assert any("atlas of teddy_bear" in m.text for m in explorer.messages)
+    assert explorer.pose == start  # mapping never moves the view
+    # the drawn cells have the colours of their ranks
+    img = image_of(screen)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(ARTIFACTS / "explorer-atlas.png")
+    x0, y0, x1, y1 = explorer.panel.item_rects["atlas_map"]
+    cell = (x1 - x0) / 12
+    wrong = np.argwhere(run.true_rank > 5)[0]
+    right = np.argwhere(run.true_rank == 1)[0]
+
+    def centre(row, col):
+        return x0 + (col + 0.5) * cell, y0 + (6 - row - 0.5) * cell
+
+    for (row, col), is_right in ((wrong, False), (right, True)):
+        x, y = centre(row, col)
+        r, g, b = img[int(y), int(x)].astype(int)
+        assert (g > r + 60) if is_right else (r > g + 60), (row, col, (r, g, b))
+    # a click shows that cell's pose; the live prediction agrees with the map
+    io = imgui.get_io()
+    x, y = centre(*wrong)
+    io.add_mouse_pos_event(x, y)
+    explorer.draw(screen, (W, H))
+    io.add_mouse_button_event(0, True)
+    explorer.draw(screen, (W, H))
+    io.add_mouse_button_event(0, False)
+    explorer.draw(screen, (W, H))
+    assert explorer.pose == run.pose_at(*wrong)
+    assert explorer.pose.z == start.z and explorer.pose.roll == start.roll
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the cell's pose")
+    assert explorer.result.rank_of(850) == run.true_rank[tuple(wrong)]
