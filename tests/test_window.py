@@ -277,3 +277,37 @@ def test_optimize_key_searches_animates_and_captures_the_fooling_pose(app_factor
     assert doc["prediction"]["top5"][0]["label"] != "teddy"
     assert doc["prediction"]["true_class"]["rank"] > 1
     assert app.close() == 0, app.output()
+
+
+def test_atlas_key_maps_the_view_and_a_click_on_a_red_cell_loads_its_pose(app_factory, tmp_path):
+    from app.library import resolve_object
+
+    out = tmp_path / "caps"
+    canonical = resolve_object("teddy_bear").canonical_pose
+    app = app_factory("--captures", str(out))
+    app.key("m")
+    red, pending = np.array([190, 50, 45]), np.array([70, 70, 70])
+    shot: dict[str, np.ndarray] = {}
+
+    def mapped() -> bool:
+        img = np.asarray(Image.open(app.screenshot("window-atlas")).convert("RGB"))[:768, 1024 - 390 : 1024]
+        shot["panel"] = img
+        coloured = sum((img == c).all(axis=2) for c in (red, [60, 190, 80], [230, 170, 40]))
+        rows = np.flatnonzero(coloured.any(axis=1))  # the map's rows; pending cells are grey there
+        return coloured.sum() > 10_000 and not (img[rows[0] : rows[-1] + 1] == pending).all(axis=2).any()
+
+    wait_for(mapped, timeout=240, what="the atlas to fill", app=app)
+    is_red = (shot["panel"] == red).all(axis=2)
+    inside = is_red[:-4, :-4] & is_red[4:, 4:] & is_red[:-4, 4:] & is_red[4:, :-4]  # a pixel well inside a red cell
+    y, x = np.argwhere(inside)[0] + 2
+    app.xdotool("mousemove", "--window", app.window, str(1024 - 390 + x), str(y))
+    time.sleep(0.3)
+    app.xdotool("click", "1")
+    time.sleep(0.5)
+    app.key("s")
+    wait_for(lambda: len(captures(out)) == 1, what="the saved pose", app=app)
+    pose = json.loads((out / captures(out)[0]).read_text())["pose"]
+    assert pose["yaw"] % 15 == 0 and pose["pitch"] % 30 == 0  # a cell of the 24 x 12 grid
+    assert (pose["yaw"], pose["pitch"]) != (canonical.yaw, canonical.pitch)  # the canonical pose is right, not red
+    assert pose["z"] == canonical.z and pose["roll"] == canonical.roll
+    assert app.close() == 0, app.output()
