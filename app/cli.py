@@ -75,7 +75,8 @@ and plots/ are rewritten from the rows at the end (or by run.py report).
 
 WINDOW_EPILOG = """\
 mouse: left drag rotates, right (or shift+left) drag moves, wheel zooms, ctrl+left drag moves the light.
-keys: L live, C capture, X texture, F culling, B background, R reset, S save pose, H help, Tab panel, Esc quit.
+keys: L live, C capture, X texture, F culling, B background, R reset, S save pose, O optimize,
+M map yaw x pitch, H help, Tab panel, Esc quit.
 """
 
 

@@ -3,9 +3,9 @@
 A :class:`SweepPlan` says what to sample: random poses uniform over the declared ranges of
 some parameter groups (angles over the full circle, depth over its range, the centre
 anywhere inside the view), or a regular grid over chosen parameters.  Parameters that are
-not sampled keep the object's canonical pose.  Pose ``i`` depends only on the plan and
-``i`` (and, for random plans, the first ``n`` poses of a longer plan are the same), so a
-sweep can stop at any time and go on where it stopped.
+not sampled keep the object's canonical pose.  Pose ``i`` of an object depends only on
+the plan, the object's name and ``i`` (and, for random plans, the first ``n`` poses of a
+longer plan are the same), so a sweep can stop at any time and go on where it stopped.
 
 :class:`SweepStore` keeps a sweep on disk: ``sweep.json`` (the plan) and ``rows.csv``
 (one row per pose and model, appended batch by batch).  :func:`run_sweep` does the work
@@ -20,6 +20,7 @@ import io
 import json
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -103,9 +104,10 @@ class SweepPlan:
     def render_settings(self) -> RenderSettings:
         return RenderSettings.from_dict(dict(self.settings))
 
-    def vectors(self, base: Pose, indices: Sequence[int] | None = None) -> np.ndarray:
+    def vectors(self, base: Pose, indices: Sequence[int] | None = None, stream: str = "") -> np.ndarray:
         """Poses ``indices`` (default: all) of this plan as (n, len(NAMES)) vectors; the
-        parameters the plan does not vary come from ``base``."""
+        parameters the plan does not vary come from ``base``.  Random poses are drawn from
+        the seed and ``stream`` (the object's name), so objects do not share poses."""
         idx = np.arange(self.samples) if indices is None else np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.samples):
             raise SweepError(f"pose index out of range 0..{self.samples - 1}")
@@ -119,13 +121,14 @@ class SweepPlan:
             return out
         params = params_in_groups(self.groups)
         # Draw the whole prefix, so that pose i never depends on which poses are asked for.
-        u = np.random.default_rng(self.seed).random((int(idx.max()) + 1, len(params)))[idx]
+        rng = np.random.default_rng([self.seed, zlib.crc32(stream.encode())])
+        u = rng.random((int(idx.max()) + 1, len(params)))[idx]
         for j, p in enumerate(params):
             out[:, INDEX[p.name]] = p.low + u[:, j] * p.span
         return out
 
-    def poses(self, base: Pose, indices: Sequence[int] | None = None) -> list[Pose]:
-        return [Pose.from_vector(v) for v in self.vectors(base, indices)]
+    def poses(self, base: Pose, indices: Sequence[int] | None = None, stream: str = "") -> list[Pose]:
+        return [Pose.from_vector(v) for v in self.vectors(base, indices, stream)]
 
     def to_dict(self) -> dict:
         return {
@@ -396,7 +399,7 @@ def run_sweep(
             if not pending:
                 continue
             renderer.set_mesh(obj.load())
-            all_vectors = plan.vectors(obj.canonical_pose)
+            all_vectors = plan.vectors(obj.canonical_pose, stream=obj.name)
             for start in range(0, len(pending), batch):
                 if stop is not None and stop.is_set():
                     return

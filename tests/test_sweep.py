@@ -28,12 +28,17 @@ BASE = Pose(z=-12.0, ambient=0.3)
 
 def test_the_same_seed_gives_the_same_poses_uniform_over_the_declared_ranges():
     plan = SweepPlan(objects=("hen",), models=("m",), samples=4000, seed=7)
-    v = plan.vectors(BASE)
-    assert np.array_equal(v, SweepPlan(objects=("x",), models=("n",), samples=4000, seed=7).vectors(BASE))
-    assert not np.array_equal(v, SweepPlan(objects=("hen",), models=("m",), samples=4000, seed=8).vectors(BASE))
+    v = plan.vectors(BASE, stream="hen")
+    other = SweepPlan(objects=("x", "hen"), models=("n",), samples=4000, seed=7)
+    assert np.array_equal(v, other.vectors(BASE, stream="hen"))
+    assert not np.array_equal(v, plan.vectors(BASE, stream="teddy_bear"))  # objects do not share poses
+    assert not np.array_equal(
+        v, SweepPlan(objects=("hen",), models=("m",), samples=4000, seed=8).vectors(BASE, stream="hen")
+    )
     # pose i does not depend on the length of the sweep or on which poses are asked for
-    assert np.array_equal(SweepPlan(objects=("hen",), models=("m",), samples=10, seed=7).vectors(BASE), v[:10])
-    assert np.array_equal(plan.vectors(BASE, [3999, 5, 17]), v[[3999, 5, 17]])
+    short = SweepPlan(objects=("hen",), models=("m",), samples=10, seed=7)
+    assert np.array_equal(short.vectors(BASE, stream="hen"), v[:10])
+    assert np.array_equal(plan.vectors(BASE, [3999, 5, 17], stream="hen"), v[[3999, 5, 17]])
     assert plan.varied == ("yaw", "pitch", "roll", "x", "y", "z")
     for name in plan.varied:
         p, col = PARAM_BY_NAME[name], v[:, INDEX[name]]
@@ -99,7 +104,7 @@ def test_a_small_real_sweep_writes_rows_and_a_report(tmp_path, capsys):
     plan = SweepStore.open(out).plan
     for r in rows:  # each row is what it claims: its pose is pose i of the plan, its flags match its top-5
         obj = resolve_object(r["object"])
-        expected = plan.vectors(obj.canonical_pose, [int(r["index"])])[0]
+        expected = plan.vectors(obj.canonical_pose, [int(r["index"])], stream=obj.name)[0]
         assert np.allclose([float(r[n]) for n in INDEX], expected, rtol=1e-9)
         assert r["correct_top1"] == str(int(int(r["top1"]) == obj.imagenet_class))
         assert r["correct_top5"] == str(int(str(obj.imagenet_class) in [r[f"top{k}"] for k in range(1, 6)]))
