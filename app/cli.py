@@ -551,6 +551,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "--seed": (args.seed, int, plan.seed),
             "--grid": (args.grid, parse_grid, plan.grid),
             "--params": (args.params, lambda v: tuple(_groups(v)), plan.groups),
+            "--models": (args.models, lambda v: tuple(v.split(",")), plan.models),
+            "--quality": (args.quality, str, plan.settings.get("quality")),
+            "--no-texture": (args.no_texture or None, lambda _v: False, plan.settings.get("textures")),
         }
         for flag, (value, parse, have) in given.items():
             if value is not None and parse(value) != have:

@@ -225,6 +225,10 @@ def test_sweep_errors_are_one_line_and_keep_the_folder(tmp_path, capsys, monkeyp
     assert SweepStore.open(out).plan.models == ("efficientnet_lite0",)
     assert main(["sweep", "--out", str(out), "--resume", "--seed", "5"]) == 2
     assert "--seed differs" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(out), "--resume", "--models", "efficientnet_lite1"]) == 2
+    assert "--models differs" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(out), "--resume", "--no-texture"]) == 2
+    assert "--no-texture differs" in capsys.readouterr().err
     assert main(["sweep", "--out", str(out), "--resume", "--samples", "2"]) == 2
     assert "can only grow" in capsys.readouterr().err
     (out / PLAN_FILE).write_text("{not json")
