@@ -9,11 +9,11 @@ they fill; a cell's pose is :meth:`AtlasRun.pose_at`.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import numpy as np
 
+from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
@@ -25,7 +25,7 @@ from app.sweep import SweepPlan, run_sweep
 RESOLUTIONS: dict[str, tuple[int, int]] = {"coarse": (12, 6), "medium": (24, 12), "fine": (36, 18)}  # (yaw, pitch)
 
 
-class AtlasRun:
+class AtlasRun(BackgroundRun):
     def __init__(
         self,
         classifier: Classifier,
@@ -51,27 +51,12 @@ class AtlasRun:
         self.started = time.perf_counter()
         self.elapsed = 0.0
         self.error: Exception | None = None
-        self._stop = threading.Event()
         sweep_obj = dataclasses.replace(obj, canonical_pose=base)  # the sweep's base pose: where the map was asked
-        self._thread = threading.Thread(
-            target=self._run, args=(classifier, sweep_obj, batch), name="atlas", daemon=True
-        )
-        self._thread.start()
+        self._start(self._run, (classifier, sweep_obj, batch), "atlas")
 
     @property
     def cells(self) -> int:
         return self.steps[0] * self.steps[1]
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.done
 
     def cell(self, index: int) -> tuple[int, int]:
         """(row, column) = (pitch step, yaw step) of pose ``index`` (yaw is the plan's slow axis)."""

@@ -9,9 +9,9 @@ then rendered into a GIF beside the captures (:mod:`app.recording`) before it is
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
+from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
@@ -21,7 +21,7 @@ from app.renderer import RenderSettings
 from app.search import Budget, Goal, Progress, SearchResult, SearchSpace, search
 
 
-class OptimizeRun:
+class OptimizeRun(BackgroundRun):
     def __init__(
         self,
         classifier: Classifier,
@@ -46,22 +46,7 @@ class OptimizeRun:
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
         self.error: Exception | None = None
-        self._stop = threading.Event()
-        args = (classifier, obj, settings, budget, seed, stop_on_success)
-        self._thread = threading.Thread(target=self._run, args=args, name="optimize", daemon=True)
-        self._thread.start()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def stop(self) -> None:
-        """Ask the search to end after its current iteration (it keeps the best pose)."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.done
+        self._start(self._run, (classifier, obj, settings, budget, seed, stop_on_success), "optimize")
 
     def _run(self, classifier, obj, settings, budget, seed, stop_on_success) -> None:
         from app.pipeline import Pipeline
