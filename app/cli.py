@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="(re)write the report of a sweep folder: fractions, transfer, heatmaps")
     p.add_argument("folder", type=Path, help="a folder written by run.py sweep")
 
+    from app.cli_lenses import add_parsers
+
+    add_parsers(sub, _scene_args, _model_args)
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
     p.add_argument("--all", action="store_true", help="list every torchvision classification model")
@@ -682,6 +685,14 @@ COMMANDS = {
 }
 
 
+def _command(name: str):
+    if name in COMMANDS:
+        return COMMANDS[name]
+    from app.cli_lenses import COMMANDS as LENSES
+
+    return LENSES[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
@@ -689,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["window", *argv]  # no command: the interactive window
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return _command(args.command)(args)
     except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -233,6 +233,8 @@ class Renderer:
     _bg_source: str | None = field(default=None, init=False)
     _visibility_program: moderngl.Program | None = field(default=None, init=False)
     mesh: Mesh | None = field(default=None, init=False)
+    _skin: moderngl.Texture | None = field(default=None, init=False)
+    _skin_frame: tuple[tuple[float, float, float], float] = field(default=((0.0, 0.0, 0.0), 1.0), init=False)
 
     def __post_init__(self) -> None:
         self.program = self._program("mesh")
@@ -291,6 +293,30 @@ class Renderer:
             )
             first_triangle += len(part.triangles)
         self.mesh = mesh
+        points = np.concatenate([p.positions for p in mesh.parts]) if mesh.parts else np.zeros((1, 3))
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        self._skin_frame = (tuple(float(v) for v in (lo + hi) / 2), 1.0 / max(float((hi - lo).max()), 1e-6))
+
+    def set_skin(self, volume: np.ndarray | None) -> None:
+        """Paint the whole object with a solid texture: (N, N, N, 3|4) uint8 indexed [z, y, x]
+        over the mesh's bounding cube (None takes it off).  Materials keep their lighting terms."""
+        if self._skin is not None:
+            self._skin.release()
+            self._skin = None
+        if volume is None:
+            return
+        if volume.ndim != 4 or volume.shape[3] not in (3, 4) or volume.dtype != np.uint8:
+            raise ValueError(f"a skin is an (N, N, N, 3|4) uint8 volume, got {volume.shape} {volume.dtype}")
+        if volume.shape[3] == 3:
+            volume = np.concatenate([volume, np.full((*volume.shape[:3], 1), 255, np.uint8)], axis=3)
+        d, h, w = volume.shape[:3]
+        self._skin = self.ctx.texture3d((w, h, d), 4, np.ascontiguousarray(volume).tobytes())
+        self._skin.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._skin.repeat_x = self._skin.repeat_y = self._skin.repeat_z = False
+
+    @property
+    def has_skin(self) -> bool:
+        return self._skin is not None
 
     def _release_parts(self) -> None:
         for p in self._parts:
@@ -317,6 +343,7 @@ class Renderer:
 
     def release(self) -> None:
         self._release_parts()
+        self.set_skin(None)
         if self._bg_texture is not None:
             self._bg_texture.release()
         for obj in (self._bg_vao, self.program, self.bg_program, self._white, self._visibility_program):
@@ -480,6 +507,11 @@ class Renderer:
         prog["u_diffuse"].value = pose.diffuse
         prog["u_specular"].value = pose.specular
         prog["u_texture"].value = 0
+        prog["u_skin"].value = 1
+        prog["u_use_skin"].value = self._skin is not None
+        if self._skin is not None:
+            self._skin.use(1)
+            prog["u_skin_center"].value, prog["u_skin_scale"].value = self._skin_frame
 
     def _bind_texture(self, part: _GpuPart, settings: RenderSettings) -> bool:
         """Bind the part's texture (or plain white) to unit 0; True if it is the part's own."""

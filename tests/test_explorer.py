@@ -333,7 +333,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     explorer.optimize_options.record = True
     explorer.act("optimize")
     assert explorer.optimizing
-    run_until(explorer, screen, lambda: not explorer.optimizing, what="the search")
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=120, what="the search")
     run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the capture of the best pose")
     result = explorer.optimize_run.result
     assert result is not None and result.success

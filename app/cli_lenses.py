@@ -1,0 +1,314 @@
+"""The failure lenses on the command line: ``attack``, ``fragility`` and ``evolve``.
+
+Each renders the object as the other commands do (``--object``, ``--pose``, ``--set``...),
+runs one lens of :mod:`app.attacks`, :mod:`app.fragility` or :mod:`app.evolve`, and writes
+its files under new names (never over existing ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from app.files import next_free_stem, png_bytes, write_new
+
+ATTACK_EPILOG = """\
+examples:
+  python run.py attack --object teddy_bear --out attacks/          # FGSM, PGD, DeepFool + a pose attack
+  python run.py attack --object hen --methods pgd --eps 1 --steps 20 --target "analog clock" --out attacks/
+Writes NAME-attack.png (original | each attack's perturbation, amplified, and adversarial image |
+the pose attack), NAME-attack.json (norms, predictions, times) and each adversarial image as PNG.
+"""
+FRAGILITY_EPILOG = """\
+examples:
+  python run.py fragility --object teddy_bear --sizes 0.4,0.6,0.8 --grid 10 --out fragility/
+  python run.py fragility --object hen --pose pose.json --size 1024x768 --criterion top5 --out fragility/
+Writes NAME-fragility.json (every map), NAME-fragility-maps.png (the view with the correctness and
+four FRI maps per crop size) and NAME-fragility-fri.png (FRI fraction against crop size).
+"""
+EVOLVE_EPILOG = """\
+examples:
+  python run.py evolve --kind image --generations 200 --out evolved/images      # fill the archive
+  python run.py evolve --kind object --object teddy_bear --target "soccer ball" --generations 100 --out evolved/teddy
+  python run.py evolve --out evolved/teddy --resume --generations 100           # go on
+Writes archive.json after every generation (atomically; --resume goes on from it) and, at the
+end, gallery.png and elites/CLASS.png for the best entries.
+"""
+
+
+def add_parsers(sub, scene_args, model_args) -> None:
+    p = sub.add_parser("attack", help="pixel attacks (FGSM, PGD, DeepFool) next to a pose attack of the same view",
+                       epilog=ATTACK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    scene_args(p)
+    model_args(p)
+    p.add_argument("--methods", default="fgsm,pgd,deepfool", help="comma-separated: fgsm, pgd, deepfool")
+    p.add_argument("--eps", type=float, default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)")
+    p.add_argument("--alpha", type=float, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
+    p.add_argument("--steps", type=int, help="PGD iterations (default 10) / DeepFool iterations (default 50)")
+    p.add_argument("--target", help="class for a targeted FGSM/PGD (default: untargeted)")
+    p.add_argument("--seed", type=int, default=0, help="PGD random start and pose search seed")
+    p.add_argument("--pose-seconds", type=float, default=10.0, help="budget of the pose attack (CMA-ES, rotation)")
+    p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
+    p.add_argument("--out", type=Path, required=True, help="folder for the sheet, JSON and images")
+
+    p = sub.add_parser("fragility", help="fragile-recognition maps: classify every crop of the view on a grid",
+                       epilog=FRAGILITY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    scene_args(p)
+    model_args(p)
+    p.add_argument("--size", type=_cli()._parse_size, default=(1024, 768),
+                   help="view resolution WxH the crops come from (default 1024x768)")  # fmt: skip
+    p.add_argument("--sizes", default="0.4,0.6,0.8", help="crop sides as fractions of the shorter image side")
+    p.add_argument("--grid", type=int, default=10, help="crop positions per axis (default 10)")
+    p.add_argument("--criterion", choices=["top1", "top5"], default="top1", help="what counts as correct")
+    p.add_argument("--batch", type=int, default=32, help="crops classified together (default 32)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the JSON and the plots")
+
+    p = sub.add_parser("evolve", help="evolve CPPN fooling images / object textures with MAP-Elites (resumable)",
+                       epilog=EVOLVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    scene_args(p)
+    model_args(p)
+    p.add_argument("--kind", choices=["image", "object"], help="plain fooling images or a skin on the object")
+    p.add_argument("--target", help="class to aim for (default: as many classes as possible)")
+    p.add_argument("--generations", type=int, default=50, help="generations to run (default 50)")
+    p.add_argument("--batch", type=int, default=16, help="children per generation (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same run)")
+    p.add_argument("--gallery", type=int, default=24, help="elites shown in gallery.png (default 24)")
+    p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
+    p.add_argument("--out", type=Path, required=True, help="folder for archive.json and the gallery")
+
+
+def _cli():
+    from app import cli
+
+    return cli
+
+
+def _target(text: str | None) -> int | None:
+    from app.imagenet import resolve_class
+
+    if not text:
+        return None
+    return resolve_class(int(text) if text.isdigit() else text)
+
+
+def _tile(image: np.ndarray, caption: str, line: str, color: tuple[int, int, int], scale: int = 2) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = image.shape[:2]
+    band = 36
+    out = Image.new("RGB", (w * scale, h * scale + band), (0, 0, 0))
+    out.paste(Image.fromarray(image[..., :3]).resize((w * scale, h * scale), Image.Resampling.NEAREST), (0, band))
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=14)
+    draw.text((4, 1), caption, fill=(230, 230, 230), font=font)
+    draw.text((4, 18), line, fill=color, font=font)
+    return np.asarray(out)
+
+
+def side_by_side(tiles: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    height = max(t.shape[0] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, gap), (0, 0))) for t in tiles]
+    return np.concatenate(padded, axis=1)[:, :-gap]
+
+
+GREEN, RED, GREY = (90, 220, 90), (255, 80, 80), (200, 200, 200)
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
+    from app import classifiers
+    from app.attacks import METHODS, AttackError, attack
+    from app.imagenet import class_names
+    from app.pipeline import Pipeline
+
+    cli = _cli()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods or any(m not in METHODS for m in methods):
+        raise AttackError(f"--methods takes {', '.join(METHODS)}; got {args.methods!r}")
+    obj, pose, settings, doc = cli._scene(args)
+    target = _target(args.target)
+    clf = classifiers.load_classifier(cli._model_name(args, doc), args.weights, args.device, notify=cli._notice)
+    pipe = Pipeline(clf, settings=settings, batch=18)
+    for w in pipe.set_object(obj):
+        cli._notice(f"warning: {w}")
+    names = class_names()
+    image = pipe.render(pose)
+    label = obj.imagenet_class
+    results = []
+    for m in methods:
+        steps = args.steps or {"fgsm": 1, "pgd": 10, "deepfool": 50}[m]
+        r = attack(clf, image, m, label=label, target=None if m == "deepfool" else target, eps=args.eps,
+                   alpha=args.alpha, steps=steps, seed=args.seed)  # fmt: skip
+        results.append(r)
+        top = r.top()
+        print(f"{m:9s} {'fooled' if r.fooled else 'not fooled':10s} -> {names[top.indices[0]]} "
+              f"{top.probabilities[0]:.3f}; L-inf {r.linf}/255, L2 {r.l2:.1f}/255, "
+              f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.steps} steps, {r.seconds:.2f} s")  # fmt: skip
+    before = results[0].before if results else None
+    lbl = results[0].label if results else label
+    tiles = [_tile(image, f"original ({clf.name})", f"{names[int(np.argmax(before))][:28]} {before.max():.2f}",
+                   GREEN if int(np.argmax(before)) == lbl else RED)]  # fmt: skip
+    for r in results:
+        top = r.top()
+        tiles.append(_tile(r.perturbation_image(), f"{r.method} change x{127 / max(1, r.linf):.0f}",
+                           f"L-inf {r.linf}/255  L2 {r.l2:.0f}/255", GREY))  # fmt: skip
+        line = f"{names[top.indices[0]][:28]} {top.probabilities[0]:.2f}"
+        tiles.append(_tile(r.adversarial, f"{r.method} image", line, RED if r.fooled else GREEN))
+    record = {"object": obj.name, "model": clf.name, "pose": pose.to_dict(), "attacks": [r.record() for r in results]}
+    if not args.no_pose:
+        record["pose_attack"] = _pose_attack(pipe, obj, pose, target, args, tiles, names)
+    stem = next_free_stem(args.out, f"{obj.name}-attack", ("-attack.png", ".json", ".png"))
+    write_new(args.out / f"{stem}.png", png_bytes(side_by_side(tiles)))
+    for r in results:
+        write_new(args.out / f"{stem}-{r.method}.png", png_bytes(r.adversarial))
+    write_new(args.out / f"{stem}.json", json.dumps(record, indent=2).encode())
+    print(f"wrote {args.out / stem}.png, .json and the adversarial images")
+    return 0
+
+
+def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
+    from app.params import NAMES
+    from app.search import Budget, Goal, SearchSpace, search
+
+    space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
+    result = search("cmaes", pipe.probabilities, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
+                    stop_on_success=True)  # fmt: skip
+    best = pipe.render(result.best)
+    probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
+    top = int(np.argmax(probs))
+    moved = {n: round(result.best[n] - pose[n], 2) for n in NAMES if abs(result.best[n] - pose[n]) > 1e-6}
+    turn = ", ".join(f"{n} {v:+.0f}" for n, v in moved.items())
+    tiles.append(_tile(best, f"pose attack: {turn}"[:40], f"{names[top][:28]} {probs[top]:.2f}",
+                       RED if result.success else GREEN))  # fmt: skip
+    print(f"pose      {'fooled' if result.success else 'not fooled':10s} -> {names[top]} {probs[top]:.3f}; "
+          f"turned {turn or 'nothing'}, {result.elapsed:.1f} s")  # fmt: skip
+    return {"fooled": result.success, "changed": moved, "top1": {"index": top, "label": names[top],
+            "probability": round(float(probs[top]), 6)}, "seconds": round(result.elapsed, 3)}  # fmt: skip
+
+
+def cmd_fragility(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app import classifiers
+    from app.fragility import FragilityError, crops_for, fragility
+    from app.fragility_plots import plot_fractions, plot_maps
+    from app.glcontext import create_headless_context
+    from app.renderer import OffscreenTarget, Renderer
+
+    cli = _cli()
+    width, height = args.size
+    try:
+        relatives = [float(v) for v in args.sizes.split(",") if v.strip()]
+    except ValueError:
+        raise FragilityError(f"--sizes takes fractions like 0.4,0.6,0.8; got {args.sizes!r}") from None
+    obj, pose, settings, doc = cli._scene(args)
+    if obj.imagenet_class is None:
+        raise FragilityError(f"{obj.name} has no ImageNet class, so correctness cannot be judged")
+    ctx = create_headless_context()
+    renderer = Renderer(ctx)
+    for w in obj.load().warnings:
+        cli._notice(f"warning: {w}")
+    renderer.set_mesh(obj.load())
+    target = OffscreenTarget(ctx, width, height, settings.quality)
+    renderer.render(pose, target, settings)
+    image = target.read()[..., :3].copy()
+    clf = classifiers.load_classifier(cli._model_name(args, doc), args.weights, args.device, notify=cli._notice)
+    clf.freeze()
+    total = crops_for(image.shape, relatives, args.grid)
+    bar = tqdm(total=total, desc=f"fragility of {obj.name} ({clf.name})", unit="crop", file=sys.stderr)
+
+    def report(p) -> None:
+        bar.n = p.crops_done
+        bar.set_postfix(size=p.relative)
+        bar.refresh()
+
+    result = fragility(clf, image, obj.imagenet_class, relatives, args.grid, args.criterion, args.batch, report=report)
+    bar.close()
+    print(f"{'crop':>5s} {'px':>5s} {'correct':>8s} " + " ".join(f"{k:>13s}" for k in ("loose shift", "strict shift",
+          "loose shrink", "strict shrink")))  # fmt: skip
+    for m in result.maps:
+        f = m.fractions()
+        print(f"{m.relative:5.2f} {m.size:5d} {f['correct']:8.3f} " + " ".join(
+            f"{f[k]:13.3f}" for k in ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")))  # fmt: skip
+    stem = next_free_stem(args.out, f"{obj.name}-fragility", (".json", "-maps.png", "-fri.png"))
+    record = {"object": obj.name, "model": clf.name, "criterion": args.criterion, "pose": pose.to_dict(),
+              "image_size": [width, height], "grid": args.grid, "seconds": round(result.seconds, 2),
+              "crops": total, "maps": [m.to_dict() for m in result.maps]}  # fmt: skip
+    write_new(args.out / f"{stem}.json", json.dumps(record).encode())
+    write_new(args.out / f"{stem}-maps.png", plot_maps(result))
+    write_new(args.out / f"{stem}-fri.png", plot_fractions(result))
+    print(f"{total} crops in {result.seconds:.1f} s ({total / max(result.seconds, 1e-9):.1f} crops/s)")
+    print(f"wrote {args.out / stem}.json, -maps.png, -fri.png")
+    return 0
+
+
+def cmd_evolve(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app import classifiers
+    from app.evolve import EvolveError, EvolveState, evolve, image_evaluator, object_evaluator
+    from app.evolve_gallery import write_gallery
+    from app.imagenet import class_names
+
+    cli = _cli()
+    path = args.out / "archive.json"
+    target = _target(args.target)
+    if args.resume:
+        if not path.is_file():
+            raise EvolveError(f"nothing to resume: {path} does not exist")
+        state = EvolveState.load(path)
+        clash = [f"--{k} {v}" for k, v, have in (("kind", args.kind, state.kind), ("target", target, state.target),
+                 ("object", args.object, state.object)) if v is not None and v != have]  # fmt: skip
+        if clash:
+            raise EvolveError(f"{path} was made with other settings than {', '.join(clash)}")
+    else:
+        if path.exists():
+            raise EvolveError(f"{path} exists: pass --resume to go on with it, or choose another --out")
+        kind = args.kind or ("object" if args.object else "image")
+        obj, pose, _settings, doc = cli._scene(args) if kind == "object" else (None, None, None, None)
+        model = classifiers.resolve_name(cli._model_name(args, doc), args.weights)
+        state = EvolveState(kind, model, target, args.seed, object=obj.name if obj else None,
+                            pose=pose.to_dict() if pose else None)  # fmt: skip
+    clf = classifiers.load_classifier(state.model, args.weights, args.device, notify=cli._notice)
+    clf.freeze()
+    if clf.name != state.model:
+        raise EvolveError(f"the archive was made with {state.model}, which is not available here ({clf.name} is)")
+    pipe = None
+    if state.kind == "object":
+        from app.library import resolve_object
+        from app.params import Pose
+        from app.pipeline import Pipeline
+
+        args.object = state.object
+        _obj, _pose, settings, _doc = cli._scene(args)
+        pipe = Pipeline(clf, settings=settings, batch=args.batch)
+        pipe.set_object(resolve_object(state.object))
+        evaluate = object_evaluator(clf, pipe.renderer, pipe.reader, Pose(state.pose), settings)
+    else:
+        evaluate = image_evaluator(clf)
+    names = class_names()
+    bar = tqdm(total=args.generations, desc=f"evolve {state.kind} ({clf.name})", unit="gen", file=sys.stderr)
+
+    def report(r) -> None:
+        bar.update(1)
+        shown = {"classes>=0.9": r.confident, "best": f"{names[r.best_class][:16]} {r.best_fitness:.2f}"}
+        if r.target_fitness is not None:
+            shown["target"] = f"{r.target_fitness:.3f}"
+        bar.set_postfix(shown)
+
+    evolve(state, evaluate, args.generations, args.batch, report=report, checkpoint=lambda s: s.save(path))
+    bar.close()
+    written = write_gallery(state, args.out, args.gallery, pipe)
+    best = state.best(1)[0]
+    line = f"generation {state.generation}: {len(state.best(minimum=0.9))} classes at >= 0.9"
+    if state.target is not None:
+        line += f"; target {names[state.target]} {state.target_fitness():.3f}"
+    print(f"{line}; best {names[best[0]]} {best[1].fitness:.3f}")
+    print(f"wrote {path} and {written}")
+    return 0
+
+
+COMMANDS = {"attack": cmd_attack, "fragility": cmd_fragility, "evolve": cmd_evolve}

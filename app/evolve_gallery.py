@@ -1,0 +1,55 @@
+"""Pictures of an evolution archive: each elite as a PNG and a gallery sheet of the best."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.evolve import EvolveState, genome_image, genome_skin
+from app.files import png_bytes, write_new
+from app.imagenet import class_names
+
+
+def elite_picture(state: EvolveState, class_index: int, pipe=None, size: int = 224) -> np.ndarray:
+    """What the classifier saw for an elite: the CPPN image, or the object wearing the skin."""
+    genome = state.elites[class_index].genome
+    if state.kind == "image":
+        return genome_image(genome, size)
+    from app.params import Pose
+
+    pipe.renderer.set_skin(genome_skin(genome))
+    try:
+        return pipe.render(Pose(state.pose))
+    finally:
+        pipe.renderer.set_skin(None)
+
+
+def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None) -> Path:
+    """elites/NNN-label.png for the ``count`` best elites and gallery.png (a grid with labels);
+    existing files of earlier runs are kept: this run's names get a generation suffix."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    names = class_names()
+    best = state.best(count)
+    size = pipe.classifier.input_size if pipe is not None else 224
+    tile, band, cols = size, 30, 6
+    rows = max(1, -(-len(best) // cols))
+    sheet = Image.new("RGB", (cols * tile, rows * (tile + band)), (20, 20, 20))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
+    elites = folder / "elites"
+    for n, (c, e) in enumerate(best):
+        picture = elite_picture(state, c, pipe, size)
+        label = names[c].replace("/", "-").replace(" ", "_")
+        path = elites / f"{c:03d}-{label}-gen{state.generation}.png"
+        if not path.exists():
+            write_new(path, png_bytes(picture))
+        x, y = (n % cols) * tile, (n // cols) * (tile + band)
+        sheet.paste(Image.fromarray(picture), (x, y + band))
+        draw.text((x + 3, y + 1), f"{names[c][:26]}", fill=(230, 230, 230), font=font)
+        draw.text((x + 3, y + 15), f"p {e.fitness:.3f} (gen {e.generation})", fill=(120, 220, 120), font=font)
+    out = folder / f"gallery-gen{state.generation}.png"
+    if not out.exists():
+        write_new(out, png_bytes(np.asarray(sheet)))
+    return out
