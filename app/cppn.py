@@ -149,7 +149,7 @@ class Genome:
         return {
             "inputs": list(self.inputs),
             "nodes": [[n.id, n.activation, n.depth] for n in self.nodes],
-            "connections": [[c.src, c.dst, round(c.weight, 6), c.enabled] for c in self.connections],
+            "connections": [[c.src, c.dst, c.weight, c.enabled] for c in self.connections],
         }
 
     @classmethod

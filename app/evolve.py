@@ -3,7 +3,7 @@ easily fooled", CVPR 2015): CPPN genomes (:mod:`app.cppn`) evolved with MAP-Elit
 
 The archive keeps, for every ImageNet class, the genome whose picture the classifier gives
 the highest probability of that class (its *elite*).  Each generation mutates parents drawn
-from the archive (half of them the target's elite, when there is a target), evaluates the
+from the archive (three quarters of them the target's elite, when there is a target), evaluates the
 children in one batch, and lets every child replace the elite of every class it scores
 higher on.  So the archive fills many classes at once, and stepping stones found for one
 class help another.
@@ -162,7 +162,7 @@ def _parents(state: EvolveState, rng: np.random.Generator, n: int) -> list[Genom
     classes = sorted(state.elites)
     out = []
     for _ in range(n):
-        if state.target is not None and state.target in state.elites and rng.random() < 0.5:
+        if state.target is not None and state.target in state.elites and rng.random() < 0.75:
             out.append(state.elites[state.target].genome)
         else:
             out.append(state.elites[classes[int(rng.integers(len(classes)))]].genome)
