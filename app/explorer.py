@@ -28,6 +28,7 @@ from app.classifiers import Classifier, load_classifier
 from app.files import next_free_stem, write_new
 from app.imgui_gl import ImGuiRenderer
 from app.interaction import DragMode
+from app.lenses import Lenses
 from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
@@ -222,6 +223,7 @@ class Explorer:
         self._target: OffscreenTarget | None = None
         self._input_buffer: np.ndarray | None = None
         self._thumbnail: moderngl.Texture | None = None
+        self.lenses = Lenses(self)  # attacks, fragility, evolved skins (their textures are made on first draw)
         self.obj = obj
         mesh = obj.load()
         self._apply_mesh(obj, mesh, pose or obj.canonical_pose)
@@ -260,6 +262,7 @@ class Explorer:
             s.background,
             s.background_image,
             self.input_size,
+            self.lenses.skin,
         )
 
     def render_settings(self) -> RenderSettings:
@@ -716,8 +719,10 @@ class Explorer:
         if self.atlas is not None:
             self.atlas.stop()
             self.atlas.join(30)
+        self.lenses.stop_all()
         ended = self.live.close(timeout)
         imgui.set_current_context(self.imgui_context)
+        self.lenses.release()
         self.imgui_renderer.release()
         imgui.destroy_context(self.imgui_context)
         for res in (self._thumbnail, self._target, self._view_target):

@@ -37,6 +37,7 @@ class OptimizeRun(BackgroundRun):
         record: Path | None = None,
     ):
         self.start = start
+        self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
         self.recording: Path | None = None  # the file written
         self.phase = "searching"

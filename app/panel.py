@@ -13,6 +13,7 @@ from app.atlas import RESOLUTIONS as ATLAS_RESOLUTIONS
 from app.classifiers import REGISTRY_MODELS
 from app.imagenet import class_names, search_classes
 from app.library import list_objects
+from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Panel:
         self.popup_open = False
         self.mouse_at_frame = (-1.0, -1.0)
         self._atlas_seen = None
+        self.lens_seen: dict[str, object] = {}  # lens section -> the run it last opened for
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -103,6 +105,10 @@ class Panel:
             self._prediction()
             self._optimize()
             self._atlas()
+            _, _, vw, vh = self.ex.view_rect(width, height)
+            draw_attacks(self)
+            draw_fragility(self, (vw, vh))
+            draw_evolve(self)
             self._pose()
             self._scene()
             self._captures()

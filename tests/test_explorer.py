@@ -413,3 +413,58 @@ def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(exp
     assert explorer.pose.z == start.z and explorer.pose.roll == start.roll
     run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the cell's pose")
     assert explorer.result.rank_of(850) == run.true_rank[tuple(wrong)]
+
+
+def click_at(explorer: Explorer, screen, x: float, y: float) -> None:
+    io = imgui.get_io()
+    io.add_mouse_pos_event(x, y)
+    explorer.draw(screen, (W, H))
+    io.add_mouse_button_event(0, True)
+    explorer.draw(screen, (W, H))
+    io.add_mouse_button_event(0, False)
+    explorer.draw(screen, (W, H))
+
+
+def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(explorer, screen):
+    lenses = explorer.lenses
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the first prediction")
+    # pixel attack on the live input, as a job on the classifier's worker
+    lenses.attack_method = "fgsm"
+    lenses.start_attack()
+    run_until(explorer, screen, lambda: lenses.attack is not None, what="the attack")
+    r = lenses.attack
+    assert r.label == 850 and r.linf == 2 and r.fooled  # the teddy bear, 2/255
+    assert any(m.text.startswith("fgsm: fooled") for m in explorer.messages)
+    explorer.draw(screen, (W, H))
+    assert "attack_button" in explorer.panel.item_rects
+    # fragility map of the full view, beside the window; a click on a cell shows the crop pair
+    lenses.fragility_size, lenses.fragility_grid = 0.6, "coarse"
+    lenses.start_fragility((W - int(explorer.panel.width), H))
+    run_until(explorer, screen, lambda: not lenses.mapping_fragility, timeout=240, what="the fragility map")
+    run = lenses.fragility
+    assert run.error is None and run.map is not None and run.map.correct.shape == (6, 6)
+    explorer.draw(screen, (W, H))
+    x0, y0, x1, y1 = explorer.panel.item_rects["fragility_map"]
+    scale = (x1 - x0) / run.image.shape[1]
+    m = run.map
+    col, row = 2, 3
+    click_at(explorer, screen, x0 + (m.xs[col] + m.size / 2) * scale, y0 + (m.ys[row] + m.size / 2) * scale)
+    assert lenses.fragility_cell == (row, col)
+    # evolution of skins; clicking the best elite dresses the object, and the live view follows
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction")
+    before = explorer.result.probabilities.copy()
+    lenses.start_evolve()
+    run_until(explorer, screen, lambda: lenses.evolution.state.generation >= 2, timeout=120, what="two generations")
+    lenses.evolution.stop()
+    run_until(explorer, screen, lambda: not lenses.evolving, what="the evolution to stop")
+    explorer.draw(screen, (W, H))
+    best_class = lenses.evolution.gallery()[0][0]
+    x0, y0, x1, y1 = explorer.panel.item_rects["elite0"]
+    click_at(explorer, screen, (x0 + x1) / 2, y0 + 5)
+    assert lenses.skin == (best_class, explorer.classifier.name) and explorer.renderer.has_skin
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the skinned object")
+    assert not np.allclose(explorer.result.probabilities, before)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_of(screen)).save(ARTIFACTS / "explorer-lenses.png")
+    lenses.remove_skin()
+    assert not explorer.renderer.has_skin

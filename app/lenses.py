@@ -1,0 +1,282 @@
+"""The window's failure lenses: pixel attacks, fragility maps and evolved skins.
+
+:class:`Lenses` belongs to an :class:`app.explorer.Explorer` and keeps what the panel's
+lens sections show.  Nothing here blocks drawing: an attack runs as a job on the live
+classifier's worker; a fragility map and an evolution run on threads of their own
+(:class:`FragilityRun`, :class:`EvolveRun`), the evolution with its own headless GL
+context.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import moderngl
+import numpy as np
+from imgui_bundle import imgui
+
+from app.attacks import AttackResult, attack
+from app.background import BackgroundRun
+from app.classifiers import Classifier
+from app.evolve import EvolveState, evolve, genome_image, genome_skin, image_evaluator, object_evaluator
+from app.fragility import FragilityMap, fragility
+from app.live import classify_image, lower_priority
+from app.params import Pose
+from app.renderer import OffscreenTarget, RenderSettings
+
+if TYPE_CHECKING:
+    from app.explorer import Explorer
+
+FRAGILITY_GRIDS = {"coarse": 6, "medium": 10, "fine": 14}
+EVOLVE_GENERATIONS = 2000  # an evolution in the window runs until stopped, or this many generations
+GALLERY = 12
+
+
+class FragilityRun(BackgroundRun):
+    """Maps of one crop size over a full-resolution view, beside the window."""
+
+    def __init__(self, classifier: Classifier, image: np.ndarray, true_class: int, relative: float, steps: int):
+        self.image, self.true_class, self.relative, self.steps = image, true_class, relative, steps
+        self.model = classifier.name
+        self.map: FragilityMap | None = None
+        self.crops_done, self.crops_total = 0, 0
+        self.started, self.elapsed = time.perf_counter(), 0.0
+        self.error: Exception | None = None
+        self._start(self._run, (classifier,), "fragility")
+
+    def _run(self, classifier: Classifier) -> None:
+        lower_priority()
+
+        def report(p) -> None:
+            self.crops_done, self.crops_total = p.crops_done, p.crops_total
+            self.elapsed = time.perf_counter() - self.started
+
+        try:
+            result = fragility(classifier, self.image, self.true_class, [self.relative], self.steps, batch=16,
+                               stop=self._stop, report=report)  # fmt: skip
+            self.map = result.maps[0] if result.maps else None
+        except Exception as e:  # reported by the window
+            self.error = e
+        self.elapsed = time.perf_counter() - self.started
+
+
+class EvolveRun(BackgroundRun):
+    """MAP-Elites on CPPN skins of the object (or plain images), until stopped."""
+
+    def __init__(self, classifier: Classifier, state: EvolveState, mesh, settings: RenderSettings, batch: int = 8):
+        self.state, self.model = state, classifier.name
+        self.pictures: dict[int, np.ndarray] = {}  # what the classifier saw for the current best elites
+        self.lock = threading.Lock()
+        self.started, self.elapsed = time.perf_counter(), 0.0
+        self.error: Exception | None = None
+        self._start(self._run, (classifier, mesh, settings, batch), "evolve")
+
+    def _run(self, classifier: Classifier, mesh, settings: RenderSettings, batch: int) -> None:
+        lower_priority()
+        ctx = None
+        try:
+            if self.state.kind == "object":
+                from app.frames import FrameReader
+                from app.glcontext import create_headless_context
+                from app.renderer import Renderer
+
+                ctx = create_headless_context()
+                renderer = Renderer(ctx)
+                renderer.set_mesh(mesh)
+                size = classifier.input_size
+                reader = FrameReader(OffscreenTarget(ctx, size, size, settings.quality), classifier.device, batch)
+                pose = Pose(self.state.pose)
+                evaluate = object_evaluator(classifier, renderer, reader, pose, settings)
+
+                def picture(genome):
+                    renderer.set_skin(genome_skin(genome))
+                    renderer.render(pose, reader.target, settings)
+                    renderer.set_skin(None)
+                    return reader.read(0)[..., :3].numpy().copy()
+            else:
+                evaluate = image_evaluator(classifier)
+
+                def picture(genome):
+                    return genome_image(genome, classifier.input_size)
+
+            def checkpoint(state: EvolveState) -> None:
+                best = state.best(GALLERY)
+                fresh = {c: self.pictures.get(c) for c, e in best if e.generation < state.generation}
+                for c, e in best:  # new elites (this generation's) get their picture
+                    if fresh.get(c) is None:
+                        fresh[c] = picture(e.genome)
+                with self.lock:
+                    self.pictures = fresh
+                self.elapsed = time.perf_counter() - self.started
+
+            evolve(self.state, evaluate, EVOLVE_GENERATIONS, batch, stop=self._stop, checkpoint=checkpoint)
+        except Exception as e:  # reported by the window
+            self.error = e
+        finally:
+            if ctx is not None:
+                ctx.release()
+            self.elapsed = time.perf_counter() - self.started
+
+    def gallery(self) -> list[tuple[int, float, np.ndarray]]:
+        """(class, probability, picture) of the best elites, best first."""
+        with self.lock:
+            pictures = dict(self.pictures)
+        out = []
+        for c, e in self.state.best(GALLERY):
+            if pictures.get(c) is not None:
+                out.append((c, e.fitness, pictures[c]))
+        return out
+
+
+class Textures:
+    """numpy images as ImGui-drawable textures, by name (rewritten in place when the size fits)."""
+
+    def __init__(self, ex: Explorer):
+        self.ex = ex
+        self._textures: dict[str, moderngl.Texture] = {}
+        self._sources: dict[str, int] = {}
+
+    def ref(self, name: str, image: np.ndarray) -> imgui.ImTextureRef:
+        rgba = image if image.shape[2] == 4 else np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+        size = (rgba.shape[1], rgba.shape[0])
+        tex = self._textures.get(name)
+        if tex is None or tex.size != size:
+            if tex is not None:
+                self.ex.imgui_renderer.unregister(tex)
+                tex.release()
+            tex = self._textures[name] = self.ex.ctx.texture(size, 4)
+            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._sources[name] = -1
+        if self._sources[name] != id(image):  # upload only new images
+            tex.write(np.ascontiguousarray(rgba).tobytes())
+            self._sources[name] = id(image)
+        return self.ex.imgui_renderer.register(tex)
+
+    def release(self) -> None:
+        for tex in self._textures.values():
+            self.ex.imgui_renderer.unregister(tex)
+            tex.release()
+        self._textures.clear()
+
+
+class Lenses:
+    """State and actions of the lens sections (see the module docstring)."""
+
+    def __init__(self, ex: Explorer):
+        self.ex = ex
+        self.textures = Textures(ex)
+        self.attack_method = "pgd"
+        self.attack_eps = 2.0
+        self.attack: AttackResult | None = None
+        self.attack_pose: tuple[Pose, np.ndarray, np.ndarray] | None = None  # pose, image, probabilities
+        self.attacking = False
+        self.fragility_size = 0.5
+        self.fragility_grid = "coarse"
+        self.fragility_layer = "correct"
+        self.fragility: FragilityRun | None = None
+        self.fragility_cell: tuple[int, int] | None = None
+        self.evolve_kind = "object"
+        self.evolution: EvolveRun | None = None
+        self.skin: tuple[int, str] | None = None  # (class, model) of the elite the object wears
+
+    # ---------------------------------------------------------------- attacks
+    def start_attack(self) -> None:
+        ex = self.ex
+        if self.attacking:
+            return
+        image = ex.render_input()[..., :3].copy()
+        label = ex.obj.imagenet_class
+        run = ex.optimize_run
+        best = run.result.best if run is not None and run.result is not None else None
+        pose_image = None
+        if best is not None and run.object == ex.obj.name:
+            saved = ex.pose
+            ex.pose = best
+            pose_image = ex.render_input()[..., :3].copy()
+            ex.pose = saved
+        method, eps = self.attack_method, self.attack_eps
+        steps = {"fgsm": 1, "pgd": 10, "deepfool": 50}[method]
+
+        def job(clf: Classifier):
+            result = attack(clf, image, method, label=label, eps=eps, steps=steps)
+            pose = None if pose_image is None else (best, pose_image, classify_image(clf, pose_image))
+            return result, pose
+
+        def done(out) -> None:
+            self.attacking = False
+            if isinstance(out, Exception):
+                ex.notify(f"the attack failed: {out}", error=True)
+                return
+            self.attack, self.attack_pose = out
+            r = self.attack
+            ex.notify(f"{method}: {'fooled' if r.fooled else 'not fooled'} with L-inf {r.linf}/255, "
+                      f"L2 {r.l2:.0f}/255 in {r.seconds:.1f} s")  # fmt: skip
+
+        self.attacking = True
+        ex.live.run_job(job, done)
+
+    # -------------------------------------------------------------- fragility
+    @property
+    def mapping_fragility(self) -> bool:
+        return self.fragility is not None and not self.fragility.done
+
+    def start_fragility(self, view_size: tuple[int, int]) -> None:
+        """Map crops of the current view at ``view_size`` (the window's 3D view in pixels)."""
+        ex = self.ex
+        if self.mapping_fragility:
+            return
+        if ex.obj.imagenet_class is None:
+            ex.notify(f"{ex.obj.name} has no ImageNet class: nothing to map", error=True)
+            return
+        target = OffscreenTarget(ex.ctx, max(view_size[0], 64), max(view_size[1], 64), ex.quality)
+        try:
+            ex.renderer.render(ex.pose, target, ex.settings)
+            image = target.read()[..., :3].copy()
+        finally:
+            target.release()
+        try:
+            self.fragility = FragilityRun(ex.classifier, image, ex.obj.imagenet_class, self.fragility_size,
+                                          FRAGILITY_GRIDS[self.fragility_grid])  # fmt: skip
+        except Exception as e:
+            ex.notify(f"cannot map fragility: {e}", error=True)
+        self.fragility_cell = None
+
+    # ---------------------------------------------------------------- evolve
+    @property
+    def evolving(self) -> bool:
+        return self.evolution is not None and not self.evolution.done
+
+    def start_evolve(self) -> None:
+        ex = self.ex
+        if self.evolving:
+            return
+        state = EvolveState(self.evolve_kind, ex.classifier.name, ex.target_class, seed=0,
+                            object=ex.obj.name, pose=ex.pose.to_dict())  # fmt: skip
+        self.evolution = EvolveRun(ex.classifier, state, ex.renderer.mesh, ex.render_settings())
+
+    def apply_skin(self, class_index: int) -> None:
+        """Dress the object in the elite of ``class_index`` (a plain-image genome paints by x, y)."""
+        run = self.evolution
+        if run is None or class_index not in run.state.elites:
+            return
+        self.ex.renderer.set_skin(genome_skin(run.state.elites[class_index].genome))
+        self.skin = (class_index, run.model)
+
+    def remove_skin(self) -> None:
+        self.ex.renderer.set_skin(None)
+        self.skin = None
+
+    # ----------------------------------------------------------------- life
+    def stop_all(self) -> None:
+        for run in (self.fragility, self.evolution):
+            if run is not None:
+                run.stop()
+        for run in (self.fragility, self.evolution):
+            if run is not None:
+                run.join(30)
+
+    def release(self) -> None:
+        self.stop_all()
+        self.textures.release()

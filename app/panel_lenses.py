@@ -1,0 +1,249 @@
+"""The panel's lens sections: pixel attacks beside the pose attack, the fragility map over
+the view, and the gallery of evolved skins (state and actions in :mod:`app.lenses`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from imgui_bundle import imgui
+
+from app.attacks import METHODS as ATTACKS
+from app.fragility import KINDS
+from app.fragility_plots import TITLES
+from app.imagenet import class_names
+from app.lenses import FRAGILITY_GRIDS
+
+if TYPE_CHECKING:
+    from app.panel import Panel
+
+GREEN = imgui.ImVec4(0.35, 0.85, 0.35, 1)
+RED = imgui.ImVec4(1.0, 0.4, 0.35, 1)
+GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1)
+
+
+def _header(panel: Panel, label: str, key: str, thing: object) -> bool:
+    """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a result) is new."""
+    seen = panel.lens_seen
+    fresh = thing is not None and seen.get(key) is not thing
+    if fresh:
+        imgui.set_next_item_open(True)
+        seen[key] = thing
+    if not imgui.collapsing_header(label):
+        return False
+    if fresh:
+        imgui.set_scroll_here_y(0.0)
+    return True
+
+
+def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVec4]:
+    top = int(np.argmax(probs))
+    colour = GREEN if top == true_class else RED
+    return f"{class_names()[top][:22]} {100 * probs[top]:.0f}%", colour
+
+
+def _image_column(panel: Panel, name: str, image: np.ndarray, caption: str, line: str, colour, side: float) -> None:
+    imgui.begin_group()
+    imgui.text(caption)
+    imgui.image(panel.ex.lenses.textures.ref(name, image), imgui.ImVec2(side, side))
+    imgui.text_colored(colour, line)
+    imgui.end_group()
+
+
+def draw_attacks(panel: Panel) -> None:
+    ex, lenses = panel.ex, panel.ex.lenses
+    if not _header(panel, "Pixel attacks vs pose", "attack", lenses.attack):
+        return
+    imgui.set_next_item_width(100 * ex.ui_scale)
+    if imgui.begin_combo("##attackmethod", lenses.attack_method):
+        for m in ATTACKS:
+            if imgui.selectable(m, m == lenses.attack_method)[0]:
+                lenses.attack_method = m
+        imgui.end_combo()
+    imgui.same_line()
+    imgui.set_next_item_width(90 * ex.ui_scale)
+    _, lenses.attack_eps = imgui.slider_float("eps/255", lenses.attack_eps, 0.0, 16.0, "%.1f")
+    imgui.same_line()
+    imgui.begin_disabled(lenses.attacking)
+    if imgui.button("Attack pixels" if not lenses.attacking else "attacking..."):
+        lenses.start_attack()
+    imgui.end_disabled()
+    panel._remember("attack_button")
+    r = lenses.attack
+    if r is None:
+        imgui.text_colored(GREY, "changes the model-input pixels; the pose search (O) changes the pose")
+        return
+    side = (imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3
+    true_class = ex.obj.imagenet_class
+    _image_column(panel, "attack_change", r.perturbation_image(), f"change x{127 / max(1, r.linf):.0f}",
+                  f"Linf {r.linf} L2 {r.l2:.0f}", GREY, side)  # fmt: skip
+    imgui.same_line()
+    _image_column(panel, "attack_image", r.adversarial, f"{r.method} image", *_verdict(r.after, true_class), side)
+    imgui.same_line()
+    if lenses.attack_pose is not None:
+        pose, image, probs = lenses.attack_pose
+        _image_column(panel, "attack_pose", image, "pose search's best", *_verdict(probs, true_class), side)
+    else:
+        imgui.begin_group()
+        imgui.text_colored(GREY, "no pose attack yet:\nrun Optimize pose (O),\nthen attack again")
+        imgui.end_group()
+    imgui.text_colored(GREY, f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.seconds:.1f} s")
+
+
+def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
+    ex, lenses = panel.ex, panel.ex.lenses
+    if not _header(panel, "Fragility: crops of this view", "fragility", lenses.fragility):
+        return
+    running = lenses.mapping_fragility
+    imgui.begin_disabled(running)
+    imgui.set_next_item_width(110 * ex.ui_scale)
+    _, lenses.fragility_size = imgui.slider_float("crop##fragsize", lenses.fragility_size, 0.2, 0.95, "%.2f")
+    imgui.same_line()
+    imgui.set_next_item_width(80 * ex.ui_scale)
+    if imgui.begin_combo("##fraggrid", lenses.fragility_grid):
+        for name, n in FRAGILITY_GRIDS.items():
+            if imgui.selectable(f"{name} {n}x{n}", name == lenses.fragility_grid)[0]:
+                lenses.fragility_grid = name
+        imgui.end_combo()
+    imgui.end_disabled()
+    imgui.same_line()
+    if imgui.button("Stop##frag" if running else "Map crops"):
+        if running:
+            lenses.fragility.stop()
+        else:
+            lenses.start_fragility(view_size)
+    panel._remember("fragility_button")
+    run = lenses.fragility
+    if run is None:
+        imgui.text_colored(GREY, "square crops on a grid, each shifted 1 px and shrunk 2 px: where does it flip?")
+        return
+    if run.error is not None:
+        imgui.text_colored(RED, f"failed: {run.error}")
+        return
+    m = run.map
+    if m is None:
+        imgui.text(f"{run.crops_done}/{run.crops_total} crops, {run.elapsed:.1f} s")
+        return
+    f = m.fractions()
+    imgui.text(f"{run.model}, crop {m.size} px, {run.elapsed:.1f} s: correct {100 * f['correct']:.0f}%")
+    for kind in ("correct", *KINDS):
+        if kind.startswith("strict"):
+            imgui.same_line()
+        label = f"{TITLES[kind]} {100 * f[kind]:.0f}%##{kind}" if kind != "correct" else "correct##layer"
+        if imgui.radio_button(label, lenses.fragility_layer == kind):
+            lenses.fragility_layer = kind
+    _fragility_map(panel, run, m)
+
+
+def _fragility_map(panel: Panel, run, m) -> None:
+    """The view with the chosen map over it; a click on a cell shows the crop and its flipping neighbour."""
+    from app.fragility import crop_image
+    from app.fragility_plots import layer
+
+    lenses = panel.ex.lenses
+    h, w = run.image.shape[:2]
+    width = imgui.get_content_region_avail().x
+    scale = width / w
+    origin = imgui.get_cursor_screen_pos()
+    imgui.image(lenses.textures.ref("fragility_view", run.image), imgui.ImVec2(width, h * scale))
+    hovered = imgui.is_item_hovered()
+    clicked = imgui.is_item_clicked()
+    panel._remember("fragility_map")
+    data = layer(m, lenses.fragility_layer)
+    dl = imgui.get_window_draw_list()
+    xs, ys = m.xs + m.size / 2, m.ys + m.size / 2
+    hx = (xs[1] - xs[0]) / 2 if len(xs) > 1 else m.size / 2
+    hy = (ys[1] - ys[0]) / 2 if len(ys) > 1 else m.size / 2
+    on = imgui.IM_COL32(60, 190, 80, 120) if lenses.fragility_layer == "correct" else imgui.IM_COL32(240, 200, 30, 150)
+    off = imgui.IM_COL32(190, 50, 45, 110) if lenses.fragility_layer == "correct" else 0
+    for row in range(len(ys)):
+        for col in range(len(xs)):
+            colour = on if data[row, col] else off
+            a = imgui.ImVec2(origin.x + (xs[col] - hx) * scale, origin.y + (ys[row] - hy) * scale)
+            b = imgui.ImVec2(origin.x + (xs[col] + hx) * scale, origin.y + (ys[row] + hy) * scale)
+            if colour:
+                dl.add_rect_filled(a, b, colour)
+            if lenses.fragility_cell == (row, col):
+                dl.add_rect(a, b, imgui.IM_COL32(255, 255, 255, 255), thickness=2.0)
+    if hovered:
+        mouse = imgui.get_io().mouse_pos
+        col = int(np.argmin(np.abs(xs - (mouse.x - origin.x) / scale)))
+        row = int(np.argmin(np.abs(ys - (mouse.y - origin.y) / scale)))
+        names = class_names()
+        imgui.set_tooltip(f"crop at ({m.xs[col]}, {m.ys[row]}): {names[int(m.top1[row, col, 0])]} "
+                          f"{100 * m.top1_prob[row, col, 0]:.0f}%\nclick: the crop and its neighbour")  # fmt: skip
+        if clicked:
+            lenses.fragility_cell = (row, col)
+    if lenses.fragility_cell is None:
+        return
+    row, col = lenses.fragility_cell
+    other = m.flipping_neighbour(row, col)
+    what = {None: "no neighbour flips", **dict.fromkeys(range(1, 5), "shifted 1 px"),
+            **dict.fromkeys(range(5, 9), "shrunk 2 px")}  # fmt: skip
+    side = (imgui.get_content_region_avail().x - imgui.get_style().item_spacing.x) / 2
+    size = panel.ex.classifier.input_size
+    names = class_names()
+    for slot, n in enumerate((0, other if other is not None else 0)):
+        x, y, s = m.box(row, col, n)
+        right = [m.correct[row, col], *m.shift_correct[row, col], *m.shrink_correct[row, col]][n]
+        line = f"{names[int(m.top1[row, col, n])][:20]} {100 * m.top1_prob[row, col, n]:.0f}%"
+        caption = f"crop {s} px" if slot == 0 else what[other]
+        if slot:
+            imgui.same_line()
+        _image_column(panel, f"fragility_crop{slot}", crop_image(run.image, (x, y, s), size), caption, line,
+                      GREEN if right else RED, side)  # fmt: skip
+
+
+def draw_evolve(panel: Panel) -> None:
+    ex, lenses = panel.ex, panel.ex.lenses
+    if not _header(panel, "Evolved fooling skins", "evolve", lenses.evolution):
+        return
+    running = lenses.evolving
+    imgui.begin_disabled(running)
+    for kind, label in (("object", "skin on the object"), ("image", "plain image")):
+        if imgui.radio_button(label, lenses.evolve_kind == kind):
+            lenses.evolve_kind = kind
+        imgui.same_line()
+    imgui.end_disabled()
+    if imgui.button("Stop##evolve" if running else "Evolve"):
+        if running:
+            lenses.evolution.stop()
+        else:
+            lenses.start_evolve()
+    panel._remember("evolve_button")
+    if lenses.skin is not None:
+        imgui.same_line()
+        if imgui.button("Undress"):
+            lenses.remove_skin()
+    run = lenses.evolution
+    goal = class_names()[ex.target_class] if ex.target_class is not None else "as many classes as possible"
+    if run is None:
+        imgui.text_colored(GREY, f"CPPN textures, MAP-Elites archive; aim: {goal} (the Target above)")
+        return
+    if run.error is not None:
+        imgui.text_colored(RED, f"failed: {run.error}")
+    s = run.state
+    line = f"generation {s.generation}, {s.evaluations} pictures, {run.elapsed:.0f} s; "
+    line += f"{len(s.best(minimum=0.9))} classes >= 90%"
+    if s.target is not None:
+        line += f"; target {100 * s.target_fitness():.1f}%"
+    imgui.text(line)
+    gallery = run.gallery()
+    if not gallery:
+        return
+    cols = 4
+    side = (imgui.get_content_region_avail().x - (cols - 1) * imgui.get_style().item_spacing.x) / cols
+    names = class_names()
+    for n, (c, p, picture) in enumerate(gallery):
+        if n % cols:
+            imgui.same_line()
+        imgui.begin_group()
+        imgui.image(lenses.textures.ref(f"elite{n}", picture), imgui.ImVec2(side, side))
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(f"{names[c]} {100 * p:.1f}%\nclick: dress the object in it")
+        if imgui.is_item_clicked():
+            lenses.apply_skin(c)
+        if n == 0:
+            panel._remember("elite0")
+        imgui.text_colored(GREEN if p >= 0.5 else GREY, f"{names[c][:10]} {100 * p:.0f}%")
+        imgui.end_group()
