@@ -401,14 +401,7 @@ def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(exp
         r, g, b = img[int(y), int(x)].astype(int)
         assert (g > r + 60) if is_right else (r > g + 60), (row, col, (r, g, b))
     # a click shows that cell's pose; the live prediction agrees with the map
-    io = imgui.get_io()
-    x, y = centre(*wrong)
-    io.add_mouse_pos_event(x, y)
-    explorer.draw(screen, (W, H))
-    io.add_mouse_button_event(0, True)
-    explorer.draw(screen, (W, H))
-    io.add_mouse_button_event(0, False)
-    explorer.draw(screen, (W, H))
+    click_at(explorer, screen, *centre(*wrong))
     assert explorer.pose == run.pose_at(*wrong)
     assert explorer.pose.z == start.z and explorer.pose.roll == start.roll
     run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the cell's pose")
