@@ -9,7 +9,6 @@ they fill; a cell's pose is :meth:`AtlasRun.pose_at`.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 
@@ -48,9 +47,6 @@ class AtlasRun(BackgroundRun):
         self.top1 = np.full(shape, -1, dtype=np.int64)
         self.top1_prob = np.zeros(shape)
         self.done_cells = 0
-        self.started = time.perf_counter()
-        self.elapsed = 0.0
-        self.error: Exception | None = None
         sweep_obj = dataclasses.replace(obj, canonical_pose=base)  # the sweep's base pose: where the map was asked
         self._start(self._run, (classifier, sweep_obj, batch), "atlas")
 
@@ -69,18 +65,12 @@ class AtlasRun(BackgroundRun):
         return None if self.done_cells == 0 else float(np.nansum(self.correct) / self.done_cells)
 
     def _run(self, classifier: Classifier, obj: LibraryObject, batch: int) -> None:
-        lower_priority()
-        ctx = None
+        ctx = create_headless_context()
         try:
-            ctx = create_headless_context()
             run_sweep(self.plan, [obj], [classifier], self._sink, lambda _o, _m: range(self.plan.samples),
                       ctx=ctx, batch=batch, stop=self._stop, worker_init=lower_priority)  # fmt: skip
-        except Exception as e:  # reported by the window
-            self.error = e
         finally:
-            if ctx is not None:
-                ctx.release()
-            self.elapsed = time.perf_counter() - self.started
+            ctx.release()
 
     def _sink(self, rows: list[dict]) -> None:
         for r in rows:
@@ -91,4 +81,4 @@ class AtlasRun(BackgroundRun):
             self.top1_prob[at] = float(r["p1"])
             self.correct[at] = float(r["correct_top1"])
         self.done_cells += len(rows)
-        self.elapsed = time.perf_counter() - self.started
+        self.tick()

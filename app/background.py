@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+
+from app.live import lower_priority
 
 
 class BackgroundRun:
-    """Base of the window's background runs (pose search, atlas): start, stop, join, done."""
+    """Base of the window's background runs (pose search, atlas, lenses): start, stop, join,
+    done.  The thread yields the processor to drawing; an exception it raises is kept in
+    ``error`` for the window to report; ``elapsed`` counts seconds since the start."""
+
+    error: Exception | None = None
+    elapsed: float = 0.0
 
     def _start(self, target: Callable[..., None], args: tuple, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self.started = time.perf_counter()
+        self._thread = threading.Thread(target=self._guarded, args=(target, args), name=name, daemon=True)
         self._thread.start()
+
+    def _guarded(self, target: Callable[..., None], args: tuple) -> None:
+        lower_priority()
+        try:
+            target(*args)
+        except Exception as e:  # reported by the window
+            self.error = e
+        finally:
+            self.tick()
+
+    def tick(self) -> None:
+        """Bring ``elapsed`` up to date (runs call it as they progress)."""
+        self.elapsed = time.perf_counter() - self.started
 
     @property
     def done(self) -> bool:

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cppn import Genome
 from app.evolve import EvolveState, genome_image, genome_skin
 from app.files import png_bytes, write_new
 from app.imagenet import class_names
 
 
-def elite_picture(state: EvolveState, class_index: int, pipe=None, size: int = 224) -> np.ndarray:
-    """What the classifier saw for an elite: the CPPN image, or the object wearing the skin."""
-    genome = state.elites[class_index].genome
+def genome_picture(state: EvolveState, genome: Genome, pipe=None, size: int = 224) -> np.ndarray:
+    """What the classifier sees for a genome of this run: the CPPN image, or (``pipe``: an
+    :class:`app.pipeline.Pipeline` holding the object) the object wearing the skin."""
     if state.kind == "image":
         return genome_image(genome, size)
     from app.params import Pose
@@ -40,7 +41,7 @@ def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None) -> Pa
     font = ImageFont.load_default(size=13)
     elites = folder / "elites"
     for n, (c, e) in enumerate(best):
-        picture = elite_picture(state, c, pipe, size)
+        picture = genome_picture(state, e.genome, pipe, size)
         label = names[c].replace("/", "-").replace(" ", "_")
         path = elites / f"{c:03d}-{label}-gen{state.generation}.png"
         if not path.exists():

@@ -10,7 +10,6 @@ context.
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING
 
 import moderngl
@@ -20,9 +19,10 @@ from imgui_bundle import imgui
 from app.attacks import AttackResult, attack
 from app.background import BackgroundRun
 from app.classifiers import Classifier
-from app.evolve import EvolveState, evolve, genome_image, genome_skin, image_evaluator, object_evaluator
+from app.evolve import EvolveState, evolve, genome_skin, image_evaluator, object_evaluator
+from app.evolve_gallery import genome_picture
 from app.fragility import FragilityMap, fragility
-from app.live import classify_image, lower_priority
+from app.live import classify_image
 from app.params import Pose
 from app.renderer import OffscreenTarget, RenderSettings
 
@@ -42,24 +42,16 @@ class FragilityRun(BackgroundRun):
         self.model = classifier.name
         self.map: FragilityMap | None = None
         self.crops_done, self.crops_total = 0, 0
-        self.started, self.elapsed = time.perf_counter(), 0.0
-        self.error: Exception | None = None
         self._start(self._run, (classifier,), "fragility")
 
     def _run(self, classifier: Classifier) -> None:
-        lower_priority()
-
         def report(p) -> None:
             self.crops_done, self.crops_total = p.crops_done, p.crops_total
-            self.elapsed = time.perf_counter() - self.started
+            self.tick()
 
-        try:
-            result = fragility(classifier, self.image, self.true_class, [self.relative], self.steps, batch=16,
-                               stop=self._stop, report=report)  # fmt: skip
-            self.map = result.maps[0] if result.maps else None
-        except Exception as e:  # reported by the window
-            self.error = e
-        self.elapsed = time.perf_counter() - self.started
+        result = fragility(classifier, self.image, self.true_class, [self.relative], self.steps, batch=16,
+                           stop=self._stop, report=report)  # fmt: skip
+        self.map = result.maps[0] if result.maps else None
 
 
 class EvolveRun(BackgroundRun):
@@ -69,55 +61,38 @@ class EvolveRun(BackgroundRun):
         self.state, self.model = state, classifier.name
         self.pictures: dict[int, np.ndarray] = {}  # what the classifier saw for the current best elites
         self.lock = threading.Lock()
-        self.started, self.elapsed = time.perf_counter(), 0.0
-        self.error: Exception | None = None
         self._start(self._run, (classifier, mesh, settings, batch), "evolve")
 
     def _run(self, classifier: Classifier, mesh, settings: RenderSettings, batch: int) -> None:
-        lower_priority()
-        ctx = None
+        from app.glcontext import create_headless_context
+        from app.pipeline import Pipeline
+
+        ctx = pipe = None
         try:
             if self.state.kind == "object":
-                from app.frames import FrameReader
-                from app.glcontext import create_headless_context
-                from app.renderer import Renderer
-
                 ctx = create_headless_context()
-                renderer = Renderer(ctx)
-                renderer.set_mesh(mesh)
-                size = classifier.input_size
-                reader = FrameReader(OffscreenTarget(ctx, size, size, settings.quality), classifier.device, batch)
-                pose = Pose(self.state.pose)
-                evaluate = object_evaluator(classifier, renderer, reader, pose, settings)
-
-                def picture(genome):
-                    renderer.set_skin(genome_skin(genome))
-                    renderer.render(pose, reader.target, settings)
-                    renderer.set_skin(None)
-                    return reader.read(0)[..., :3].numpy().copy()
+                pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=batch)
+                pipe.set_mesh(mesh)
+                evaluate = object_evaluator(classifier, pipe.renderer, pipe.reader, Pose(self.state.pose), settings)
             else:
                 evaluate = image_evaluator(classifier)
-
-                def picture(genome):
-                    return genome_image(genome, classifier.input_size)
 
             def checkpoint(state: EvolveState) -> None:
                 best = state.best(GALLERY)
                 fresh = {c: self.pictures.get(c) for c, e in best if e.generation < state.generation}
                 for c, e in best:  # new elites (this generation's) get their picture
                     if fresh.get(c) is None:
-                        fresh[c] = picture(e.genome)
+                        fresh[c] = genome_picture(state, e.genome, pipe, classifier.input_size)
                 with self.lock:
                     self.pictures = fresh
-                self.elapsed = time.perf_counter() - self.started
+                self.tick()
 
             evolve(self.state, evaluate, EVOLVE_GENERATIONS, batch, stop=self._stop, checkpoint=checkpoint)
-        except Exception as e:  # reported by the window
-            self.error = e
         finally:
+            if pipe is not None:
+                pipe.release()
             if ctx is not None:
                 ctx.release()
-            self.elapsed = time.perf_counter() - self.started
 
     def gallery(self) -> list[tuple[int, float, np.ndarray]]:
         """(class, probability, picture) of the best elites, best first."""

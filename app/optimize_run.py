@@ -15,7 +15,6 @@ from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
-from app.live import lower_priority
 from app.params import Pose
 from app.renderer import RenderSettings
 from app.search import Budget, Goal, Progress, SearchResult, SearchSpace, search
@@ -46,13 +45,11 @@ class OptimizeRun(BackgroundRun):
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
-        self.error: Exception | None = None
         self._start(self._run, (classifier, obj, settings, budget, seed, stop_on_success), "optimize")
 
     def _run(self, classifier, obj, settings, budget, seed, stop_on_success) -> None:
         from app.pipeline import Pipeline
 
-        lower_priority()
         ctx = pipe = None
         try:
             ctx = create_headless_context()
@@ -73,8 +70,6 @@ class OptimizeRun(BackgroundRun):
                     pipe, self.result.history, self.goal.true_class, self.goal.target, self.method,
                     self.record / f"{stem}.gif",
                 )  # fmt: skip
-        except Exception as e:  # reported by the window
-            self.error = e
         finally:
             if pipe is not None:
                 pipe.release()

@@ -43,11 +43,16 @@ class Pipeline:
     def set_object(self, obj: LibraryObject) -> list[str]:
         """Load and upload ``obj``; returns the loader's warnings."""
         mesh = obj.load()
+        self.set_mesh(mesh)
+        self.object = obj
+        return mesh.warnings
+
+    def set_mesh(self, mesh: Mesh) -> None:
+        """Upload a mesh already loaded (by the window, say)."""
         self.renderer.set_mesh(mesh)
-        self.object, self.mesh = obj, mesh
+        self.mesh = mesh
         if self._diff is not None:
             self._diff.set_mesh(mesh)
-        return mesh.warnings
 
     def gradient(self) -> PoseGradient:
         """The goal gradient for the current object (its differentiable renderer is made
