@@ -26,7 +26,7 @@ from app.atlas import AtlasRun
 from app.capture import CaptureRequest, CaptureResult, write_capture
 from app.classifiers import Classifier, load_classifier
 from app.files import next_free_stem, write_new
-from app.imgui_gl import ImGuiRenderer
+from app.imgui_gl import ImageTextures, ImGuiRenderer
 from app.interaction import DragMode
 from app.lenses import Lenses
 from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
@@ -222,7 +222,6 @@ class Explorer:
         self._submitted_key: object = None
         self._target: OffscreenTarget | None = None
         self._input_buffer: np.ndarray | None = None
-        self._thumbnail: moderngl.Texture | None = None
         self.lenses = Lenses(self)  # attacks, fragility, evolved skins (their textures are made on first draw)
         self.obj = obj
         mesh = obj.load()
@@ -232,6 +231,7 @@ class Explorer:
 
         self.imgui_context = create_imgui_context(ui_scale)
         self.imgui_renderer = ImGuiRenderer(ctx)
+        self.textures = ImageTextures(ctx, self.imgui_renderer)  # the panel's images (thumbnail, lenses)
         self.panel = Panel(self)
 
     # ------------------------------------------------------------- properties
@@ -552,10 +552,10 @@ class Explorer:
         self._target = OffscreenTarget(self.ctx, size, size, self.quality)
         self._input_buffer = np.empty((size, size, 4), np.uint8)
 
-    def render_input(self) -> np.ndarray:
-        """The model-input image of the current scene (a fresh (S, S, 4) array)."""
+    def render_input(self, pose: Pose | None = None) -> np.ndarray:
+        """The model-input image of the current scene, or of it in ``pose`` (a fresh (S, S, 4) array)."""
         assert self._target is not None and self._input_buffer is not None
-        self.renderer.render(self.pose, self._target, self.settings)
+        self.renderer.render(pose or self.pose, self._target, self.settings)
         return self._target.read_into(self._input_buffer).copy()
 
     def update(self) -> bool:
@@ -567,7 +567,6 @@ class Explorer:
         if result is not None and result is not self.result:
             self.result = result
             self.stats.result(result)
-            self._upload_thumbnail(result.frame.image)
             changed = True
         if self.live_enabled and self.live.idle and self.busy is None and not self.optimizing:
             key = self.scene_key
@@ -578,18 +577,8 @@ class Explorer:
                 self._submitted_key = key
         return changed
 
-    def _upload_thumbnail(self, image: np.ndarray) -> None:
-        size = (image.shape[1], image.shape[0])
-        if self._thumbnail is None or self._thumbnail.size != size:
-            if self._thumbnail is not None:
-                self.imgui_renderer.unregister(self._thumbnail)
-                self._thumbnail.release()
-            self._thumbnail = self.ctx.texture(size, 4)
-            self._thumbnail.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self._thumbnail.write(image.tobytes())
-
     def thumbnail_ref(self) -> imgui.ImTextureRef | None:
-        return None if self._thumbnail is None else self.imgui_renderer.register(self._thumbnail)
+        return None if self.result is None else self.textures.ref("thumbnail", self.result.frame.image)
 
     def drawn_state(self) -> tuple:
         """Changes whenever the window shows something new (the window redraws then)."""
@@ -723,9 +712,10 @@ class Explorer:
         ended = self.live.close(timeout)
         imgui.set_current_context(self.imgui_context)
         self.lenses.release()
+        self.textures.release()
         self.imgui_renderer.release()
         imgui.destroy_context(self.imgui_context)
-        for res in (self._thumbnail, self._target, self._view_target):
+        for res in (self._target, self._view_target):
             if res is not None:
                 res.release()
         self.renderer.release()

@@ -78,10 +78,23 @@ class FragilityMap:
             return x + dx, y + dy, s - 2
         return x, y, s
 
+    def correct_at(self, row: int, col: int) -> list[bool]:
+        """Correctness of the crop (0), its shifts (1-4) and its shrinks (5-8)."""
+        return [bool(self.correct[row, col]), *map(bool, self.shift_correct[row, col]),
+                *map(bool, self.shrink_correct[row, col])]  # fmt: skip
+
     def flipping_neighbour(self, row: int, col: int) -> int | None:
         """The first neighbour (1-8) whose correctness differs from the crop's, if any."""
-        ok = [self.correct[row, col], *self.shift_correct[row, col], *self.shrink_correct[row, col]]
+        ok = self.correct_at(row, col)
         return next((n for n in range(1, 9) if ok[n] != ok[0]), None)
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Where the map's cells lie over the image: the crop centres (x, y) and half the
+        grid spacing across and down (each cell is as wide as the spacing)."""
+        cx, cy = self.xs + self.size / 2, self.ys + self.size / 2
+        hx = (cx[1] - cx[0]) / 2 if len(cx) > 1 else self.size / 2
+        hy = (cy[1] - cy[0]) / 2 if len(cy) > 1 else self.size / 2
+        return cx, cy, float(hx), float(hy)
 
     def to_dict(self) -> dict:
         return {

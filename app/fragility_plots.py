@@ -31,11 +31,8 @@ def _png(plt, fig) -> bytes:
 
 
 def map_extent(m: FragilityMap) -> tuple[float, float, float, float]:
-    """Where a map's cells lie over the image (left, right, bottom, top): cell centres are
-    the crop centres, cells as wide as the grid spacing."""
-    cx, cy = m.xs + m.size / 2, m.ys + m.size / 2
-    hx = (cx[1] - cx[0]) / 2 if len(cx) > 1 else m.size / 2
-    hy = (cy[1] - cy[0]) / 2 if len(cy) > 1 else m.size / 2
+    """Where a map's cells lie over the image (left, right, bottom, top), see FragilityMap.cells."""
+    cx, cy, hx, hy = m.cells()
     return cx[0] - hx, cx[-1] + hx, cy[-1] + hy, cy[0] - hy
 
 

@@ -184,3 +184,38 @@ class ImGuiRenderer:
         self._textures.clear()
         for obj in (self._vao, self._vbo, self._ibo, self.program):
             obj.release()
+
+
+class ImageTextures:
+    """numpy images drawable with ``imgui.image``, by name.  A texture is uploaded only when
+    its name is given a different image object (it is rewritten in place when the size fits),
+    so a panel can pass the same images every frame for free."""
+
+    def __init__(self, ctx: moderngl.Context, renderer: ImGuiRenderer):
+        self.ctx, self.renderer = ctx, renderer
+        self._textures: dict[str, moderngl.Texture] = {}
+        self._sources: dict[str, np.ndarray] = {}  # held, so an identity check cannot match a recycled id
+
+    def ref(self, name: str, image: np.ndarray) -> imgui.ImTextureRef:
+        """``image``: (H, W, 3|4) uint8."""
+        tex = self._textures.get(name)
+        size = (image.shape[1], image.shape[0])
+        if tex is None or tex.size != size:
+            if tex is not None:
+                self.renderer.unregister(tex)
+                tex.release()
+            tex = self._textures[name] = self.ctx.texture(size, 4)
+            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._sources.pop(name, None)
+        if self._sources.get(name) is not image:
+            rgba = image if image.shape[2] == 4 else np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+            tex.write(np.ascontiguousarray(rgba).tobytes())
+            self._sources[name] = image
+        return self.renderer.register(tex)
+
+    def release(self) -> None:
+        for tex in self._textures.values():
+            self.renderer.unregister(tex)
+            tex.release()
+        self._textures.clear()
+        self._sources.clear()

@@ -12,16 +12,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-import moderngl
 import numpy as np
-from imgui_bundle import imgui
 
 from app.attacks import AttackResult, attack
 from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.evolve import EvolveState, evolve, genome_skin, image_evaluator, object_evaluator
 from app.evolve_gallery import genome_picture
-from app.fragility import FragilityMap, fragility
+from app.fragility import FragilityMap, crop_image, fragility
+from app.imagenet import class_names
 from app.live import classify_image
 from app.params import Pose
 from app.renderer import OffscreenTarget, RenderSettings
@@ -105,46 +104,15 @@ class EvolveRun(BackgroundRun):
         return out
 
 
-class Textures:
-    """numpy images as ImGui-drawable textures, by name (rewritten in place when the size fits)."""
-
-    def __init__(self, ex: Explorer):
-        self.ex = ex
-        self._textures: dict[str, moderngl.Texture] = {}
-        self._sources: dict[str, int] = {}
-
-    def ref(self, name: str, image: np.ndarray) -> imgui.ImTextureRef:
-        rgba = image if image.shape[2] == 4 else np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
-        size = (rgba.shape[1], rgba.shape[0])
-        tex = self._textures.get(name)
-        if tex is None or tex.size != size:
-            if tex is not None:
-                self.ex.imgui_renderer.unregister(tex)
-                tex.release()
-            tex = self._textures[name] = self.ex.ctx.texture(size, 4)
-            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            self._sources[name] = -1
-        if self._sources[name] != id(image):  # upload only new images
-            tex.write(np.ascontiguousarray(rgba).tobytes())
-            self._sources[name] = id(image)
-        return self.ex.imgui_renderer.register(tex)
-
-    def release(self) -> None:
-        for tex in self._textures.values():
-            self.ex.imgui_renderer.unregister(tex)
-            tex.release()
-        self._textures.clear()
-
-
 class Lenses:
     """State and actions of the lens sections (see the module docstring)."""
 
     def __init__(self, ex: Explorer):
         self.ex = ex
-        self.textures = Textures(ex)
         self.attack_method = "pgd"
         self.attack_eps = 2.0
         self.attack: AttackResult | None = None
+        self.attack_change: np.ndarray | None = None  # the attack's change, amplified to be seen
         self.attack_pose: tuple[Pose, np.ndarray, np.ndarray] | None = None  # pose, image, probabilities
         self.attacking = False
         self.fragility_size = 0.5
@@ -152,6 +120,7 @@ class Lenses:
         self.fragility_layer = "correct"
         self.fragility: FragilityRun | None = None
         self.fragility_cell: tuple[int, int] | None = None
+        self.fragility_pair: list[tuple[np.ndarray, str, str, bool]] = []  # (crop, caption, prediction, correct)
         self.evolve_kind = "object"
         self.evolution: EvolveRun | None = None
         self.skin: tuple[int, str] | None = None  # (class, model) of the elite the object wears
@@ -167,10 +136,7 @@ class Lenses:
         best = run.result.best if run is not None and run.result is not None else None
         pose_image = None
         if best is not None and run.object == ex.obj.name:
-            saved = ex.pose
-            ex.pose = best
-            pose_image = ex.render_input()[..., :3].copy()
-            ex.pose = saved
+            pose_image = ex.render_input(best)[..., :3].copy()
         method, eps = self.attack_method, self.attack_eps
         steps = {"fgsm": 1, "pgd": 10, "deepfool": 50}[method]
 
@@ -185,6 +151,7 @@ class Lenses:
                 ex.notify(f"the attack failed: {out}", error=True)
                 return
             self.attack, self.attack_pose = out
+            self.attack_change = self.attack.perturbation_image()
             r = self.attack
             ex.notify(f"{method}: {'fooled' if r.fooled else 'not fooled'} with L-inf {r.linf}/255, "
                       f"L2 {r.l2:.0f}/255 in {r.seconds:.1f} s")  # fmt: skip
@@ -216,7 +183,25 @@ class Lenses:
                                           FRAGILITY_GRIDS[self.fragility_grid])  # fmt: skip
         except Exception as e:
             ex.notify(f"cannot map fragility: {e}", error=True)
-        self.fragility_cell = None
+        self.fragility_cell, self.fragility_pair = None, []
+
+    def pick_fragility_cell(self, row: int, col: int) -> None:
+        """Show the crop of a map cell and the neighbour whose correctness differs (if one does)."""
+        run = self.fragility
+        if run is None or run.map is None:
+            return
+        m, names, size = run.map, class_names(), self.ex.classifier.input_size
+        other = m.flipping_neighbour(row, col)
+        what = {None: "no neighbour flips", **dict.fromkeys(range(1, 5), "shifted 1 px"),
+                **dict.fromkeys(range(5, 9), "shrunk 2 px")}  # fmt: skip
+        ok = m.correct_at(row, col)
+        self.fragility_pair = []
+        for n in (0, other if other is not None else 0):
+            box = m.box(row, col, n)
+            line = f"{names[int(m.top1[row, col, n])][:20]} {100 * m.top1_prob[row, col, n]:.0f}%"
+            caption = f"crop {box[2]} px" if not self.fragility_pair else what[other]
+            self.fragility_pair.append((crop_image(run.image, box, size), caption, line, ok[n]))
+        self.fragility_cell = (row, col)
 
     # ---------------------------------------------------------------- evolve
     @property
@@ -254,4 +239,3 @@ class Lenses:
 
     def release(self) -> None:
         self.stop_all()
-        self.textures.release()

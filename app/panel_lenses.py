@@ -45,7 +45,7 @@ def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVe
 def _image_column(panel: Panel, name: str, image: np.ndarray, caption: str, line: str, colour, side: float) -> None:
     imgui.begin_group()
     imgui.text(caption)
-    imgui.image(panel.ex.lenses.textures.ref(name, image), imgui.ImVec2(side, side))
+    imgui.image(panel.ex.textures.ref(name, image), imgui.ImVec2(side, side))
     imgui.text_colored(colour, line)
     imgui.end_group()
 
@@ -75,7 +75,7 @@ def draw_attacks(panel: Panel) -> None:
         return
     side = (imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3
     true_class = ex.obj.imagenet_class
-    _image_column(panel, "attack_change", r.perturbation_image(), f"change x{127 / max(1, r.linf):.0f}",
+    _image_column(panel, "attack_change", lenses.attack_change, f"change x{127 / max(1, r.linf):.0f}",
                   f"Linf {r.linf} L2 {r.l2:.0f}", GREY, side)  # fmt: skip
     imgui.same_line()
     _image_column(panel, "attack_image", r.adversarial, f"{r.method} image", *_verdict(r.after, true_class), side)
@@ -137,7 +137,6 @@ def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
 
 def _fragility_map(panel: Panel, run, m) -> None:
     """The view with the chosen map over it; a click on a cell shows the crop and its flipping neighbour."""
-    from app.fragility import crop_image
     from app.fragility_plots import layer
 
     lenses = panel.ex.lenses
@@ -145,15 +144,13 @@ def _fragility_map(panel: Panel, run, m) -> None:
     width = imgui.get_content_region_avail().x
     scale = width / w
     origin = imgui.get_cursor_screen_pos()
-    imgui.image(lenses.textures.ref("fragility_view", run.image), imgui.ImVec2(width, h * scale))
+    imgui.image(panel.ex.textures.ref("fragility_view", run.image), imgui.ImVec2(width, h * scale))
     hovered = imgui.is_item_hovered()
     clicked = imgui.is_item_clicked()
     panel._remember("fragility_map")
     data = layer(m, lenses.fragility_layer)
     dl = imgui.get_window_draw_list()
-    xs, ys = m.xs + m.size / 2, m.ys + m.size / 2
-    hx = (xs[1] - xs[0]) / 2 if len(xs) > 1 else m.size / 2
-    hy = (ys[1] - ys[0]) / 2 if len(ys) > 1 else m.size / 2
+    xs, ys, hx, hy = m.cells()
     on = imgui.IM_COL32(60, 190, 80, 120) if lenses.fragility_layer == "correct" else imgui.IM_COL32(240, 200, 30, 150)
     off = imgui.IM_COL32(190, 50, 45, 110) if lenses.fragility_layer == "correct" else 0
     for row in range(len(ys)):
@@ -173,25 +170,12 @@ def _fragility_map(panel: Panel, run, m) -> None:
         imgui.set_tooltip(f"crop at ({m.xs[col]}, {m.ys[row]}): {names[int(m.top1[row, col, 0])]} "
                           f"{100 * m.top1_prob[row, col, 0]:.0f}%\nclick: the crop and its neighbour")  # fmt: skip
         if clicked:
-            lenses.fragility_cell = (row, col)
-    if lenses.fragility_cell is None:
-        return
-    row, col = lenses.fragility_cell
-    other = m.flipping_neighbour(row, col)
-    what = {None: "no neighbour flips", **dict.fromkeys(range(1, 5), "shifted 1 px"),
-            **dict.fromkeys(range(5, 9), "shrunk 2 px")}  # fmt: skip
+            lenses.pick_fragility_cell(row, col)
     side = (imgui.get_content_region_avail().x - imgui.get_style().item_spacing.x) / 2
-    size = panel.ex.classifier.input_size
-    names = class_names()
-    for slot, n in enumerate((0, other if other is not None else 0)):
-        x, y, s = m.box(row, col, n)
-        right = [m.correct[row, col], *m.shift_correct[row, col], *m.shrink_correct[row, col]][n]
-        line = f"{names[int(m.top1[row, col, n])][:20]} {100 * m.top1_prob[row, col, n]:.0f}%"
-        caption = f"crop {s} px" if slot == 0 else what[other]
+    for slot, (image, caption, line, right) in enumerate(lenses.fragility_pair):
         if slot:
             imgui.same_line()
-        _image_column(panel, f"fragility_crop{slot}", crop_image(run.image, (x, y, s), size), caption, line,
-                      GREEN if right else RED, side)  # fmt: skip
+        _image_column(panel, f"fragility_crop{slot}", image, caption, line, GREEN if right else RED, side)
 
 
 def draw_evolve(panel: Panel) -> None:
@@ -238,7 +222,7 @@ def draw_evolve(panel: Panel) -> None:
         if n % cols:
             imgui.same_line()
         imgui.begin_group()
-        imgui.image(lenses.textures.ref(f"elite{n}", picture), imgui.ImVec2(side, side))
+        imgui.image(panel.ex.textures.ref(f"elite{n}", picture), imgui.ImVec2(side, side))
         if imgui.is_item_hovered():
             imgui.set_tooltip(f"{names[c]} {100 * p:.1f}%\nclick: dress the object in it")
         if imgui.is_item_clicked():
