@@ -128,8 +128,13 @@ def _loss_grad(clf: Classifier, x: torch.Tensor, label: int, target: int | None)
     return grad, logits.detach()
 
 
+def _round8(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as an 8-bit image would hold it (still floats in [0, 1])."""
+    return (x.detach().clamp(0, 1) * 255.0).round() / 255.0
+
+
 def _quantise(x: torch.Tensor) -> np.ndarray:
-    return (x.detach()[0].permute(1, 2, 0).clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
+    return (_round8(x)[0].permute(1, 2, 0) * 255.0).round().to(torch.uint8).cpu().numpy()
 
 
 def fgsm(clf: Classifier, x: torch.Tensor, label: int, target: int | None, eps: float) -> tuple[torch.Tensor, int]:
@@ -164,7 +169,7 @@ def pgd(
         done += 1
         grad, _ = _loss_grad(clf, adv, label, target)
         adv = torch.min(torch.max(adv + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
-        q = torch.from_numpy(_quantise(adv)).to(x.device).permute(2, 0, 1)[None].float() / 255.0
+        q = _round8(adv)
         with torch.no_grad():
             top = int(_logits(clf, q).argmax())
         if (top == target) if target is not None else (top != label):
@@ -188,7 +193,7 @@ def deepfool(
     grads_done = 0
     for _ in range(4 * steps):
         adv = (x + (1 + overshoot) * r_total).clamp(0, 1)
-        q = torch.from_numpy(_quantise(adv)).to(x.device).permute(2, 0, 1)[None].float() / 255.0
+        q = _round8(adv)
         with torch.no_grad():
             if int(_logits(clf, q).argmax()) != label:
                 return adv, grads_done

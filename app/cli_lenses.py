@@ -209,9 +209,10 @@ def cmd_fragility(args: argparse.Namespace) -> int:
         raise FragilityError(f"{obj.name} has no ImageNet class, so correctness cannot be judged")
     ctx = create_headless_context()
     renderer = Renderer(ctx)
-    for w in obj.load().warnings:
+    mesh = obj.load()
+    for w in mesh.warnings:
         cli._notice(f"warning: {w}")
-    renderer.set_mesh(obj.load())
+    renderer.set_mesh(mesh)
     target = OffscreenTarget(ctx, width, height, settings.quality)
     renderer.render(pose, target, settings)
     image = target.read()[..., :3].copy()

@@ -172,10 +172,13 @@ def _parents(state: EvolveState, rng: np.random.Generator, n: int) -> list[Genom
 def offer(state: EvolveState, genomes: Sequence[Genome], probs: np.ndarray) -> int:
     """Let each genome replace the elites it beats; returns how many classes improved."""
     improved = set()
+    best = np.full(probs.shape[1], -1.0)  # the elites' fitness, kept up to date below
+    for c, e in state.elites.items():
+        best[c] = e.fitness
     for g, p in zip(genomes, probs, strict=True):
-        old = np.array([state.elites[c].fitness if c in state.elites else -1.0 for c in range(p.shape[0])])
-        for c in np.flatnonzero(p > old):
+        for c in np.flatnonzero(p > best):
             state.elites[int(c)] = Elite(g, float(p[c]), state.generation)
+            best[c] = p[c]
             improved.add(int(c))
     return len(improved)
 

@@ -300,16 +300,21 @@ class Renderer:
     def set_skin(self, volume: np.ndarray | None) -> None:
         """Paint the whole object with a solid texture: (N, N, N, 3|4) uint8 indexed [z, y, x]
         over the mesh's bounding cube (None takes it off).  Materials keep their lighting terms."""
-        if self._skin is not None:
-            self._skin.release()
-            self._skin = None
         if volume is None:
+            if self._skin is not None:
+                self._skin.release()
+                self._skin = None
             return
         if volume.ndim != 4 or volume.shape[3] not in (3, 4) or volume.dtype != np.uint8:
             raise ValueError(f"a skin is an (N, N, N, 3|4) uint8 volume, got {volume.shape} {volume.dtype}")
         if volume.shape[3] == 3:
             volume = np.concatenate([volume, np.full((*volume.shape[:3], 1), 255, np.uint8)], axis=3)
         d, h, w = volume.shape[:3]
+        if self._skin is not None and self._skin.size == (w, h, d):  # rewritten in place: an evolution skins a batch
+            self._skin.write(np.ascontiguousarray(volume).tobytes())
+            return
+        if self._skin is not None:
+            self._skin.release()
         self._skin = self.ctx.texture3d((w, h, d), 4, np.ascontiguousarray(volume).tobytes())
         self._skin.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self._skin.repeat_x = self._skin.repeat_y = self._skin.repeat_z = False
