@@ -512,6 +512,8 @@ class Renderer:
         prog["u_diffuse"].value = pose.diffuse
         prog["u_specular"].value = pose.specular
         prog["u_texture"].value = 0
+        if "u_use_skin" not in prog:  # shaders from a --shader_dir without skins
+            return
         prog["u_skin"].value = 1
         prog["u_use_skin"].value = self._skin is not None
         if self._skin is not None:
