@@ -427,6 +427,7 @@ def cmd_window(args: argparse.Namespace) -> int:
             ui_scale=args.ui_scale,
             view_scale=args.view_scale,
             weights={clf.name: args.weights} if args.weights else None,
+            echo=True,
         )
 
     options = WindowOptions(

@@ -8,13 +8,12 @@ its files under new names (never over existing ones).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from app.files import next_free_stem, png_bytes, write_new
+from app.lens_files import attack_tiles, pose_tile, write_attack, write_fragility
 
 ATTACK_EPILOG = """\
 examples:
@@ -95,29 +94,6 @@ def _target(text: str | None) -> int | None:
     return resolve_class(int(text) if text.isdigit() else text)
 
 
-def _tile(image: np.ndarray, caption: str, line: str, color: tuple[int, int, int], scale: int = 2) -> np.ndarray:
-    from PIL import Image, ImageDraw, ImageFont
-
-    h, w = image.shape[:2]
-    band = 36
-    out = Image.new("RGB", (w * scale, h * scale + band), (0, 0, 0))
-    out.paste(Image.fromarray(image[..., :3]).resize((w * scale, h * scale), Image.Resampling.NEAREST), (0, band))
-    draw = ImageDraw.Draw(out)
-    font = ImageFont.load_default(size=14)
-    draw.text((4, 1), caption, fill=(230, 230, 230), font=font)
-    draw.text((4, 18), line, fill=color, font=font)
-    return np.asarray(out)
-
-
-def side_by_side(tiles: list[np.ndarray], gap: int = 6) -> np.ndarray:
-    height = max(t.shape[0] for t in tiles)
-    padded = [np.pad(t, ((0, height - t.shape[0]), (0, gap), (0, 0))) for t in tiles]
-    return np.concatenate(padded, axis=1)[:, :-gap]
-
-
-GREEN, RED, GREY = (90, 220, 90), (255, 80, 80), (200, 200, 200)
-
-
 def cmd_attack(args: argparse.Namespace) -> int:
     from app import classifiers
     from app.attacks import METHODS, AttackError, attack
@@ -147,25 +123,12 @@ def cmd_attack(args: argparse.Namespace) -> int:
         print(f"{m:9s} {'fooled' if r.fooled else 'not fooled':10s} -> {names[top.indices[0]]} "
               f"{top.probabilities[0]:.3f}; L-inf {r.linf}/255, L2 {r.l2:.1f}/255, "
               f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.steps} steps, {r.seconds:.2f} s")  # fmt: skip
-    before = results[0].before if results else None
-    lbl = results[0].label if results else label
-    tiles = [_tile(image, f"original ({clf.name})", f"{names[int(np.argmax(before))][:28]} {before.max():.2f}",
-                   GREEN if int(np.argmax(before)) == lbl else RED)]  # fmt: skip
-    for r in results:
-        top = r.top()
-        tiles.append(_tile(r.perturbation_image(), f"{r.method} change x{127 / max(1, r.linf):.0f}",
-                           f"L-inf {r.linf}/255  L2 {r.l2:.0f}/255", GREY))  # fmt: skip
-        line = f"{names[top.indices[0]][:28]} {top.probabilities[0]:.2f}"
-        tiles.append(_tile(r.adversarial, f"{r.method} image", line, RED if r.fooled else GREEN))
+    tiles = attack_tiles(clf.name, image, results, label)
     record = {"object": obj.name, "model": clf.name, "pose": pose.to_dict(), "attacks": [r.record() for r in results]}
     if not args.no_pose:
         record["pose_attack"] = _pose_attack(pipe, obj, pose, target, args, tiles, names)
-    stem = next_free_stem(args.out, f"{obj.name}-attack", ("-attack.png", ".json", ".png"))
-    write_new(args.out / f"{stem}.png", png_bytes(side_by_side(tiles)))
-    for r in results:
-        write_new(args.out / f"{stem}-{r.method}.png", png_bytes(r.adversarial))
-    write_new(args.out / f"{stem}.json", json.dumps(record, indent=2).encode())
-    print(f"wrote {args.out / stem}.png, .json and the adversarial images")
+    sheet = write_attack(args.out, obj.name, tiles, results, record)
+    print(f"wrote {sheet}, its .json and the adversarial images")
     return 0
 
 
@@ -181,8 +144,7 @@ def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
     top = int(np.argmax(probs))
     moved = {n: round(result.best[n] - pose[n], 2) for n in NAMES if abs(result.best[n] - pose[n]) > 1e-6}
     turn = ", ".join(f"{n} {v:+.0f}" for n, v in moved.items())
-    tiles.append(_tile(best, f"pose attack: {turn}"[:40], f"{names[top][:28]} {probs[top]:.2f}",
-                       RED if result.success else GREEN))  # fmt: skip
+    tiles.append(pose_tile(best, probs, f"pose attack: {turn}", result.success))
     print(f"pose      {'fooled' if result.success else 'not fooled':10s} -> {names[top]} {probs[top]:.3f}; "
           f"turned {turn or 'nothing'}, {result.elapsed:.1f} s")  # fmt: skip
     return {"fooled": result.success, "changed": moved, "top1": {"index": top, "label": names[top],
@@ -194,7 +156,6 @@ def cmd_fragility(args: argparse.Namespace) -> int:
 
     from app import classifiers
     from app.fragility import FragilityError, crops_for, fragility
-    from app.fragility_plots import plot_fractions, plot_maps
     from app.glcontext import create_headless_context
     from app.renderer import OffscreenTarget, Renderer
 
@@ -234,15 +195,11 @@ def cmd_fragility(args: argparse.Namespace) -> int:
         f = m.fractions()
         print(f"{m.relative:5.2f} {m.size:5d} {f['correct']:8.3f} " + " ".join(
             f"{f[k]:13.3f}" for k in ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")))  # fmt: skip
-    stem = next_free_stem(args.out, f"{obj.name}-fragility", (".json", "-maps.png", "-fri.png"))
-    record = {"object": obj.name, "model": clf.name, "criterion": args.criterion, "pose": pose.to_dict(),
-              "image_size": [width, height], "grid": args.grid, "seconds": round(result.seconds, 2),
-              "crops": total, "maps": [m.to_dict() for m in result.maps]}  # fmt: skip
-    write_new(args.out / f"{stem}.json", json.dumps(record).encode())
-    write_new(args.out / f"{stem}-maps.png", plot_maps(result))
-    write_new(args.out / f"{stem}-fri.png", plot_fractions(result))
+    record = {"object": obj.name, "pose": pose.to_dict(), "image_size": [width, height], "grid": args.grid,
+              "crops": total}  # fmt: skip
+    path = write_fragility(args.out, obj.name, result, record)
     print(f"{total} crops in {result.seconds:.1f} s ({total / max(result.seconds, 1e-9):.1f} crops/s)")
-    print(f"wrote {args.out / stem}.json, -maps.png, -fri.png")
+    print(f"wrote {path}, -maps.png, -fri.png")
     return 0
 
 

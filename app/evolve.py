@@ -78,9 +78,10 @@ class EvolveState:
             gen.bit_generator.state = self.rng_state
         return gen
 
-    def best(self, k: int | None = None, minimum: float = 0.0) -> list[tuple[int, Elite]]:
-        """Elites by fitness, highest first."""
-        ranked = sorted(((c, e) for c, e in self.elites.items() if e.fitness >= minimum), key=lambda ce: -ce[1].fitness)
+    def best(self, k: int | None = None, minimum: float = 0.0, exclude: int | None = None) -> list[tuple[int, Elite]]:
+        """Elites by fitness, highest first (without class ``exclude``: the object's own class)."""
+        ranked = sorted(((c, e) for c, e in self.elites.items() if e.fitness >= minimum and c != exclude),
+                        key=lambda ce: -ce[1].fitness)  # fmt: skip
         return ranked[:k] if k is not None else ranked
 
     def target_fitness(self) -> float:

@@ -26,14 +26,20 @@ def genome_picture(state: EvolveState, genome: Genome, pipe=None, size: int = 22
         pipe.renderer.set_skin(None)
 
 
-def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None) -> Path:
+def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None, pictures: dict | None = None) -> Path:
     """elites/NNN-label.png for the ``count`` best elites and gallery.png (a grid with labels);
-    existing files of earlier runs are kept: this run's names get a generation suffix."""
+    existing files of earlier runs are kept: this run's names get a generation suffix.
+    ``pictures``: the elites' pictures by class, already made (the window's gallery); only
+    those are written."""
     from PIL import Image, ImageDraw, ImageFont
 
     names = class_names()
     best = state.best(count)
+    if pictures is not None:
+        best = [(c, e) for c, e in best if pictures.get(c) is not None]
     size = pipe.classifier.input_size if pipe is not None else 224
+    if pictures:
+        size = next(p for p in pictures.values() if p is not None).shape[0]
     tile, band, cols = size, 30, 6
     rows = max(1, -(-len(best) // cols))
     sheet = Image.new("RGB", (cols * tile, rows * (tile + band)), (20, 20, 20))
@@ -41,7 +47,7 @@ def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None) -> Pa
     font = ImageFont.load_default(size=13)
     elites = folder / "elites"
     for n, (c, e) in enumerate(best):
-        picture = genome_picture(state, e.genome, pipe, size)
+        picture = pictures[c] if pictures is not None else genome_picture(state, e.genome, pipe, size)
         label = names[c].replace("/", "-").replace(" ", "_")
         path = elites / f"{c:03d}-{label}-gen{state.generation}.png"
         if not path.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("S", "save_pose", "save the pose as JSON in the captures folder", (("S", 1),)),
     Shortcut("O", "optimize", "start / stop the pose search (Optimize pose section)", (("O", 1),)),
     Shortcut("M", "atlas", "start / stop the yaw x pitch map of this view (Atlas section)", (("M", 1),)),
+    Shortcut("A", "attack", "attack the model-input pixels (Pixel attacks section)", (("A", 1),)),
+    Shortcut("G", "fragility", "start / stop the fragility map of this view's crops", (("G", 1),)),
+    Shortcut("V", "evolve", "start / stop evolving fooling skins (Evolved fooling skins)", (("V", 1),)),
     Shortcut("H", "toggle_help", "this help", (("H", 1), ("F1", 1))),
     Shortcut("Tab", "toggle_panel", "show/hide the panel", (("TAB", 1),)),
     Shortcut("Left/Right", "yaw", "yaw -/+ 5 degrees", (("LEFT", -1), ("RIGHT", 1))),
@@ -178,12 +182,16 @@ class Explorer:
         ui_scale: float = 1.0,
         view_scale: float | None = None,
         weights: dict[str, Path] | None = None,
+        echo: bool = False,
     ):
         """``view_scale``: resolution of the 3D view; None = full, but half while the scene
         moves on a software rasteriser (llvmpipe cannot fill a large window at 30 FPS).
         ``weights``: weight files by model name (``--weights``), used whenever that model
-        is chosen again in the panel."""
+        is chosen again in the panel.  ``echo``: print the panel's messages too (the
+        window's terminal keeps a log of what happened)."""
         self.ctx = ctx
+        self.echo = echo
+        self.view_pixels = (640, 480)  # the 3D view in framebuffer pixels, as last drawn
         self.view_scale = view_scale
         self.software_gl = is_software(ctx)
         self._view_target: OffscreenTarget | None = None
@@ -197,8 +205,8 @@ class Explorer:
         self.weights = dict(weights or {})
         self.ui_scale = ui_scale
         self.messages: deque[Message] = deque(maxlen=6)
-        if classifier.notice:
-            self.notify(classifier.notice, error=True)
+        if classifier.notice:  # already printed where the model was loaded
+            self.messages.append(Message(classifier.notice, True))
         self.model_notice = classifier.notice
         self.live = LiveClassifier(classifier)
         self.live_enabled = True
@@ -275,6 +283,8 @@ class Explorer:
 
     def notify(self, text: str, error: bool = False) -> None:
         self.messages.append(Message(text, error))
+        if self.echo:
+            print(("error: " if error else "") + text, file=sys.stderr if error else sys.stdout, flush=True)
 
     # ------------------------------------------------------------------ scene
 
@@ -424,6 +434,18 @@ class Explorer:
                 self.atlas.stop()
             else:
                 self.start_atlas()
+        elif action == "attack":
+            self.lenses.start_attack()
+        elif action == "fragility":
+            if self.lenses.mapping_fragility:
+                self.lenses.fragility.stop()
+            else:
+                self.lenses.start_fragility(self.view_pixels)
+        elif action == "evolve":
+            if self.lenses.evolving:
+                self.lenses.evolution.stop()
+            else:
+                self.lenses.start_evolve()
         elif action == "quit":
             self.quit_requested = True
         else:
@@ -563,6 +585,7 @@ class Explorer:
         changed = self.live.poll() > 0
         self._follow_optimize()
         self._follow_atlas()
+        self.lenses.follow()
         result = self.live.latest()
         if result is not None and result is not self.result:
             self.result = result
@@ -633,6 +656,7 @@ class Explorer:
         sx, sy = fb_w / max(ww, 1), fb_h / max(wh, 1)
         vx, vy, vw, vh = self.view_rect(ww, wh)
         viewport = (int(vx * sx), int(vy * sy), max(int(vw * sx), 1), max(int(vh * sy), 1))
+        self.view_pixels = viewport[2:]
         key = self.scene_key
         if key != self._last_key:
             self._last_key, self._last_change = key, now

@@ -10,6 +10,7 @@ context.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +20,7 @@ from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.evolve import EvolveState, evolve, genome_skin, image_evaluator, object_evaluator
 from app.evolve_gallery import genome_picture
-from app.fragility import FragilityMap, crop_image, fragility
+from app.fragility import FragilityMap, FragilityResult, crop_image, fragility
 from app.imagenet import class_names
 from app.live import classify_image
 from app.params import Pose
@@ -40,6 +41,7 @@ class FragilityRun(BackgroundRun):
         self.image, self.true_class, self.relative, self.steps = image, true_class, relative, steps
         self.model = classifier.name
         self.map: FragilityMap | None = None
+        self.result: FragilityResult | None = None
         self.crops_done, self.crops_total = 0, 0
         self._start(self._run, (classifier,), "fragility")
 
@@ -50,14 +52,16 @@ class FragilityRun(BackgroundRun):
 
         result = fragility(classifier, self.image, self.true_class, [self.relative], self.steps, batch=16,
                            stop=self._stop, report=report)  # fmt: skip
-        self.map = result.maps[0] if result.maps else None
+        self.result, self.map = result, (result.maps[0] if result.maps else None)
 
 
 class EvolveRun(BackgroundRun):
     """MAP-Elites on CPPN skins of the object (or plain images), until stopped."""
 
-    def __init__(self, classifier: Classifier, state: EvolveState, mesh, settings: RenderSettings, batch: int = 8):
-        self.state, self.model = state, classifier.name
+    def __init__(self, classifier: Classifier, state: EvolveState, mesh, settings: RenderSettings, batch: int = 8,
+                 true_class: int | None = None):  # fmt: skip
+        """``true_class``: the object's own class, left out of the gallery (it fools no one)."""
+        self.state, self.model, self.true_class = state, classifier.name, true_class
         self.pictures: dict[int, np.ndarray] = {}  # what the classifier saw for the current best elites
         self.lock = threading.Lock()
         self._start(self._run, (classifier, mesh, settings, batch), "evolve")
@@ -77,7 +81,7 @@ class EvolveRun(BackgroundRun):
                 evaluate = image_evaluator(classifier)
 
             def checkpoint(state: EvolveState) -> None:
-                best = state.best(GALLERY)
+                best = state.best(GALLERY, exclude=self.true_class)
                 fresh = {c: self.pictures.get(c) for c, e in best if e.generation < state.generation}
                 for c, e in best:  # new elites (this generation's) get their picture
                     if fresh.get(c) is None:
@@ -98,7 +102,7 @@ class EvolveRun(BackgroundRun):
         with self.lock:
             pictures = dict(self.pictures)
         out = []
-        for c, e in self.state.best(GALLERY):
+        for c, e in self.state.best(GALLERY, exclude=self.true_class):
             if pictures.get(c) is not None:
                 out.append((c, e.fitness, pictures[c]))
         return out
@@ -112,6 +116,7 @@ class Lenses:
         self.attack_method = "pgd"
         self.attack_eps = 2.0
         self.attack: AttackResult | None = None
+        self.attack_record: dict = {}  # the scene it was made in (object, model, pose)
         self.attack_change: np.ndarray | None = None  # the attack's change, amplified to be seen
         self.attack_pose: tuple[Pose, np.ndarray, np.ndarray] | None = None  # pose, image, probabilities
         self.attacking = False
@@ -124,6 +129,7 @@ class Lenses:
         self.evolve_kind = "object"
         self.evolution: EvolveRun | None = None
         self.skin: tuple[int, str] | None = None  # (class, model) of the elite the object wears
+        self._reported: set[int] = set()  # the runs whose end was announced
 
     # ---------------------------------------------------------------- attacks
     def start_attack(self) -> None:
@@ -138,6 +144,8 @@ class Lenses:
         if best is not None and run.object == ex.obj.name:
             pose_image = ex.render_input(best)[..., :3].copy()
         method, eps = self.attack_method, self.attack_eps
+        scene = {"object": ex.obj.name, "model": ex.classifier.name, "label": label, "pose": ex.pose.to_dict(),
+                 "settings": ex.render_settings().to_dict()}  # fmt: skip
         steps = {"fgsm": 1, "pgd": 10, "deepfool": 50}[method]
 
         def job(clf: Classifier):
@@ -151,6 +159,7 @@ class Lenses:
                 ex.notify(f"the attack failed: {out}", error=True)
                 return
             self.attack, self.attack_pose = out
+            self.attack_record = scene
             self.attack_change = self.attack.perturbation_image()
             r = self.attack
             ex.notify(f"{method}: {'fooled' if r.fooled else 'not fooled'} with L-inf {r.linf}/255, "
@@ -158,6 +167,35 @@ class Lenses:
 
         self.attacking = True
         ex.live.run_job(job, done)
+
+    def save_attack(self) -> None:
+        """The attack sheet (original | change | adversarial | pose search's best), the
+        adversarial image and a JSON record, under new names in the captures folder."""
+        from app.lens_files import attack_tiles, pose_tile, write_attack
+
+        r, scene, ex = self.attack, self.attack_record, self.ex
+        if r is None:
+            return
+        pose = self.attack_pose
+
+        def job(_clf: Classifier) -> Path:
+            tiles = attack_tiles(scene["model"], r.original, [r], scene["label"])
+            record = {k: v for k, v in scene.items() if k != "label"} | {"attacks": [r.record()]}
+            if pose is not None:
+                best, image, probs = pose
+                fooled = int(np.argmax(probs)) != scene["label"]
+                tiles.append(pose_tile(image, probs, "pose search's best", fooled))
+                record["pose_attack"] = {"pose": best.to_dict(), "fooled": fooled, "top1": int(np.argmax(probs)),
+                                         "probability": round(float(probs.max()), 6)}  # fmt: skip
+            return write_attack(ex.captures_dir, scene["object"], tiles, [r], record)
+
+        ex.live.run_job(job, lambda out: self._saved("attack", out))
+
+    def _saved(self, what: str, out: Path | Exception) -> None:
+        if isinstance(out, Exception):
+            self.ex.notify(f"saving the {what} failed: {out}", error=True)
+        else:
+            self.ex.notify(f"saved the {what}: {out}")
 
     # -------------------------------------------------------------- fragility
     @property
@@ -181,6 +219,7 @@ class Lenses:
         try:
             self.fragility = FragilityRun(ex.classifier, image, ex.obj.imagenet_class, self.fragility_size,
                                           FRAGILITY_GRIDS[self.fragility_grid])  # fmt: skip
+            self.fragility.object, self.fragility.pose = ex.obj.name, ex.pose
         except Exception as e:
             ex.notify(f"cannot map fragility: {e}", error=True)
         self.fragility_cell, self.fragility_pair = None, []
@@ -202,6 +241,21 @@ class Lenses:
             caption = f"crop {box[2]} px" if not self.fragility_pair else what[other]
             self.fragility_pair.append((crop_image(run.image, box, size), caption, line, ok[n]))
         self.fragility_cell = (row, col)
+        flips = "" if other is None else f"; {what[other]}: {self.fragility_pair[1][2]}"
+        self.ex.notify(f"crop {m.box(row, col, 0)[2]} px at ({m.xs[col]}, {m.ys[row]}): {self.fragility_pair[0][2]}"
+                       f"{flips or '; no neighbour flips'}")  # fmt: skip
+
+    def save_fragility(self) -> None:
+        """The maps over the view, FRI fractions and the JSON of every map (as ``run.py fragility``)."""
+        from app.lens_files import write_fragility
+
+        run, ex = self.fragility, self.ex
+        if run is None or run.result is None or not run.result.maps:
+            return
+        record = {"object": run.object, "pose": run.pose.to_dict(), "image_size": list(run.image.shape[1::-1]),
+                  "grid": run.steps, "crops": run.crops_total}  # fmt: skip
+        ex.live.run_job(lambda _clf: write_fragility(ex.captures_dir, run.object, run.result, record),
+                        lambda out: self._saved("fragility map", out))  # fmt: skip
 
     # ---------------------------------------------------------------- evolve
     @property
@@ -214,7 +268,8 @@ class Lenses:
             return
         state = EvolveState(self.evolve_kind, ex.classifier.name, ex.target_class, seed=0,
                             object=ex.obj.name, pose=ex.pose.to_dict())  # fmt: skip
-        self.evolution = EvolveRun(ex.classifier, state, ex.renderer.mesh, ex.render_settings())
+        own = ex.obj.imagenet_class if self.evolve_kind == "object" else None
+        self.evolution = EvolveRun(ex.classifier, state, ex.renderer.mesh, ex.render_settings(), true_class=own)
 
     def apply_skin(self, class_index: int) -> None:
         """Dress the object in the elite of ``class_index`` (a plain-image genome paints by x, y)."""
@@ -224,11 +279,62 @@ class Lenses:
         self.ex.renderer.set_skin(genome_skin(run.state.elites[class_index].genome))
         self.skin = (class_index, run.model)
 
+    def save_evolution(self) -> None:
+        """A new folder in the captures folder with archive.json (``run.py evolve --resume
+        --out FOLDER`` goes on from it), the gallery sheet and the elites' pictures."""
+        from app.evolve_gallery import write_gallery
+        from app.files import next_free_stem
+
+        run, ex = self.evolution, self.ex
+        if run is None or not run.done or not run.state.elites:
+            return
+        state = run.state
+        pictures = {c: p for c, p in run.pictures.items() if p is not None}
+        name = f"{state.object or 'images'}-evolve"
+
+        def job(_clf: Classifier) -> Path:
+            folder = ex.captures_dir / next_free_stem(ex.captures_dir, name, ("",))
+            folder.mkdir(parents=True)
+            state.save(folder / "archive.json")
+            return write_gallery(state, folder, len(pictures), pictures=pictures)
+
+        ex.live.run_job(job, lambda out: self._saved("evolution", out))
+
     def remove_skin(self) -> None:
         self.ex.renderer.set_skin(None)
         self.skin = None
 
     # ----------------------------------------------------------------- life
+    def follow(self) -> None:
+        """Announce a fragility map or an evolution that has ended (once per run)."""
+        for run in (self.fragility, self.evolution):
+            if run is None or not run.done or id(run) in self._reported:
+                continue
+            self._reported.add(id(run))
+            if run.error is not None:
+                self.ex.notify(f"the {'fragility map' if run is self.fragility else 'evolution'} failed: "
+                               f"{run.error}", error=True)  # fmt: skip
+            elif run is self.fragility:
+                self._announce_fragility(run)
+            else:
+                s = run.state
+                best = s.best(1, exclude=run.true_class)
+                top = f"; best {class_names()[best[0][0]]} {100 * best[0][1].fitness:.0f}%" if best else ""
+                aim = f"; target {100 * s.target_fitness():.1f}%" if s.target is not None else ""
+                self.ex.notify(f"evolution stopped at generation {s.generation} ({s.evaluations} pictures, "
+                               f"{len(s.best(minimum=0.5))} classes at >= 50%){top}{aim}; "
+                               "click an elite to dress the object")  # fmt: skip
+
+    def _announce_fragility(self, run: FragilityRun) -> None:
+        m = run.map
+        if m is None:
+            self.ex.notify("the fragility map was stopped before its first crop size finished")
+            return
+        f = m.fractions()
+        self.ex.notify(f"fragility map, crop {m.size} px: {100 * f['correct']:.0f}% correct, loose FRIs "
+                       f"{100 * f['loose_shift']:.0f}% (shift) / {100 * f['loose_shrink']:.0f}% (shrink) in "
+                       f"{run.elapsed:.1f} s; click a cell")  # fmt: skip
+
     def stop_all(self) -> None:
         for run in (self.fragility, self.evolution):
             if run is not None:

@@ -88,6 +88,10 @@ def draw_attacks(panel: Panel) -> None:
         imgui.text_colored(GREY, "no pose attack yet:\nrun Optimize pose (O),\nthen attack again")
         imgui.end_group()
     imgui.text_colored(GREY, f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.seconds:.1f} s")
+    imgui.same_line()
+    if imgui.small_button("Save##attack"):
+        lenses.save_attack()
+    panel._remember("attack_save")
 
 
 def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
@@ -126,6 +130,10 @@ def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
         return
     f = m.fractions()
     imgui.text(f"{run.model}, crop {m.size} px, {run.elapsed:.1f} s: correct {100 * f['correct']:.0f}%")
+    imgui.same_line()
+    if imgui.small_button("Save##frag"):
+        lenses.save_fragility()
+    panel._remember("fragility_save")
     for kind in ("correct", *KINDS):
         if kind.startswith("strict"):
             imgui.same_line()
@@ -195,6 +203,11 @@ def draw_evolve(panel: Panel) -> None:
         else:
             lenses.start_evolve()
     panel._remember("evolve_button")
+    if lenses.evolution is not None and not running and lenses.evolution.state.elites:
+        imgui.same_line()
+        if imgui.button("Save##evolve"):
+            lenses.save_evolution()
+        panel._remember("evolve_save")
     if lenses.skin is not None:
         imgui.same_line()
         if imgui.button("Undress"):
@@ -208,7 +221,7 @@ def draw_evolve(panel: Panel) -> None:
         imgui.text_colored(RED, f"failed: {run.error}")
     s = run.state
     line = f"generation {s.generation}, {s.evaluations} pictures, {run.elapsed:.0f} s; "
-    line += f"{len(s.best(minimum=0.9))} classes >= 90%"
+    line += f"{len(s.best(minimum=0.9, exclude=run.true_class))} classes >= 90%"
     if s.target is not None:
         line += f"; target {100 * s.target_fitness():.1f}%"
     imgui.text(line)

@@ -430,6 +430,17 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     assert any(m.text.startswith("fgsm: fooled") for m in explorer.messages)
     explorer.draw(screen, (W, H))
     assert "attack_button" in explorer.panel.item_rects
+    caps = explorer.captures_dir
+    for _ in range(2):  # Save twice: new names, nothing written over
+        x0, y0, x1, y1 = explorer.panel.item_rects["attack_save"]
+        click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
+    run_until(explorer, screen, lambda: len(list(caps.glob("teddy_bear-attack*.json"))) == 2, what="two saves")
+    doc = json.loads((caps / "teddy_bear-attack-2.json").read_text())
+    assert doc["object"] == "teddy_bear" and doc["attacks"][0]["method"] == "fgsm" and doc["attacks"][0]["fooled"]
+    saved = np.asarray(Image.open(caps / "teddy_bear-attack-2-fgsm.png"))
+    assert np.array_equal(saved, r.adversarial)  # exactly the image that was classified
+    sheet = Image.open(caps / "teddy_bear-attack.png")
+    assert sheet.height == 2 * r.adversarial.shape[0] + 36 and sheet.width > 3 * 2 * r.adversarial.shape[1]
     # fragility map of the full view, beside the window; a click on a cell shows the crop pair
     lenses.fragility_size, lenses.fragility_grid = 0.6, "coarse"
     lenses.start_fragility((W - int(explorer.panel.width), H))
@@ -443,6 +454,15 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     col, row = 2, 3
     click_at(explorer, screen, x0 + (m.xs[col] + m.size / 2) * scale, y0 + (m.ys[row] + m.size / 2) * scale)
     assert lenses.fragility_cell == (row, col)
+    assert explorer.messages[-1].text.startswith(f"crop {m.size} px at ({m.xs[col]}, {m.ys[row]})")
+    assert any(t.text.startswith("fragility map, crop") for t in explorer.messages)
+    x0, y0, x1, y1 = explorer.panel.item_rects["fragility_save"]
+    click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
+    run_until(explorer, screen, lambda: (caps / "teddy_bear-fragility-fri.png").exists(), what="the saved map")
+    doc = json.loads((caps / "teddy_bear-fragility.json").read_text())
+    assert doc["maps"][0]["correct"] == m.correct.astype(int).tolist() and doc["maps"][0]["size"] == m.size
+    assert doc["image_size"] == [run.image.shape[1], run.image.shape[0]] and doc["grid"] == 6
+    assert Image.open(caps / "teddy_bear-fragility-maps.png").width > 500
     # evolution of skins; clicking the best elite dresses the object, and the live view follows
     run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction")
     before = explorer.result.probabilities.copy()
@@ -450,6 +470,16 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     run_until(explorer, screen, lambda: lenses.evolution.state.generation >= 2, timeout=120, what="two generations")
     lenses.evolution.stop()
     run_until(explorer, screen, lambda: not lenses.evolving, what="the evolution to stop")
+    explorer.draw(screen, (W, H))
+    assert any(t.text.startswith("evolution stopped at generation") for t in explorer.messages)
+    x0, y0, x1, y1 = explorer.panel.item_rects["evolve_save"]
+    click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
+    run_until(explorer, screen, lambda: list(caps.glob("teddy_bear-evolve/gallery-gen*.png")), what="the gallery")
+    from app.evolve import EvolveState
+
+    archive = EvolveState.load(caps / "teddy_bear-evolve" / "archive.json")
+    assert archive.generation == lenses.evolution.state.generation and archive.object == "teddy_bear"
+    assert len(list(caps.glob("teddy_bear-evolve/elites/*.png"))) == len(lenses.evolution.gallery())
     explorer.draw(screen, (W, H))
     best_class = lenses.evolution.gallery()[0][0]
     x0, y0, x1, y1 = explorer.panel.item_rects["elite0"]

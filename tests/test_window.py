@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -310,4 +311,37 @@ def test_atlas_key_maps_the_view_and_a_click_on_a_red_cell_loads_its_pose(app_fa
     assert pose["yaw"] % 15 == 0 and pose["pitch"] % 30 == 0  # a cell of the 24 x 12 grid
     assert (pose["yaw"], pose["pitch"]) != (canonical.yaw, canonical.pitch)  # the canonical pose is right, not red
     assert pose["z"] == canonical.z and pose["roll"] == canonical.roll
+    assert app.close() == 0, app.output()
+
+
+def test_lens_keys_attack_map_click_a_crop_and_evolve_in_the_real_window(app_factory):
+    app = app_factory()
+
+    def said(text: str) -> bool:
+        return text in app.output()
+
+    app.key("a")
+    wait_for(lambda: said("pgd: "), what="the pixel attack", app=app)
+    assert "pgd: fooled with L-inf 2/255" in app.output()  # the teddy bear at 2/255 (see test_lenses)
+    app.key("g")
+    wait_for(lambda: said("fragility map, crop "), timeout=240, what="the fragility map", app=app)
+    # the map is the view drawn in the panel: the tallest block of white (the background) there
+    panel = np.asarray(Image.open(app.screenshot("window-fragility")).convert("RGB"))[:768, 1024 - 390 : 1024]
+    rows = np.flatnonzero(((panel == 255).all(axis=2)).sum(axis=1) > 100)
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    block = max(runs, key=len)
+    assert len(block) > 200, "no map image in the panel"
+    y = int(block.mean())
+    app.xdotool("mousemove", "--window", app.window, str(1024 - 390 + 195), str(y))
+    time.sleep(0.3)
+    app.xdotool("click", "1")
+    wait_for(lambda: re.search(r"crop \d+ px at \(\d+, \d+\): ", app.output()), what="the clicked crop", app=app)
+    app.key("v")
+    time.sleep(10)
+    app.key("v")
+    wait_for(lambda: said("evolution stopped at generation"), what="the evolution to stop", app=app)
+    generation = int(re.search(r"evolution stopped at generation (\d+)", app.output()).group(1))
+    assert generation >= 1
+    app.screenshot("window-evolve")
+    assert "Traceback" not in app.output()
     assert app.close() == 0, app.output()
