@@ -36,7 +36,7 @@ def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None, pictu
     names = class_names()
     best = state.best(count)
     if pictures is not None:
-        best = [(c, e) for c, e in best if pictures.get(c) is not None]
+        best = [(c, e) for c, e in state.best() if pictures.get(c) is not None][:count]
     size = pipe.classifier.input_size if pipe is not None else 224
     if pictures:
         size = next(p for p in pictures.values() if p is not None).shape[0]
