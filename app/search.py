@@ -279,45 +279,73 @@ def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bo
 
 
 def _gradient(
-    t: _Tracker, gradient: Gradient, rng: np.random.Generator, lr: float, patience: int, population: int,
+    t: _Tracker, gradient: Gradient, rng: np.random.Generator, step: float, patience: int, population: int,
     stop_on_success: bool,
 ) -> None:  # fmt: skip
-    """Multi-start Adam ascent on the goal score with the exact gradient of the re-shaded
-    render; the visibility is rasterised again at every step, so silhouettes and
-    occlusions follow.  An untargeted climb starts at the start pose; a targeted one (the
-    target is usually far from it) and every restart start at the best of a batch of
-    random poses.  A climb restarts when its best has not risen by 0.05 for ``patience``
-    steps; the best pose of all climbs is kept."""
+    """Gradient ascent on the goal score with a line search on real renders.
 
-    def best_of_random(include_base: bool) -> np.ndarray:
-        units = [rng.random(t.space.dim) for _ in range(population - include_base)]
+    Each iteration takes the exact gradient of the re-shaded render at the current point
+    (the visibility is rasterised again, so silhouettes and occlusions follow) and walks
+    along it: the OpenGL render of a step of the current length is classified; a step that
+    does not raise the score is halved (up to 3 times), and once one does, steps twice as
+    long along the same direction are tried while the score goes on rising (a render and a
+    classification cost a fraction of a gradient).  The renders judge what the gradient
+    cannot see (a silhouette that changes, a step too long for the local slope), and a
+    fooling step ends an untargeted search at once.  An untargeted climb starts at the
+    start pose; a targeted one (the target is usually far away) starts at the best of
+    ``population`` random poses, and every restart at the best of a third as many.  A climb restarts when its best has not risen by 0.05 for ``patience``
+    iterations, or no step along the gradient helps."""
+
+    def best_of_random(include_base: bool, count: int = population) -> np.ndarray:
+        units = [rng.random(t.space.dim) for _ in range(count - include_base)]
         if include_base:
             units.insert(0, t.space.to_unit(t.space.base))
         scores = t.score([t.space.from_unit(u) for u in units])
         return t.space.to_unit(t.space.from_unit(units[int(np.argmax(scores))]))
 
+    def ended(pose: Pose | None = None) -> bool:
+        return (pose is not None and t.step_done(pose)) or t.stop.is_set() or (stop_on_success and t.success)
+
     u = t.space.to_unit(t.space.base) if t.goal.target is None else best_of_random(include_base=True)
-    beta1, beta2 = 0.9, 0.999
     while True:
-        m, v = np.zeros_like(u), np.zeros_like(u)
-        climb_best, since, step = -math.inf, 0, 0
+        length, climb_best, since = step, -math.inf, 0
         while since < patience:
             pose = t.space.from_unit(u)
             result = gradient(t.space, t.goal, u)
             score = t.observe(pose, result.probabilities)
-            if t.step_done(pose) or (stop_on_success and t.success):
+            if ended(pose):
                 return
-            step += 1
             since += 1
             if score > climb_best + 0.05:
                 climb_best, since = score, 0
             g = np.nan_to_num(result.gradient, nan=0.0, posinf=0.0, neginf=0.0)
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g * g
-            update = (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
-            u = t.space.to_unit(t.space.from_unit(u + lr * update))
-        u = best_of_random(include_base=False)
-        if stop_on_success and t.success:
+            norm = float(np.linalg.norm(g))
+            if norm == 0.0:
+                break
+            direction = g / norm
+            moved = False
+            for _ in range(4):  # the first length that raises the score; halved when it does not
+                trial = t.space.to_unit(t.space.from_unit(u + length * direction))
+                trial_score = t.score([t.space.from_unit(trial)])[0]
+                if ended():
+                    return
+                if trial_score > score:
+                    moved = True
+                    break
+                length *= 0.5
+            if not moved:
+                break
+            while length < 0.5:  # then further along the same direction while the score rises
+                further = t.space.to_unit(t.space.from_unit(u + 2.0 * length * direction))
+                further_score = t.score([t.space.from_unit(further)])[0]
+                if ended():
+                    return
+                if further_score <= trial_score:
+                    break
+                trial, trial_score, length = further, further_score, 2.0 * length
+            u = trial
+        u = best_of_random(include_base=False, count=max(2, population // 3))
+        if ended():
             return
 
 
@@ -335,8 +363,8 @@ def search(
     fd_step: float = 0.001,
     fd_lr: float = 0.001,
     gradient: Gradient | None = None,
-    grad_lr: float = 0.05,
-    grad_patience: int = 10,
+    grad_step: float = 0.2,
+    grad_patience: int = 5,
 ) -> SearchResult:
     """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
     (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
@@ -346,7 +374,7 @@ def search(
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
-        _gradient(t, gradient, np.random.default_rng(seed), grad_lr, grad_patience, population, stop_on_success)
+        _gradient(t, gradient, np.random.default_rng(seed), grad_step, grad_patience, population, stop_on_success)
     elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":

@@ -159,3 +159,26 @@ def test_batched_probabilities_match_single_frames(pipeline):
     single = torch.stack([pipeline.classifier.probabilities(pipeline.frames([p]))[0] for p in poses[:3]])
     assert batched.shape == (11, 1000)
     assert torch.allclose(batched[:3], single, atol=1e-4)
+
+
+def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
+    """freeze() swaps in TorchScript for both paths; what they compute must not change."""
+    import torch
+
+    from app.classifiers import load_classifier
+
+    clf = load_classifier("efficientnet_lite0", device="cpu")
+    image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0)) * 255
+
+    def gradient() -> tuple[torch.Tensor, torch.Tensor]:
+        x = image.clone().requires_grad_(True)
+        torch.log_softmax(clf.logits(x), dim=1)[:, 8].sum().backward()
+        return clf.probabilities(image), x.grad
+
+    eager_p, eager_g = gradient()
+    assert clf.freeze() and clf.frozen
+    frozen_p, frozen_g = gradient()
+    assert torch.allclose(frozen_p, eager_p, atol=1e-4)
+    assert eager_g.abs().max() > 0
+    # BatchNorm folded into the convolutions rounds differently: 0.2% here
+    assert float((frozen_g - eager_g).norm() / eager_g.norm()) < 0.01

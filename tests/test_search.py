@@ -65,7 +65,7 @@ def test_gradient_search_reaches_a_target_that_cmaes_does_not(batch_pipeline):
     goal = Goal(obj.imagenet_class, target=412)  # ashcan
     start = float(batch_pipeline.probabilities([obj.canonical_pose])[0, 412])
     g = search("grad", batch_pipeline.probabilities, space, goal, Budget(iterations=12), seed=0,
-               gradient=batch_pipeline.gradient(), grad_lr=0.05)  # fmt: skip
+               gradient=batch_pipeline.gradient(), grad_step=0.1)  # fmt: skip
     assert g.history[-1]["best_target"] > 10 * start
     # the reported best is what OpenGL renders, not only the torch image
     assert float(batch_pipeline.probabilities([g.best])[0, 412]) == pytest.approx(
