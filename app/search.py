@@ -293,8 +293,9 @@ def _gradient(
     cannot see (a silhouette that changes, a step too long for the local slope), and a
     fooling step ends an untargeted search at once.  An untargeted climb starts at the
     start pose; a targeted one (the target is usually far away) starts at the best of
-    ``population`` random poses, and every restart at the best of a third as many.  A climb restarts when its best has not risen by 0.05 for ``patience``
-    iterations, or no step along the gradient helps."""
+    ``population`` random poses, and every restart at the best of a third as many.  A
+    climb restarts when its best has not risen by 0.05 for ``patience`` iterations, or when
+    no step along the gradient helps."""
 
     def best_of_random(include_base: bool, count: int = population) -> np.ndarray:
         units = [rng.random(t.space.dim) for _ in range(count - include_base)]
