@@ -16,6 +16,7 @@ class BackgroundRun:
 
     error: Exception | None = None
     elapsed: float = 0.0
+    announced = False  # the window has reported the run's end
 
     def _start(self, target: Callable[..., None], args: tuple, name: str) -> None:
         self._stop = threading.Event()
@@ -35,6 +36,13 @@ class BackgroundRun:
     def tick(self) -> None:
         """Bring ``elapsed`` up to date (runs call it as they progress)."""
         self.elapsed = time.perf_counter() - self.started
+
+    def newly_ended(self) -> bool:
+        """True once: the first time it is asked after the run ended (the window reports it then)."""
+        if self.announced or not self.done:
+            return False
+        self.announced = True
+        return True
 
     @property
     def done(self) -> bool:

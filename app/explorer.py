@@ -221,10 +221,8 @@ class Explorer:
         self.optimize_options = OptimizeOptions()
         self.optimize_run: OptimizeRun | None = None
         self.optimize_start: Pose | None = None
-        self._optimize_reported = False
         self.atlas: AtlasRun | None = None
         self.atlas_resolution = "medium"
-        self._atlas_reported = True
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
         self._capture_pending = False
         self._submitted_key: object = None
@@ -472,7 +470,7 @@ class Explorer:
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
             return
-        self.optimize_run, self.optimize_start, self._optimize_reported = run, self.pose, False
+        self.optimize_run, self.optimize_start = run, self.pose
 
     def revert_optimize(self) -> None:
         if self.optimize_start is not None and not self.optimizing:
@@ -480,13 +478,14 @@ class Explorer:
 
     def _follow_optimize(self) -> None:
         run = self.optimize_run
-        if run is None or self._optimize_reported:
+        if run is None:
             return
         if not run.done:
             if run.progress is not None:
                 self.pose = run.progress.current  # animate the search
             return
-        self._optimize_reported = True
+        if not run.newly_ended():
+            return
         if run.error is not None or run.result is None:
             self.notify(f"the pose search failed: {run.error}", error=True)
             self.pose = self.optimize_start or self.pose
@@ -516,8 +515,6 @@ class Explorer:
             self.atlas = AtlasRun(self.classifier, self.obj, self.pose, self.render_settings(), steps)
         except Exception as e:
             self.notify(f"cannot map: {e}", error=True)
-            return
-        self._atlas_reported = False
 
     def atlas_pick(self, row: int, column: int) -> None:
         """Show the pose of a map cell."""
@@ -526,9 +523,8 @@ class Explorer:
 
     def _follow_atlas(self) -> None:
         run = self.atlas
-        if run is None or self._atlas_reported or not run.done:
+        if run is None or not run.newly_ended():
             return
-        self._atlas_reported = True
         if run.error is not None:
             self.notify(f"the atlas failed: {run.error}", error=True)
             return

@@ -129,7 +129,6 @@ class Lenses:
         self.evolve_kind = "object"
         self.evolution: EvolveRun | None = None
         self.skin: tuple[int, str] | None = None  # (class, model) of the elite the object wears
-        self._reported: set[int] = set()  # the runs whose end was announced
 
     # ---------------------------------------------------------------- attacks
     def start_attack(self) -> None:
@@ -308,9 +307,8 @@ class Lenses:
     def follow(self) -> None:
         """Announce a fragility map or an evolution that has ended (once per run)."""
         for run in (self.fragility, self.evolution):
-            if run is None or not run.done or id(run) in self._reported:
+            if run is None or not run.newly_ended():
                 continue
-            self._reported.add(id(run))
             if run.error is not None:
                 self.ex.notify(f"the {'fragility map' if run is self.fragility else 'evolution'} failed: "
                                f"{run.error}", error=True)  # fmt: skip
