@@ -59,8 +59,7 @@ class Panel:
         self.window_rects: list[tuple[float, float, float, float]] = []
         self.popup_open = False
         self.mouse_at_frame = (-1.0, -1.0)
-        self._atlas_seen = None
-        self.lens_seen: dict[str, object] = {}  # lens section -> the run it last opened for
+        self.section_seen: dict[str, object] = {}  # section -> the run (or result) it last opened for
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -106,7 +105,7 @@ class Panel:
             self._optimize()
             self._atlas()
             draw_attacks(self)
-            draw_fragility(self, self.ex.view_pixels)
+            draw_fragility(self)
             draw_evolve(self)
             self._pose()
             self._scene()
@@ -268,16 +267,23 @@ class Panel:
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
             imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {what} p now {now:.3f}, best {best:.3f}")
 
+    def section(self, label: str, key: str, thing: object) -> bool:
+        """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a
+        result) is new: a map started with its key, an attack that came back."""
+        fresh = thing is not None and self.section_seen.get(key) is not thing
+        if fresh:
+            imgui.set_next_item_open(True)
+            self.section_seen[key] = thing
+        if not imgui.collapsing_header(label):
+            return False
+        if fresh:
+            imgui.set_scroll_here_y(0.0)
+        return True
+
     def _atlas(self) -> None:
         ex = self.ex
-        started = ex.atlas is not self._atlas_seen
-        if started:  # a map started (M key): open the section and scroll it into view
-            imgui.set_next_item_open(True)
-            self._atlas_seen = ex.atlas
-        if not imgui.collapsing_header("Atlas: yaw x pitch map"):
+        if not self.section("Atlas: yaw x pitch map", "atlas", ex.atlas):
             return
-        if started:
-            imgui.set_scroll_here_y(0.0)
         running = ex.mapping
         imgui.begin_disabled(running)
         imgui.set_next_item_width(110 * ex.ui_scale)

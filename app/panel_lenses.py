@@ -22,20 +22,6 @@ RED = imgui.ImVec4(1.0, 0.4, 0.35, 1)
 GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1)
 
 
-def _header(panel: Panel, label: str, key: str, thing: object) -> bool:
-    """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a result) is new."""
-    seen = panel.lens_seen
-    fresh = thing is not None and seen.get(key) is not thing
-    if fresh:
-        imgui.set_next_item_open(True)
-        seen[key] = thing
-    if not imgui.collapsing_header(label):
-        return False
-    if fresh:
-        imgui.set_scroll_here_y(0.0)
-    return True
-
-
 def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVec4]:
     top = int(np.argmax(probs))
     colour = GREEN if top == true_class else RED
@@ -52,7 +38,7 @@ def _image_column(panel: Panel, name: str, image: np.ndarray, caption: str, line
 
 def draw_attacks(panel: Panel) -> None:
     ex, lenses = panel.ex, panel.ex.lenses
-    if not _header(panel, "Pixel attacks vs pose", "attack", lenses.attack):
+    if not panel.section("Pixel attacks vs pose", "attack", lenses.attack):
         return
     imgui.set_next_item_width(100 * ex.ui_scale)
     if imgui.begin_combo("##attackmethod", lenses.attack_method):
@@ -65,8 +51,8 @@ def draw_attacks(panel: Panel) -> None:
     _, lenses.attack_eps = imgui.slider_float("eps/255", lenses.attack_eps, 0.0, 16.0, "%.1f")
     imgui.same_line()
     imgui.begin_disabled(lenses.attacking)
-    if imgui.button("Attack pixels" if not lenses.attacking else "attacking..."):
-        lenses.start_attack()
+    if imgui.button("Attack pixels (A)" if not lenses.attacking else "attacking..."):
+        ex.act("attack")
     imgui.end_disabled()
     panel._remember("attack_button")
     r = lenses.attack
@@ -94,9 +80,9 @@ def draw_attacks(panel: Panel) -> None:
     panel._remember("attack_save")
 
 
-def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
+def draw_fragility(panel: Panel) -> None:
     ex, lenses = panel.ex, panel.ex.lenses
-    if not _header(panel, "Fragility: crops of this view", "fragility", lenses.fragility):
+    if not panel.section("Fragility: crops of this view", "fragility", lenses.fragility):
         return
     running = lenses.mapping_fragility
     imgui.begin_disabled(running)
@@ -111,11 +97,8 @@ def draw_fragility(panel: Panel, view_size: tuple[int, int]) -> None:
         imgui.end_combo()
     imgui.end_disabled()
     imgui.same_line()
-    if imgui.button("Stop##frag" if running else "Map crops"):
-        if running:
-            lenses.fragility.stop()
-        else:
-            lenses.start_fragility(view_size)
+    if imgui.button("Stop (G)##frag" if running else "Map crops (G)"):
+        ex.act("fragility")
     panel._remember("fragility_button")
     run = lenses.fragility
     if run is None:
@@ -188,7 +171,7 @@ def _fragility_map(panel: Panel, run, m) -> None:
 
 def draw_evolve(panel: Panel) -> None:
     ex, lenses = panel.ex, panel.ex.lenses
-    if not _header(panel, "Evolved fooling skins", "evolve", lenses.evolution):
+    if not panel.section("Evolved fooling skins", "evolve", lenses.evolution):
         return
     running = lenses.evolving
     imgui.begin_disabled(running)
@@ -197,11 +180,8 @@ def draw_evolve(panel: Panel) -> None:
             lenses.evolve_kind = kind
         imgui.same_line()
     imgui.end_disabled()
-    if imgui.button("Stop##evolve" if running else "Evolve"):
-        if running:
-            lenses.evolution.stop()
-        else:
-            lenses.start_evolve()
+    if imgui.button("Stop (V)##evolve" if running else "Evolve (V)"):
+        ex.act("evolve")
     panel._remember("evolve_button")
     if lenses.evolution is not None and not running and lenses.evolution.state.elites:
         imgui.same_line()
