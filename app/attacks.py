@@ -21,6 +21,7 @@ from app.classifiers import Classifier, Prediction
 from app.live import classify_image, rank_of, top_k
 
 METHODS = ("fgsm", "pgd", "deepfool")
+DEFAULT_STEPS = {"fgsm": 1, "pgd": 10, "deepfool": 50}  # the window's, and run.py attack without --steps
 
 
 class AttackError(ValueError):

@@ -96,7 +96,7 @@ def _target(text: str | None) -> int | None:
 
 def cmd_attack(args: argparse.Namespace) -> int:
     from app import classifiers
-    from app.attacks import METHODS, AttackError, attack
+    from app.attacks import DEFAULT_STEPS, METHODS, AttackError, attack
     from app.imagenet import class_names
     from app.pipeline import Pipeline
 
@@ -115,7 +115,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     label = obj.imagenet_class
     results = []
     for m in methods:
-        steps = args.steps or {"fgsm": 1, "pgd": 10, "deepfool": 50}[m]
+        steps = args.steps or DEFAULT_STEPS[m]
         r = attack(clf, image, m, label=label, target=None if m == "deepfool" else target, eps=args.eps,
                    alpha=args.alpha, steps=steps, seed=args.seed)  # fmt: skip
         results.append(r)

@@ -30,16 +30,16 @@ def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None, pictu
     """elites/NNN-label.png for the ``count`` best elites and gallery.png (a grid with labels);
     existing files of earlier runs are kept: this run's names get a generation suffix.
     ``pictures``: the elites' pictures by class, already made (the window's gallery); only
-    those are written."""
+    those are written, and no ``pipe`` is needed."""
     from PIL import Image, ImageDraw, ImageFont
 
     names = class_names()
-    best = state.best(count)
-    if pictures is not None:
-        best = [(c, e) for c, e in state.best() if pictures.get(c) is not None][:count]
-    size = pipe.classifier.input_size if pipe is not None else 224
-    if pictures:
-        size = next(p for p in pictures.values() if p is not None).shape[0]
+    if pictures is None:
+        best = state.best(count)
+        size = pipe.classifier.input_size if pipe is not None else 224
+    else:
+        best = [(c, e) for c, e in state.best() if c in pictures][:count]
+        size = next(iter(pictures.values())).shape[0] if pictures else 224
     tile, band, cols = size, 30, 6
     rows = max(1, -(-len(best) // cols))
     sheet = Image.new("RGB", (cols * tile, rows * (tile + band)), (20, 20, 20))

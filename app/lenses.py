@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.attacks import AttackResult, attack
+from app.attacks import DEFAULT_STEPS, AttackResult, attack
 from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.evolve import EvolveState, evolve, genome_skin, image_evaluator, object_evaluator
@@ -145,7 +145,7 @@ class Lenses:
         method, eps = self.attack_method, self.attack_eps
         scene = {"object": ex.obj.name, "model": ex.classifier.name, "label": label, "pose": ex.pose.to_dict(),
                  "settings": ex.render_settings().to_dict()}  # fmt: skip
-        steps = {"fgsm": 1, "pgd": 10, "deepfool": 50}[method]
+        steps = DEFAULT_STEPS[method]
 
         def job(clf: Classifier):
             result = attack(clf, image, method, label=label, eps=eps, steps=steps)
@@ -288,7 +288,7 @@ class Lenses:
         if run is None or not run.done or not run.state.elites:
             return
         state = run.state
-        pictures = {c: p for c, p in run.pictures.items() if p is not None}
+        pictures = {c: picture for c, _p, picture in run.gallery()}  # what the gallery shows
         name = f"{state.object or 'images'}-evolve"
 
         def job(_clf: Classifier) -> Path:
@@ -320,7 +320,7 @@ class Lenses:
                 top = f"; best {class_names()[best[0][0]]} {100 * best[0][1].fitness:.0f}%" if best else ""
                 aim = f"; target {100 * s.target_fitness():.1f}%" if s.target is not None else ""
                 self.ex.notify(f"evolution stopped at generation {s.generation} ({s.evaluations} pictures, "
-                               f"{len(s.best(minimum=0.5))} classes at >= 50%){top}{aim}; "
+                               f"{len(s.best(minimum=0.5, exclude=run.true_class))} classes at >= 50%){top}{aim}; "
                                "click an elite to dress the object")  # fmt: skip
 
     def _announce_fragility(self, run: FragilityRun) -> None:
