@@ -304,6 +304,11 @@ def _gradient(
         scores = t.score([t.space.from_unit(u) for u in units])
         return t.space.to_unit(t.space.from_unit(units[int(np.argmax(scores))]))
 
+    def probe(x: np.ndarray) -> tuple[np.ndarray, float]:
+        """Score the OpenGL render at unit point ``x``: (the point as a valid pose has it, its score)."""
+        pose = t.space.from_unit(x)
+        return t.space.to_unit(pose), float(t.score([pose])[0])
+
     def ended(pose: Pose | None = None) -> bool:
         return (pose is not None and t.step_done(pose)) or t.stop.is_set() or (stop_on_success and t.success)
 
@@ -326,8 +331,7 @@ def _gradient(
             direction = g / norm
             moved = False
             for _ in range(4):  # the first length that raises the score; halved when it does not
-                trial = t.space.to_unit(t.space.from_unit(u + length * direction))
-                trial_score = t.score([t.space.from_unit(trial)])[0]
+                trial, trial_score = probe(u + length * direction)
                 if ended():
                     return
                 if trial_score > score:
@@ -337,8 +341,7 @@ def _gradient(
             if not moved:
                 break
             while length < 0.5:  # then further along the same direction while the score rises
-                further = t.space.to_unit(t.space.from_unit(u + 2.0 * length * direction))
-                further_score = t.score([t.space.from_unit(further)])[0]
+                further, further_score = probe(u + 2.0 * length * direction)
                 if ended():
                     return
                 if further_score <= trial_score:
