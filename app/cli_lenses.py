@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.lens_files import attack_tiles, pose_tile, write_attack, write_fragility
+from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 
 ATTACK_EPILOG = """\
 examples:
@@ -133,7 +133,6 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
-    from app.params import NAMES
     from app.search import Budget, Goal, SearchSpace, search
 
     space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
@@ -142,13 +141,12 @@ def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
     best = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     top = int(np.argmax(probs))
-    moved = {n: round(result.best[n] - pose[n], 2) for n in NAMES if abs(result.best[n] - pose[n]) > 1e-6}
-    turn = ", ".join(f"{n} {v:+.0f}" for n, v in moved.items())
+    record = pose_attack_record(pose, result.best, probs, result.success, result.elapsed)
+    turn = ", ".join(f"{n} {v:+.0f}" for n, v in record["changed"].items())
     tiles.append(pose_tile(best, probs, f"pose attack: {turn}", result.success))
     print(f"pose      {'fooled' if result.success else 'not fooled':10s} -> {names[top]} {probs[top]:.3f}; "
           f"turned {turn or 'nothing'}, {result.elapsed:.1f} s")  # fmt: skip
-    return {"fooled": result.success, "changed": moved, "top1": {"index": top, "label": names[top],
-            "probability": round(float(probs[top]), 6)}, "seconds": round(result.elapsed, 3)}  # fmt: skip
+    return record
 
 
 def cmd_fragility(args: argparse.Namespace) -> int:

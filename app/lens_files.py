@@ -13,6 +13,7 @@ from app.attacks import AttackResult
 from app.files import next_free_stem, png_bytes, write_new
 from app.fragility import FragilityResult
 from app.imagenet import class_names
+from app.params import NAMES, Pose
 
 GREEN, RED, GREY = (90, 220, 90), (255, 80, 80), (200, 200, 200)
 
@@ -57,6 +58,18 @@ def attack_tiles(model: str, image: np.ndarray, results: list[AttackResult], lab
 def pose_tile(image: np.ndarray, probabilities: np.ndarray, caption: str, fooled: bool) -> np.ndarray:
     top = int(np.argmax(probabilities))
     return tile(image, caption[:40], f"{class_names()[top][:28]} {probabilities[top]:.2f}", RED if fooled else GREEN)
+
+
+def pose_attack_record(start: Pose, best: Pose, probabilities: np.ndarray, fooled: bool,
+                       seconds: float | None = None) -> dict:  # fmt: skip
+    """The pose attack beside the pixel attacks, as the attack JSON holds it."""
+    top = int(np.argmax(probabilities))
+    changed = {n: round(best[n] - start[n], 2) for n in NAMES if abs(best[n] - start[n]) > 1e-6}
+    top1 = {"index": top, "label": class_names()[top], "probability": round(float(probabilities[top]), 6)}
+    record = {"fooled": fooled, "pose": best.to_dict(), "changed": changed, "top1": top1}
+    if seconds is not None:
+        record["seconds"] = round(seconds, 3)
+    return record
 
 
 def write_attack(folder: Path, prefix: str, tiles: list[np.ndarray], results: list[AttackResult], record: dict) -> Path:

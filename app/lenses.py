@@ -170,7 +170,7 @@ class Lenses:
     def save_attack(self) -> None:
         """The attack sheet (original | change | adversarial | pose search's best), the
         adversarial image and a JSON record, under new names in the captures folder."""
-        from app.lens_files import attack_tiles, pose_tile, write_attack
+        from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack
 
         r, scene, ex = self.attack, self.attack_record, self.ex
         if r is None:
@@ -184,8 +184,7 @@ class Lenses:
                 best, image, probs = pose
                 fooled = int(np.argmax(probs)) != scene["label"]
                 tiles.append(pose_tile(image, probs, "pose search's best", fooled))
-                record["pose_attack"] = {"pose": best.to_dict(), "fooled": fooled, "top1": int(np.argmax(probs)),
-                                         "probability": round(float(probs.max()), 6)}  # fmt: skip
+                record["pose_attack"] = pose_attack_record(Pose(scene["pose"]), best, probs, fooled)
             return write_attack(ex.captures_dir, scene["object"], tiles, [r], record)
 
         ex.live.run_job(job, lambda out: self._saved("attack", out))
