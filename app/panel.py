@@ -13,6 +13,7 @@ from app.atlas import RESOLUTIONS as ATLAS_RESOLUTIONS
 from app.classifiers import REGISTRY_MODELS
 from app.imagenet import class_names, search_classes
 from app.library import list_objects
+from app.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 
 PANEL_WIDTH = 390.0
 MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
-GREEN = imgui.ImVec4(0.35, 0.85, 0.4, 1.0)
-RED = imgui.ImVec4(1.0, 0.38, 0.35, 1.0)
-AMBER = imgui.ImVec4(1.0, 0.75, 0.25, 1.0)
-GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1.0)
-BLUE = imgui.ImVec4(0.35, 0.6, 1.0, 1.0)
 
 
 def verdict(result: LiveResult, true_class: int | None, target: int | None) -> tuple[str, imgui.ImVec4] | None:

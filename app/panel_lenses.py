@@ -13,13 +13,10 @@ from app.fragility import KINDS
 from app.fragility_plots import TITLES
 from app.imagenet import class_names
 from app.lenses import FRAGILITY_GRIDS
+from app.panel_colours import GREEN, GREY, RED
 
 if TYPE_CHECKING:
     from app.panel import Panel
-
-GREEN = imgui.ImVec4(0.35, 0.85, 0.35, 1)
-RED = imgui.ImVec4(1.0, 0.4, 0.35, 1)
-GREY = imgui.ImVec4(0.6, 0.6, 0.6, 1)
 
 
 def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVec4]:
