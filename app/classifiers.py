@@ -177,6 +177,7 @@ class Classifier:
         self._scale = 1.0 / (255.0 * std)
         self._shift = -mean / std
         self._frozen: torch.jit.ScriptModule | None = None
+        self._traced: torch.jit.ScriptModule | None = None  # kept by freeze() for prepare_gradients()
         self._frozen_grad: torch.jit.ScriptModule | None = None  # frozen, but differentiable
         self.freeze_tried = False
 
@@ -196,8 +197,9 @@ class Classifier:
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Differentiable forward pass (used by gradient-based search): the frozen model
-        without the inference-only rewrites once :meth:`freeze` ran (forward + backward to
-        the input 90 -> 61 ms for efficientnet_lite0 here, the same gradient), else eager."""
+        without the inference-only rewrites once :meth:`prepare_gradients` made it (forward +
+        backward to the input 90 -> 61 ms for efficientnet_lite0 here, the same gradient),
+        else eager."""
         model = self._frozen_grad if self._frozen_grad is not None else self.model
         return model(self.preprocess(images))
 
@@ -213,9 +215,9 @@ class Classifier:
     def freeze(self) -> bool:
         """Trace and freeze the model for :meth:`probabilities` (BatchNorm folded into the
         convolutions, no Python per layer, the GIL released while it runs): 1.2-1.5x faster
-        here, and a drawing thread runs freely beside it.  :meth:`logits` (gradients) gets a
-        frozen copy without :func:`torch.jit.optimize_for_inference`, whose rewrites are not
-        differentiable.  Returns False, and changes nothing, if the model cannot be traced."""
+        here, and a drawing thread runs freely beside it.  The trace is kept for
+        :meth:`prepare_gradients`.  Returns False, and changes nothing, if the model cannot
+        be traced."""
         if self._frozen is not None:
             return True
         size = self.input_size
@@ -224,17 +226,32 @@ class Classifier:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.compile
                 traced = torch.jit.trace(self.model, example).eval()
-                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-                grad = torch.jit.freeze(traced)  # freeze clones: two separate modules
-            for _ in range(2):  # TorchScript profiles the first runs; the first gradient would pay for it
-                x = example.clone().requires_grad_(True)
-                grad(x).sum().backward()
-            self._frozen_grad, self._frozen = grad, frozen
+                self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            self._traced = traced
         except Exception:
             return False
         finally:
             self.freeze_tried = True
         return True
+
+    def prepare_gradients(self) -> None:
+        """Once :meth:`freeze` has run: make the frozen copy :meth:`logits` uses, without
+        :func:`torch.jit.optimize_for_inference`, whose rewrites are not differentiable
+        (about 0.5 s for efficientnet_lite0, once; gradient searches call it before they
+        start, so sessions without one never pay for it)."""
+        if self._frozen_grad is not None or self._traced is None:
+            return
+        example = torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                grad = torch.jit.freeze(self._traced)  # freeze clones: separate from the inference copy
+                for _ in range(2):  # TorchScript profiles the first runs; the first gradient would pay for it
+                    x = example.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+                    grad(x).sum().backward()
+        except Exception:
+            return  # logits() stays eager: slower, the same gradient
+        self._frozen_grad = grad
 
     def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
         probs = self.probabilities(images)

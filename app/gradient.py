@@ -31,6 +31,7 @@ class PoseGradient:
     def __init__(self, classifier: Classifier, renderer: DiffRenderer):
         if renderer.size != classifier.input_size:
             raise ValueError(f"render size {renderer.size} differs from the model input {classifier.input_size}")
+        classifier.prepare_gradients()
         self.classifier, self.renderer = classifier, renderer
 
     def __call__(self, space, goal, u: np.ndarray) -> GradientStep:

@@ -55,7 +55,7 @@ def main() -> int:
     methods = args.methods.split(",")
     targets = [resolve_class(t) for t in args.targets.split(",") if t]
     clf = load_classifier("efficientnet_lite0", device=args.device)
-    clf.freeze()  # as the app does: the frozen model for plain evaluations, eager for gradients
+    clf.freeze()  # as the app does; the grad method's PoseGradient prepares the differentiable copy
     pipe = Pipeline(clf, batch=18)
     print(f"{len(objects)} objects, {clf.name} on {clf.device}; untargeted: {args.params}, {args.seconds:g} s")
     times: dict[str, list[float]] = {m: [] for m in methods}

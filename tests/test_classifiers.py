@@ -162,7 +162,8 @@ def test_batched_probabilities_match_single_frames(pipeline):
 
 
 def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
-    """freeze() swaps in TorchScript for both paths; what they compute must not change."""
+    """freeze() and prepare_gradients() swap in TorchScript for both paths; what they
+    compute must not change."""
     import torch
 
     from app.classifiers import load_classifier
@@ -177,6 +178,8 @@ def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
 
     eager_p, eager_g = gradient()
     assert clf.freeze() and clf.frozen
+    clf.prepare_gradients()
+    assert clf._frozen_grad is not None
     frozen_p, frozen_g = gradient()
     assert torch.allclose(frozen_p, eager_p, atol=1e-4)
     assert eager_g.abs().max() > 0
