@@ -279,10 +279,11 @@ def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bo
 
 
 def _gradient(
-    t: _Tracker, gradient: Gradient, rng: np.random.Generator, step: float, patience: int, population: int,
-    stop_on_success: bool,
+    t: _Tracker, gradient: Gradient, rng: np.random.Generator, population: int, stop_on_success: bool, *,
+    step: float, patience: int, jump: float, jumps: int,
 ) -> None:  # fmt: skip
-    """Gradient ascent on the goal score with a line search on real renders.
+    """Gradient ascent on the goal score with a line search on real renders, restarted
+    near the best pose (an iterated local search).
 
     Each iteration takes the exact gradient of the re-shaded render at the current point
     (the visibility is rasterised again, so silhouettes and occlusions follow) and walks
@@ -293,16 +294,17 @@ def _gradient(
     cannot see (a silhouette that changes, a step too long for the local slope), and a
     fooling step ends an untargeted search at once.  An untargeted climb starts at the
     start pose; a targeted one (the target is usually far away) starts at the best of
-    ``population`` random poses, and every restart at the best of a third as many.  A
-    climb restarts when its best has not risen by 0.05 for ``patience`` iterations, or when
-    no step along the gradient helps."""
+    ``population`` random poses.  A climb ends when its best has not risen by 0.05 for
+    ``patience`` iterations, or when no step along the gradient helps; the next starts at
+    the best of ``jumps`` random jumps (normal, ``jump`` of the unit cube per
+    parameter) away from the best pose so far: the score is rugged at small scales, and a
+    jump out of a local peak lands on a nearby hill more often than a fresh random pose
+    does."""
 
-    def best_of_random(include_base: bool, count: int = population) -> np.ndarray:
-        units = [rng.random(t.space.dim) for _ in range(count - include_base)]
-        if include_base:
-            units.insert(0, t.space.to_unit(t.space.base))
-        scores = t.score([t.space.from_unit(u) for u in units])
-        return t.space.to_unit(t.space.from_unit(units[int(np.argmax(scores))]))
+    def best_of(units: list[np.ndarray]) -> np.ndarray:
+        """Score ``units`` in one batch; the best as a valid unit point."""
+        poses = [t.space.from_unit(u) for u in units]
+        return t.space.to_unit(poses[int(np.argmax(t.score(poses)))])
 
     def probe(x: np.ndarray) -> tuple[np.ndarray, float]:
         """Score the OpenGL render at unit point ``x``: (the point as a valid pose has it, its score)."""
@@ -312,7 +314,11 @@ def _gradient(
     def ended(pose: Pose | None = None) -> bool:
         return (pose is not None and t.step_done(pose)) or t.stop.is_set() or (stop_on_success and t.success)
 
-    u = t.space.to_unit(t.space.base) if t.goal.target is None else best_of_random(include_base=True)
+    start = t.space.to_unit(t.space.base)
+    if t.goal.target is None:
+        u = start
+    else:
+        u = best_of([start] + [rng.random(t.space.dim) for _ in range(population - 1)])
     while True:
         length, climb_best, since = step, -math.inf, 0
         while since < patience:
@@ -348,7 +354,8 @@ def _gradient(
                     break
                 trial, trial_score, length = further, further_score, 2.0 * length
             u = trial
-        u = best_of_random(include_base=False, count=max(2, population // 3))
+        centre = t.space.to_unit(t.best)
+        u = best_of([centre + jump * rng.standard_normal(t.space.dim) for _ in range(jumps)])
         if ended():
             return
 
@@ -368,7 +375,9 @@ def search(
     fd_lr: float = 0.001,
     gradient: Gradient | None = None,
     grad_step: float = 0.2,
-    grad_patience: int = 5,
+    grad_patience: int = 3,
+    grad_jump: float = 0.25,
+    grad_jumps: int = 9,
 ) -> SearchResult:
     """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
     (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
@@ -378,7 +387,9 @@ def search(
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
-        _gradient(t, gradient, np.random.default_rng(seed), grad_step, grad_patience, population, stop_on_success)
+        rng = np.random.default_rng(seed)
+        _gradient(t, gradient, rng, population, stop_on_success,
+                  step=grad_step, patience=grad_patience, jump=grad_jump, jumps=grad_jumps)  # fmt: skip
     elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":

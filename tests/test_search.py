@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -128,6 +129,37 @@ def test_nan_never_reaches_the_renderer(batch_pipeline):
     assert rendered and all(np.isfinite(p.vector).all() for p in rendered)
     nan_pose = space.from_unit(np.full(space.dim, np.nan))
     assert nan_pose == space.base
+
+
+def test_gradient_restarts_jump_from_the_best_pose_so_far():
+    """When a climb ends (here at once: a flat gradient), the next starts at the best of a
+    batch of jumps around the best pose so far, not at a fresh random pose."""
+    space = SearchSpace(Pose(), ["rotation", "translation"])
+    goal = Goal(true_class=0, target=1)
+    peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
+    batches: list[np.ndarray] = []
+
+    def evaluate(poses):  # p(target) falls off with the distance to the peak (unit cube, angles wrapped)
+        u = np.array([space.to_unit(p) for p in poses])
+        d = np.abs(u - peak)
+        d = np.where(space.circular, np.minimum(d, 1 - d), d)
+        batches.append(u)
+        probs = torch.full((len(poses), 1000), 1e-6, dtype=torch.float64)
+        probs[:, 1] = torch.from_numpy(np.exp(-20 * (d**2).sum(axis=1)))
+        return probs
+
+    def flat_gradient(space, goal, u):
+        from app.gradient import GradientStep
+
+        return GradientStep(evaluate([space.from_unit(u)])[0], 0.0, np.zeros(space.dim))
+
+    r = search("grad", evaluate, space, goal, Budget(iterations=8), seed=3, gradient=flat_gradient, grad_jump=0.05)
+    jumps = [b for b in batches if len(b) == 9]  # grad_jumps candidates per restart
+    assert len(batches[0]) == 18 and len(jumps) >= 6
+    spread = [float(np.abs(j - np.median(j, axis=0)).max()) for j in jumps]
+    assert max(spread) < 0.4  # each batch of jumps is around one centre, not all over the cube
+    first = float(evaluate([space.from_unit(u) for u in batches[0]])[:, 1].max())
+    assert r.best_score > math.log(first) + 0.1  # and they climbed from the best random start
 
 
 def test_space_wraps_angles_and_clips_the_rest():
