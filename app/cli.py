@@ -194,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     _scene_args(p)
     _model_args(p)
     p.add_argument(
-        "--method", choices=["cmaes", "grad", "random", "fd"], default="cmaes",
-        help="cmaes (default; the fastest here, see README Benchmarks), grad: exact gradient of the "
-        "re-shaded render, random: batches of 18, fd: the study's finite differences",
+        "--method", choices=["cmaes", "grad", "random", "fd"],
+        help="grad: exact gradient of the re-shaded render (default on the CPU), cmaes: CMA-ES (default with "
+        "CUDA; see README Benchmarks), random: batches of 18, fd: the study's finite differences",
     )  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
@@ -446,7 +446,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from app.files import next_free_stem
     from app.imagenet import class_names, resolve_class
     from app.pipeline import Pipeline
-    from app.search import Budget, Goal, SearchSpace, search
+    from app.search import Budget, Goal, SearchSpace, default_method, search
 
     obj, pose, settings, doc = _scene(args)
     target = (
@@ -461,6 +461,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     pipe = Pipeline(clf, settings=settings, batch=18)
     for w in pipe.set_object(obj):
         _notice(f"warning: {w}")
+    args.method = args.method or default_method(clf.device, pipe.ctx.version_code)
     what = f"target {class_names()[target]}" if target is not None else "any wrong class"
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 

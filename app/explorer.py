@@ -36,7 +36,7 @@ from app.mesh import Mesh
 from app.optimize_run import OptimizeRun
 from app.params import Pose, PoseDocument, load_pose_file
 from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
-from app.search import Budget, Goal
+from app.search import Budget, Goal, default_method
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
 NUDGE_DEG = 5.0
@@ -94,7 +94,7 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
 class OptimizeOptions:
     """The panel's choices for the pose search."""
 
-    method: str = "cmaes"  # the fastest in bench_search.py on both CPU and GPU
+    method: str = "cmaes"  # the Explorer picks search.default_method for its machine
     groups: dict[str, bool] = field(default_factory=lambda: {"rotation": True, "translation": False, "light": False})
     seconds: float = 20.0
     seed: int = 0
@@ -218,7 +218,7 @@ class Explorer:
         self.result: LiveResult | None = None
         self.busy: str | None = None  # "loading model ..." while a job runs
         self.quit_requested = False
-        self.optimize_options = OptimizeOptions()
+        self.optimize_options = OptimizeOptions(method=default_method(classifier.device, ctx.version_code))
         self.optimize_run: OptimizeRun | None = None
         self.optimize_start: Pose | None = None
         self.atlas: AtlasRun | None = None

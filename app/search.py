@@ -35,6 +35,7 @@ Evaluate = Callable[[Sequence[Pose]], torch.Tensor]
 Gradient = Callable[["SearchSpace", "Goal", np.ndarray], "GradientStep"]
 METHODS = ("grad", "random", "cmaes", "fd")
 EPS = 1e-12
+GRADIENT_GL = 400  # the visibility pass reads texture levels with textureQueryLod (OpenGL 4.0)
 
 
 class SearchError(ValueError):
@@ -358,6 +359,15 @@ def _gradient(
         u = best_of([centre + jump * rng.standard_normal(t.space.dim) for _ in range(jumps)])
         if ended():
             return
+
+
+def default_method(device: torch.device | str, gl_version: int) -> str:
+    """The method that fooled fastest in ``benchmarks/bench_search.py`` on this kind of
+    machine: ``grad`` on the CPU (one gradient costs a few renders there, and it reaches
+    targets at least as often as CMA-ES), ``cmaes`` with CUDA (a batch of 18 renders and
+    classifications takes about 20 ms, a gradient step several times that) or below
+    OpenGL 4.0."""
+    return "grad" if torch.device(device).type == "cpu" and gl_version >= GRADIENT_GL else "cmaes"
 
 
 def search(

@@ -324,11 +324,11 @@ def test_hidpi_framebuffer_twice_the_window(ctx, explorer):
 
 
 def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explorer, screen):
-    """The gradient method, with the run recorded as a GIF."""
+    """The gradient method (the default on the CPU), with the run recorded as a GIF."""
     import imageio.v3 as iio
 
     start = explorer.pose
-    explorer.optimize_options.method = "grad"
+    assert explorer.optimize_options.method == "grad"
     explorer.optimize_options.seconds = 30
     explorer.optimize_options.record = True
     explorer.act("optimize")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from app.library import resolve_object
 from app.params import PARAM_BY_NAME, Pose
-from app.search import Budget, Goal, SearchError, SearchSpace, search
+from app.search import Budget, Goal, SearchError, SearchSpace, default_method, search
 from tests.conftest import ROOT
 
 
@@ -162,6 +162,12 @@ def test_gradient_restarts_jump_from_the_best_pose_so_far():
     assert r.best_score > math.log(first) + 0.1  # and they climbed from the best random start
 
 
+def test_default_method_is_the_gradient_on_the_cpu_and_cmaes_with_cuda_or_old_gl():
+    assert default_method("cpu", 450) == "grad"
+    assert default_method(torch.device("cuda", 0), 460) == "cmaes"  # batches of 18 take ~20 ms on a GPU
+    assert default_method("cpu", 330) == "cmaes"  # the visibility pass needs OpenGL 4.0
+
+
 def test_space_wraps_angles_and_clips_the_rest():
     space = SearchSpace(Pose(), ["rotation", "translation"])
     u = space.to_unit(Pose())
@@ -209,11 +215,11 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
 
 
 def test_optimize_command_gradient_method_with_recordings(tmp_path):
-    """--record writes a GIF or MP4 with one frame per iteration."""
+    """--record writes a GIF or MP4 with one frame per iteration.  No --method: the
+    gradient is the default on the CPU, and the files are named after it."""
     import imageio.v3 as iio
 
-    base = [sys.executable, "run.py", "optimize", "--object", "hen", "--method", "grad", "--iterations", "3",
-            "--out", str(tmp_path)]  # fmt: skip
+    base = [sys.executable, "run.py", "optimize", "--object", "hen", "--iterations", "3", "--out", str(tmp_path)]
     for fmt in ("gif", "mp4"):
         r = subprocess.run([*base, "--record", fmt], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode in (0, 1), r.stderr
