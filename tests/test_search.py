@@ -59,9 +59,9 @@ def test_targeted_search_raises_the_target(batch_pipeline):
     assert r.history[-1]["best_target"] > start
 
 
-def test_gradient_search_reaches_a_target_that_cmaes_does_not(batch_pipeline):
-    """Targeted, equal number of iterations: the gradient follows the target up; CMA-ES
-    (18 renders per iteration) does not get there."""
+def test_gradient_search_climbs_toward_a_far_target(batch_pipeline):
+    """Targeted at a class far from the hen (ashcan): 12 iterations raise its probability
+    tenfold, and the reported best is the OpenGL render's."""
     obj, space, _ = setup(batch_pipeline, "hen", ("rotation", "translation", "light"))
     goal = Goal(obj.imagenet_class, target=412)  # ashcan
     start = float(batch_pipeline.probabilities([obj.canonical_pose])[0, 412])
