@@ -50,7 +50,9 @@ def add_parsers(sub, scene_args, model_args) -> None:
     p.add_argument("--steps", type=int, help="PGD iterations (default 10) / DeepFool iterations (default 50)")
     p.add_argument("--target", help="class for a targeted FGSM/PGD (default: untargeted)")
     p.add_argument("--seed", type=int, default=0, help="PGD random start and pose search seed")
-    p.add_argument("--pose-seconds", type=float, default=10.0, help="budget of the pose attack (CMA-ES, rotation)")
+    p.add_argument(
+        "--pose-seconds", type=float, default=10.0, help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)"
+    )
     p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
     p.add_argument("--out", type=Path, required=True, help="folder for the sheet, JSON and images")
 
@@ -133,11 +135,13 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
-    from app.search import Budget, Goal, SearchSpace, search
+    from app.search import Budget, Goal, SearchSpace, default_method, search
 
     space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
-    result = search("cmaes", pipe.probabilities, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
-                    stop_on_success=True)  # fmt: skip
+    method = default_method(pipe.classifier.device, pipe.ctx.version_code)
+    gradient = pipe.gradient() if method == "grad" else None
+    result = search(method, pipe.probabilities, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
+                    stop_on_success=True, gradient=gradient)  # fmt: skip
     best = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     top = int(np.argmax(probs))
@@ -145,7 +149,7 @@ def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
     turn = ", ".join(f"{n} {v:+.0f}" for n, v in record["changed"].items())
     tiles.append(pose_tile(best, probs, f"pose attack: {turn}", result.success))
     print(f"pose      {'fooled' if result.success else 'not fooled':10s} -> {names[top]} {probs[top]:.3f}; "
-          f"turned {turn or 'nothing'}, {result.elapsed:.1f} s")  # fmt: skip
+          f"turned {turn or 'nothing'}, {method}, {result.elapsed:.1f} s")  # fmt: skip
     return record
 
 

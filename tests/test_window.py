@@ -325,13 +325,19 @@ def test_lens_keys_attack_map_click_a_crop_and_evolve_in_the_real_window(app_fac
     assert "pgd: fooled with L-inf 2/255" in app.output()  # the teddy bear at 2/255 (see test_lenses)
     app.key("g")
     wait_for(lambda: said("fragility map, crop "), timeout=240, what="the fragility map", app=app)
-    # the map is the view drawn in the panel: the tallest block of white (the background) there
-    panel = np.asarray(Image.open(app.screenshot("window-fragility")).convert("RGB"))[:768, 1024 - 390 : 1024]
-    rows = np.flatnonzero(((panel == 255).all(axis=2)).sum(axis=1) > 100)
-    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
-    block = max(runs, key=len)
-    assert len(block) > 200, "no map image in the panel"
-    y = int(block.mean())
+    # the map is the view drawn in the panel: the tallest block of white (the background)
+    # there, once a frame after the message has drawn it
+    found: dict[str, np.ndarray] = {}
+
+    def map_drawn() -> bool:
+        panel = np.asarray(Image.open(app.screenshot("window-fragility")).convert("RGB"))[:768, 1024 - 390 : 1024]
+        rows = np.flatnonzero(((panel == 255).all(axis=2)).sum(axis=1) > 100)
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+        found["block"] = max(runs, key=len)
+        return len(found["block"]) > 200
+
+    wait_for(map_drawn, timeout=30, what="the map image in the panel", app=app)
+    y = int(found["block"].mean())
     app.xdotool("mousemove", "--window", app.window, str(1024 - 390 + 195), str(y))
     time.sleep(0.3)
     app.xdotool("click", "1")
