@@ -446,7 +446,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from app.files import next_free_stem
     from app.imagenet import class_names, resolve_class
     from app.pipeline import Pipeline
-    from app.search import Budget, Goal, SearchSpace, default_method, search
+    from app.search import Budget, Goal, SearchSpace
 
     obj, pose, settings, doc = _scene(args)
     target = (
@@ -461,7 +461,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     pipe = Pipeline(clf, settings=settings, batch=18)
     for w in pipe.set_object(obj):
         _notice(f"warning: {w}")
-    args.method = args.method or default_method(clf.device, pipe.ctx.version_code)
+    args.method = args.method or pipe.default_method()
     what = f"target {class_names()[target]}" if target is not None else "any wrong class"
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 
@@ -470,9 +470,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         shown = p.best_target if target is not None else p.best_true
         bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
 
-    gradient = pipe.gradient() if args.method == "grad" else None
-    result = search(args.method, pipe.probabilities, space, goal, budget, seed=args.seed, report=report,
-                    stop_on_success=args.until_fooled, gradient=gradient)  # fmt: skip
+    result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report,
+                         stop_on_success=args.until_fooled)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()

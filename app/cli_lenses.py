@@ -135,13 +135,12 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
-    from app.search import Budget, Goal, SearchSpace, default_method, search
+    from app.search import Budget, Goal, SearchSpace
 
     space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
-    method = default_method(pipe.classifier.device, pipe.ctx.version_code)
-    gradient = pipe.gradient() if method == "grad" else None
-    result = search(method, pipe.probabilities, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
-                    stop_on_success=True, gradient=gradient)  # fmt: skip
+    method = pipe.default_method()
+    result = pipe.search(method, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
+                         stop_on_success=True)  # fmt: skip
     best = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     top = int(np.argmax(probs))

@@ -17,7 +17,7 @@ from app.glcontext import create_headless_context
 from app.library import LibraryObject
 from app.params import Pose
 from app.renderer import RenderSettings
-from app.search import Budget, Goal, Progress, SearchResult, SearchSpace, search
+from app.search import Budget, Goal, Progress, SearchResult, SearchSpace
 
 
 class OptimizeRun(BackgroundRun):
@@ -55,11 +55,8 @@ class OptimizeRun(BackgroundRun):
             ctx = create_headless_context()
             pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18)
             pipe.set_object(obj)
-            gradient = pipe.gradient() if self.method == "grad" else None
-            self.result = search(
-                self.method, pipe.probabilities, self.space, self.goal, budget, seed=seed, stop=self._stop,
-                report=self._report, stop_on_success=stop_on_success, gradient=gradient,
-            )  # fmt: skip
+            self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
+                                      report=self._report, stop_on_success=stop_on_success)  # fmt: skip
             if self.record is not None and self.result.history:
                 from app.files import next_free_stem
                 from app.recording import record_run

@@ -17,6 +17,7 @@ from app.library import LibraryObject
 from app.mesh import Mesh
 from app.params import Pose
 from app.renderer import OffscreenTarget, Renderer, RenderSettings
+from app.search import Budget, Goal, SearchResult, SearchSpace, default_method, search
 
 
 class Pipeline:
@@ -86,6 +87,16 @@ class Pipeline:
     def probabilities(self, poses: Sequence[Pose]) -> torch.Tensor:
         """(N, 1000) class probabilities, rendering and classifying ``reader.slots`` at a time."""
         return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
+
+    def default_method(self) -> str:
+        """The search method for this classifier's device and this GL (:func:`app.search.default_method`)."""
+        return default_method(self.classifier.device, self.ctx.version_code)
+
+    def search(self, method: str, space: SearchSpace, goal: Goal, budget: Budget, **options) -> SearchResult:
+        """:func:`app.search.search` over this pipeline's renders; ``grad`` gets the object's
+        gradient, made before the search's clock starts."""
+        gradient = self.gradient() if method == "grad" else None
+        return search(method, self.probabilities, space, goal, budget, gradient=gradient, **options)
 
     def release(self) -> None:
         if self._diff is not None:

@@ -28,14 +28,12 @@ from app.classifiers import load_classifier  # noqa: E402
 from app.imagenet import class_names, resolve_class  # noqa: E402
 from app.library import list_objects, resolve_object  # noqa: E402
 from app.pipeline import Pipeline  # noqa: E402
-from app.search import METHODS, Budget, Goal, SearchSpace, search  # noqa: E402
+from app.search import METHODS, Budget, Goal, SearchSpace  # noqa: E402
 
 
 def run(pipe, method, space, goal, seconds, seed) -> float | None:
     """Seconds to the first success, or None."""
-    gradient = pipe.gradient() if method == "grad" else None
-    r = search(method, pipe.probabilities, space, goal, Budget(seconds=seconds), seed=seed,
-               stop_on_success=True, gradient=gradient)  # fmt: skip
+    r = pipe.search(method, space, goal, Budget(seconds=seconds), seed=seed, stop_on_success=True)
     return r.time_to_success if r.success else None
 
 
