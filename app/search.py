@@ -147,7 +147,7 @@ class _Tracker:
         self.method, self.space, self.goal, self.evaluate = method, space, goal, evaluate
         self.budget, self.stop, self.report = budget, stop or threading.Event(), report
         self.start = time.perf_counter()
-        self.iteration = self.evaluations = 0
+        self.iteration = self.evaluations = self._reported = 0  # _reported: evaluations at the last report
         self.best, self.best_score, self.best_probs = space.base, -math.inf, None
         self.latest_probs: torch.Tensor | None = None
         self.success, self.time_to_success = False, None
@@ -184,6 +184,7 @@ class _Tracker:
     def step_done(self, current: Pose) -> bool:
         """Record an iteration; True when the search must end (budget or stop)."""
         self.iteration += 1
+        self._reported = self.evaluations
         elapsed = time.perf_counter() - self.start
         bt, bg = self._true_and_target(self.best_probs)
         lt, lg = self._true_and_target(self.latest_probs)
@@ -214,6 +215,13 @@ class _Tracker:
             or (b.iterations is not None and self.iteration >= b.iterations)
             or (b.seconds is not None and elapsed >= b.seconds)
         )
+
+    def close(self) -> None:
+        """Report evaluations made after the last iteration's report (a gradient line search
+        that fooled, a stop between iterations) as one last iteration, so the last report
+        and the history end where the search did."""
+        if self.evaluations > self._reported:
+            self.step_done(self.best)
 
     def _true_and_target(self, probs: torch.Tensor | None) -> tuple[float | None, float | None]:
         g = self.goal
@@ -406,4 +414,5 @@ def search(
         _cmaes(t, seed, population, 0.2, stop_on_success)
     else:
         _finite_differences(t, fd_step, fd_lr, stop_on_success)
+    t.close()
     return t.result()

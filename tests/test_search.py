@@ -40,12 +40,13 @@ def test_each_method_fools_the_classifier(batch_pipeline, method, name, budget):
     obj, space, goal = setup(batch_pipeline, name)
     before = batch_pipeline.probabilities([obj.canonical_pose])
     assert int(before.argmax()) == obj.imagenet_class  # correct to begin with
-    gradient = batch_pipeline.gradient() if method == "grad" else None
-    r = search(
-        method, batch_pipeline.probabilities, space, goal, Budget(iterations=budget), seed=0, stop_on_success=True,
-        gradient=gradient,
-    )  # fmt: skip
+    reports = []
+    r = batch_pipeline.search(method, space, goal, Budget(iterations=budget), seed=0, stop_on_success=True,
+                              report=reports.append)  # fmt: skip
     assert r.success and r.time_to_success is not None
+    # the last report and the history end where the search did (grad fools inside a line search)
+    assert reports[-1].success and r.history[-1]["success"] and reports[-1].evaluations == r.evaluations
+    assert len(reports) == len(r.history) == r.iterations <= budget
     after = batch_pipeline.probabilities([r.best])
     assert int(after.argmax()) != obj.imagenet_class  # the best pose really is misclassified
     assert r.best.z == obj.canonical_pose.z  # only rotation was searched
