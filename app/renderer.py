@@ -14,8 +14,9 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from app.culling import INWARD, OPEN, OUTWARD, closed_pieces
 from app.glcontext import GLUnavailable
-from app.mesh import Mesh, load_texture
+from app.mesh import Mesh, MeshPart, load_texture
 from app.params import Pose, light_direction, rotation_matrix, world_translation
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
@@ -97,6 +98,12 @@ def model_view_matrix(pose: Pose) -> np.ndarray:
     return m
 
 
+def _is_blended(part: MeshPart) -> bool:
+    """Drawn in the blended pass: a see-through material or texture."""
+    texture = part.material.texture if part.textured else None
+    return part.material.alpha < 1.0 or (texture is not None and bool((texture[..., 3] < 255).any()))
+
+
 def _checked_size(width: int, height: int) -> tuple[int, int]:
     if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
         raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
@@ -111,7 +118,7 @@ def _gl(m: np.ndarray) -> bytes:
 @dataclass
 class _GpuPart:
     vao: moderngl.VertexArray
-    buffers: list[moderngl.Buffer]  # interleaved vertices, triangle indices
+    buffers: list[moderngl.Buffer]  # interleaved vertices, triangles in file order [, in drawing order]
     texture: moderngl.Texture | None
     base_color: tuple[float, float, float]
     specular_color: tuple[float, float, float]
@@ -119,6 +126,9 @@ class _GpuPart:
     alpha: float
     blended: bool
     first_triangle: int  # of the whole mesh, in part order (visibility ids)
+    # (first index, index count, faces culled: None, "back" or "front") of the shaded draw;
+    # closed pieces come after the open triangles (see app.culling)
+    ranges: tuple[tuple[int, int, str | None], ...] = ()
     visibility_vao: moderngl.VertexArray | None = None
 
     def uses_texture(self, settings: RenderSettings) -> bool:
@@ -228,6 +238,7 @@ class Renderer:
 
     ctx: moderngl.Context
     shader_dir: Path = SHADER_DIR
+    cull_closed: bool = True  # cull the hidden faces of closed pieces (same picture, faster)
     _parts: list[_GpuPart] = field(default_factory=list, init=False)
     _bg_texture: moderngl.Texture | None = field(default=None, init=False)
     _bg_source: str | None = field(default=None, init=False)
@@ -257,12 +268,28 @@ class Renderer:
     def set_mesh(self, mesh: Mesh) -> None:
         """Upload ``mesh`` (replacing the previous one)."""
         self._release_parts()
+        blended = [_is_blended(part) for part in mesh.parts]
+        pieces = self._closed_pieces(mesh, blended)
         first_triangle = 0
-        for part in mesh.parts:
+        for part, is_blended in zip(mesh.parts, blended, strict=True):
             uvs = part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32)
             interleaved = np.hstack([part.positions, part.normals, uvs]).astype("f4")
             vbo = self.ctx.buffer(interleaved.tobytes())
-            ibo = self.ctx.buffer(np.ascontiguousarray(part.triangles, dtype="u4").tobytes())
+            triangles = np.ascontiguousarray(part.triangles, dtype="u4")
+            ibo = self.ctx.buffer(triangles.tobytes())  # in file order: visibility ids
+            kind = pieces[first_triangle : first_triangle + len(triangles)]
+            order = np.argsort(np.select([kind == OPEN, kind == OUTWARD], [0, 1], 2), kind="stable")
+            counts = [int((kind == k).sum()) * 3 for k in (OPEN, OUTWARD, INWARD)]
+            buffers = [vbo, ibo]
+            if counts[0] < len(triangles) * 3:
+                ibo = self.ctx.buffer(triangles[order].tobytes())
+                buffers.append(ibo)
+            starts = np.cumsum([0, *counts[:-1]])
+            ranges = tuple(
+                (int(start), count, cull)
+                for start, count, cull in zip(starts, counts, (None, "back", "front"), strict=True)
+                if count
+            )
             vao = self.ctx.vertex_array(
                 self.program,
                 [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
@@ -277,25 +304,35 @@ class Renderer:
                 texture.build_mipmaps()
                 texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
                 texture.repeat_x = texture.repeat_y = True
-            has_alpha = texture is not None and bool((mat.texture[..., 3] < 255).any())
             self._parts.append(
                 _GpuPart(
                     vao,
-                    [vbo, ibo],
+                    buffers,
                     texture,
                     tuple(mat.diffuse),
                     tuple(mat.specular),
                     mat.shininess,
                     mat.alpha,
-                    blended=mat.alpha < 1.0 or has_alpha,
+                    blended=is_blended,
                     first_triangle=first_triangle,
+                    ranges=ranges,
                 )
             )
-            first_triangle += len(part.triangles)
+            first_triangle += len(triangles)
         self.mesh = mesh
         points = np.concatenate([p.positions for p in mesh.parts]) if mesh.parts else np.zeros((1, 3))
         lo, hi = points.min(axis=0), points.max(axis=0)
         self._skin_frame = (tuple(float(v) for v in (lo + hi) / 2), 1.0 / max(float((hi - lo).max()), 1e-6))
+
+    def _closed_pieces(self, mesh: Mesh, blended: list[bool]) -> np.ndarray:
+        """Per triangle of the whole mesh: OPEN, or how a closed opaque piece is culled."""
+        count = mesh.triangle_count
+        if not self.cull_closed or not count:
+            return np.full(count, OPEN, np.int8)
+        offsets = np.cumsum([0, *(len(p.positions) for p in mesh.parts)])[:-1]
+        triangles = np.concatenate([p.triangles.astype(np.int64) + o for p, o in zip(mesh.parts, offsets, strict=True)])
+        eligible = np.repeat(np.logical_not(blended), [len(p.triangles) for p in mesh.parts])
+        return closed_pieces(np.concatenate([p.positions for p in mesh.parts]), triangles, eligible)
 
     def set_skin(self, volume: np.ndarray | None) -> None:
         """Paint the whole object with a solid texture: (N, N, N, 3|4) uint8 indexed [z, y, x]
@@ -479,7 +516,7 @@ class Renderer:
 
     def _visibility_vao(self, part: _GpuPart) -> moderngl.VertexArray:
         if part.visibility_vao is None:
-            vbo, ibo = part.buffers
+            vbo, ibo = part.buffers[:2]  # triangles in file order
             part.visibility_vao = self.ctx.vertex_array(
                 self._visibility(),
                 [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
@@ -533,7 +570,19 @@ class Renderer:
         prog["u_specular_color"].value = part.specular_color
         prog["u_shininess"].value = part.shininess
         prog["u_alpha"].value = part.alpha
-        part.vao.render(moderngl.TRIANGLES)
+        if settings.cull_back_faces or all(cull is None for _, _, cull in part.ranges):
+            part.vao.render(moderngl.TRIANGLES)  # culling is all on or all off
+            return
+        ctx = self.ctx
+        for first, count, cull in part.ranges:
+            if cull is None:
+                ctx.disable(moderngl.CULL_FACE)
+            else:
+                ctx.enable(moderngl.CULL_FACE)
+                ctx.cull_face = cull
+            part.vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.cull_face = "back"
 
     def _draw_background(self, texture: moderngl.Texture, viewport: tuple[int, int, int, int], flip: bool) -> None:
         """Draw the image so that it covers the viewport (centre crop, aspect kept)."""
