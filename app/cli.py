@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
     p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
     p.add_argument("--batch", type=int, default=16, help="poses rendered and classified together (default 16)")
+    p.add_argument("--streams", type=int, help="batches classified at once (default 2 on the CPU, 1 on a GPU)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--no-texture", action="store_true", help="draw material colours only")
     p.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")
@@ -539,10 +540,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.library import object_names
-    from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, run_sweep
+    from app.sweep import SweepError, SweepPlan, SweepStore, default_streams, parse_grid, run_sweep
     from app.sweep_report import write_report
 
     weights = _parse_weights(args.weights)
+    if args.streams is not None and args.streams < 1:
+        raise SweepError(f"--streams must be >= 1, got {args.streams}")
     if args.resume:
         store = SweepStore.open(args.out)
         plan = store.plan
@@ -595,7 +598,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
 
     try:
-        run_sweep(plan, objects, models, store.append, store.missing, batch=args.batch, report=report)
+        streams = args.streams or default_streams(models[0].device)
+        run_sweep(plan, objects, models, store.append, store.missing, batch=args.batch, report=report, streams=streams)
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted; the rows so far are in {store.rows_path}: go on with --resume", file=sys.stderr)

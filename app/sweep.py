@@ -326,11 +326,13 @@ class SweepProgress:
 
 
 class _SizeGroup:
-    """Two offscreen targets at one input size (one is rendered while the other's frames
-    are classified) and the models that read them."""
+    """Offscreen targets at one input size (one is rendered while the others' frames are
+    classified: one per stream, plus one) and the models that read them."""
 
-    def __init__(self, ctx, size: int, quality: str, device: torch.device, batch: int, models: list[Classifier]):
-        self.targets = [OffscreenTarget(ctx, size, size, quality) for _ in range(2)]
+    def __init__(
+        self, ctx, size: int, quality: str, device: torch.device, batch: int, models: list[Classifier], count: int
+    ):
+        self.targets = [OffscreenTarget(ctx, size, size, quality) for _ in range(count)]
         self.readers = [FrameReader(t, device, slots=batch) for t in self.targets]
         self.models = models
 
@@ -353,6 +355,12 @@ class _Batch:
     frames: list[tuple[torch.Tensor, list[Classifier]]]
 
 
+def default_streams(device: torch.device | str) -> int:
+    """Classification streams for a sweep: two on a CPU with two or more torch threads
+    (measured in ``benchmarks/bench_sweep.py``), one on a GPU (it runs one batch at a time)."""
+    return 2 if torch.device(device).type == "cpu" and torch.get_num_threads() >= 2 else 1
+
+
 def run_sweep(
     plan: SweepPlan,
     objects: Sequence[LibraryObject],
@@ -364,14 +372,18 @@ def run_sweep(
     report: Callable[[SweepProgress], None] | None = None,
     stop: threading.Event | None = None,
     worker_init: Callable[[], None] | None = None,
+    streams: int = 1,
 ) -> int:
     """Render and classify the missing rows of ``plan``; ``sink`` receives each batch's rows.
 
     ``missing(object, model)`` lists the pose indices still to do.  Each pose is rendered
     once per input size and the models of that size share the frames.  The next batch is
-    rendered (on this thread, which owns the GL context) while a worker thread classifies
-    the last one (``worker_init`` runs first on that thread).  ``stop`` ends the run
-    between batches; every row computed is sunk.
+    rendered (on this thread, which owns the GL context) while ``streams`` worker threads
+    classify the last ones, each batch on one worker, and rows are sunk in pose order
+    (``worker_init`` runs first on each worker).  On the CPU, several streams share torch's
+    threads out among them: two one-thread streams keep two cores busier than one
+    two-thread stream, whose threads wait for each other (see :func:`default_streams`).
+    ``stop`` ends the run between batches; every row computed is sunk.
     Returns the number of rows made.
     """
     from app.glcontext import create_headless_context
@@ -379,6 +391,8 @@ def run_sweep(
     for obj in objects:
         if obj.imagenet_class is None:
             raise SweepError(f"{obj.name} has no ImageNet class, so correctness cannot be measured")
+    if streams < 1:
+        raise SweepError(f"streams must be >= 1, got {streams}")
     own_ctx = ctx is None
     ctx = ctx or create_headless_context()
     settings = plan.render_settings()
@@ -386,14 +400,24 @@ def run_sweep(
     by_size: dict[int, list[Classifier]] = {}
     for clf in models:
         by_size.setdefault(clf.input_size, []).append(clf)
-    groups = [_SizeGroup(ctx, s, settings.quality, models[0].device, batch, m) for s, m in by_size.items()]
+    slots = streams + 1
+    threads = torch.get_num_threads()
+    share = streams > 1 and models[0].device.type == "cpu"
+
+    def start_worker() -> None:
+        if share:
+            torch.set_num_threads(max(1, threads // streams))
+        if worker_init is not None:
+            worker_init()
+
+    groups = [_SizeGroup(ctx, s, settings.quality, models[0].device, batch, m, slots) for s, m in by_size.items()]
     todo = {(o.name, m.name): set(missing(o.name, m.name)) for o in objects for m in models}
     total = sum(len(v) for v in todo.values())
     made = 0
     correct = {m.name: (0, 0) for m in models}
 
     def render() -> Iterator[_Batch]:
-        parity = 0
+        slot = 0
         for obj in objects:
             pending = sorted(set().union(*(todo[obj.name, m.name] for m in models)))
             if not pending:
@@ -410,8 +434,8 @@ def run_sweep(
                 for group in groups:
                     wanted = [m for m in group.models if not todo[obj.name, m.name].isdisjoint(indices)]
                     if wanted:
-                        frames.append((render_batch(renderer, group.readers[parity], poses, settings), wanted))
-                parity ^= 1
+                        frames.append((render_batch(renderer, group.readers[slot], poses, settings), wanted))
+                slot = (slot + 1) % slots
                 yield _Batch(obj, indices, vectors, frames)
 
     def classify(b: _Batch) -> list[list[dict]]:
@@ -436,18 +460,19 @@ def run_sweep(
             report(SweepProgress(b.obj.name, made, total, dict(correct)))
 
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="sweep-classify", initializer=worker_init) as pool:
-            waiting: tuple[_Batch, Future] | None = None
+        with ThreadPoolExecutor(streams, thread_name_prefix="sweep-classify", initializer=start_worker) as pool:
+            waiting: list[tuple[_Batch, Future]] = []
             try:
                 for b in render():  # rendering this batch overlapped the classification of the last
-                    if waiting is not None:
-                        last, waiting = waiting, None
-                        deliver(*_take(last))
-                    waiting = (b, pool.submit(classify, b))
-            finally:  # also on Ctrl-C or an error: the batch being classified is kept
-                if waiting is not None:
-                    deliver(*_take(waiting))
+                    if len(waiting) == streams:
+                        deliver(*_take(waiting.pop(0)))
+                    waiting.append((b, pool.submit(classify, b)))
+            finally:  # also on Ctrl-C or an error: the batches being classified are kept
+                while waiting:
+                    deliver(*_take(waiting.pop(0)))
     finally:
+        if share:
+            torch.set_num_threads(threads)  # torch may take a worker's setting as the default
         for group in groups:
             group.release()
         renderer.release()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,17 @@ from PIL import Image
 from app.cli import main
 from app.library import resolve_object
 from app.params import INDEX, PARAM_BY_NAME, Pose
-from app.sweep import PLAN_FILE, ROW_FIELDS, ROWS_FILE, SweepError, SweepPlan, SweepStore, parse_grid, read_rows
+from app.sweep import (
+    PLAN_FILE,
+    ROW_FIELDS,
+    ROWS_FILE,
+    SweepError,
+    SweepPlan,
+    SweepStore,
+    parse_grid,
+    read_rows,
+    run_sweep,
+)
 from app.sweep_report import heatmap, plot_size, summarise, transfer, wilson
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +183,30 @@ def test_fractions_and_transfer_are_computed_from_the_rows():
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-3)
     lo, hi = wilson(50, 100)
     assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-3)
+
+
+def test_several_classification_streams_give_the_same_rows_in_pose_order(ctx, classifier):
+    """Batches classified by three one-thread workers at once come out as one worker makes
+    them (same poses, order and top-5; probabilities to float rounding), and torch's
+    thread count is given back afterwards."""
+    plan = SweepPlan(objects=("hen", "barrel"), models=(classifier.name,), samples=10, seed=4)
+    objects = [resolve_object(n) for n in plan.objects]
+    threads = torch.get_num_threads()
+    runs = {}
+    for streams in (1, 3):
+        rows: list[dict] = []
+        made = run_sweep(plan, objects, [classifier], rows.extend, lambda _o, _m: range(10), ctx=ctx, batch=3,
+                         streams=streams)  # fmt: skip
+        assert made == len(rows) == 20
+        with ThreadPoolExecutor(1) as later:  # a thread started afterwards has torch's full count
+            assert later.submit(torch.get_num_threads).result() == threads
+        runs[streams] = rows
+    one, three = runs[1], runs[3]
+    assert [(r["object"], r["index"]) for r in three] == [(o, i) for o in plan.objects for i in range(10)]
+    assert [(r["object"], r["index"], r["top1"]) for r in one] == [(r["object"], r["index"], r["top1"]) for r in three]
+    assert [float(r["true_prob"]) for r in one] == pytest.approx([float(r["true_prob"]) for r in three], abs=1e-4)
+    with pytest.raises(SweepError, match="streams must be >= 1"):
+        run_sweep(plan, objects, [classifier], rows.extend, lambda _o, _m: range(10), ctx=ctx, streams=0)
 
 
 def test_resume_after_a_kill_gives_every_row_exactly_once(tmp_path):
