@@ -21,6 +21,7 @@ from app.mesh import MeshError
 from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
 from app.renderer import RenderSettings
 from app.search import SearchError
+from app.streams import default_streams
 from app.window import WindowUnavailable
 
 EXPECTED_ERRORS = (
@@ -459,7 +460,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
     space, goal = SearchSpace(pose, names), Goal(obj.imagenet_class, target)
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
-    pipe = Pipeline(clf, settings=settings, batch=18)
+    pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
     for w in pipe.set_object(obj):
         _notice(f"warning: {w}")
     args.method = args.method or pipe.default_method()
@@ -540,7 +541,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.library import object_names
-    from app.sweep import SweepError, SweepPlan, SweepStore, default_streams, parse_grid, run_sweep
+    from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, run_sweep
     from app.sweep_report import write_report
 
     weights = _parse_weights(args.weights)

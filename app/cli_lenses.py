@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
+from app.streams import default_streams
 
 ATTACK_EPILOG = """\
 examples:
@@ -109,7 +110,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     obj, pose, settings, doc = cli._scene(args)
     target = _target(args.target)
     clf = classifiers.load_classifier(cli._model_name(args, doc), args.weights, args.device, notify=cli._notice)
-    pipe = Pipeline(clf, settings=settings, batch=18)
+    pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
     for w in pipe.set_object(obj):
         cli._notice(f"warning: {w}")
     names = class_names()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 
 import moderngl
 import numpy as np
@@ -18,6 +19,7 @@ from app.mesh import Mesh
 from app.params import Pose
 from app.renderer import OffscreenTarget, Renderer, RenderSettings
 from app.search import Budget, Goal, SearchResult, SearchSpace, default_method, search
+from app.streams import StreamPool
 
 
 class Pipeline:
@@ -29,7 +31,13 @@ class Pipeline:
         ctx: moderngl.Context | None = None,
         settings: RenderSettings | None = None,
         batch: int = 1,
+        streams: int = 1,
     ):
+        """``streams`` > 1 on the CPU: :meth:`probabilities` splits each batch among that
+        many one-thread classification workers (:mod:`app.streams`), and renders the next
+        part while the last is classified."""
+        if streams < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
         self.ctx = ctx or create_headless_context()
         self.classifier = classifier
         self.settings = settings or RenderSettings()
@@ -37,6 +45,10 @@ class Pipeline:
         size = classifier.input_size
         self.target = OffscreenTarget(self.ctx, size, size, self.settings.quality)
         self.reader = FrameReader(self.target, classifier.device, slots=batch)
+        self.streams = streams if classifier.device.type == "cpu" and batch > 1 else 1
+        part = -(-batch // self.streams)
+        self._stream_readers = [FrameReader(self.target, classifier.device, slots=part) for _ in range(self.streams)]
+        self._pool: StreamPool | None = None
         self.object: LibraryObject | None = None
         self.mesh: Mesh | None = None
         self._diff: DiffRenderer | None = None
@@ -86,7 +98,22 @@ class Pipeline:
 
     def probabilities(self, poses: Sequence[Pose]) -> torch.Tensor:
         """(N, 1000) class probabilities, rendering and classifying ``reader.slots`` at a time."""
-        return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
+        if self.streams == 1 or len(poses) < 2:
+            return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
+        if self._pool is None:
+            self._pool = StreamPool(self.streams, self.classifier.device)
+        out: list[Future] = []
+        part = self._stream_readers[0].slots
+        group = part * self.streams
+        for start in range(0, len(poses), group):
+            for reader, first in zip(self._stream_readers, range(start, start + group, part), strict=True):
+                chunk = poses[first : first + part]
+                if chunk:
+                    frames = render_batch(self.renderer, reader, chunk, self.settings)
+                    out.append(self._pool.submit(self.classifier.probabilities, frames))
+            for f in out[-self.streams :]:
+                f.result()  # the readers are free again
+        return torch.cat([f.result() for f in out])
 
     def default_method(self) -> str:
         """The search method for this classifier's device and this GL (:func:`app.search.default_method`)."""
@@ -99,6 +126,9 @@ class Pipeline:
         return search(method, self.probabilities, space, goal, budget, gradient=gradient, **options)
 
     def release(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self._diff is not None:
             self._diff.release()
         self.renderer.release()

@@ -22,7 +22,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from app.imagenet import class_names
 from app.library import LibraryObject
 from app.params import INDEX, NAMES, PARAM_BY_NAME, Pose, params_in_groups
 from app.renderer import OffscreenTarget, Renderer, RenderSettings
+from app.streams import StreamPool
 
 SWEEP_FORMAT = "strike-a-pose/sweep"
 SWEEP_VERSION = 1
@@ -355,12 +356,6 @@ class _Batch:
     frames: list[tuple[torch.Tensor, list[Classifier]]]
 
 
-def default_streams(device: torch.device | str) -> int:
-    """Classification streams for a sweep: two on a CPU with two or more torch threads
-    (measured in ``benchmarks/bench_sweep.py``), one on a GPU (it runs one batch at a time)."""
-    return 2 if torch.device(device).type == "cpu" and torch.get_num_threads() >= 2 else 1
-
-
 def run_sweep(
     plan: SweepPlan,
     objects: Sequence[LibraryObject],
@@ -381,8 +376,7 @@ def run_sweep(
     rendered (on this thread, which owns the GL context) while ``streams`` worker threads
     classify the last ones, each batch on one worker, and rows are sunk in pose order
     (``worker_init`` runs first on each worker).  On the CPU, several streams share torch's
-    threads out among them: two one-thread streams keep two cores busier than one
-    two-thread stream, whose threads wait for each other (see :func:`default_streams`).
+    threads out among them (:class:`app.streams.StreamPool`).
     ``stop`` ends the run between batches; every row computed is sunk.
     Returns the number of rows made.
     """
@@ -401,15 +395,6 @@ def run_sweep(
     for clf in models:
         by_size.setdefault(clf.input_size, []).append(clf)
     slots = streams + 1
-    threads = torch.get_num_threads()
-    share = streams > 1 and models[0].device.type == "cpu"
-
-    def start_worker() -> None:
-        if share:
-            torch.set_num_threads(max(1, threads // streams))
-        if worker_init is not None:
-            worker_init()
-
     groups = [_SizeGroup(ctx, s, settings.quality, models[0].device, batch, m, slots) for s, m in by_size.items()]
     todo = {(o.name, m.name): set(missing(o.name, m.name)) for o in objects for m in models}
     total = sum(len(v) for v in todo.values())
@@ -460,7 +445,7 @@ def run_sweep(
             report(SweepProgress(b.obj.name, made, total, dict(correct)))
 
     try:
-        with ThreadPoolExecutor(streams, thread_name_prefix="sweep-classify", initializer=start_worker) as pool:
+        with StreamPool(streams, models[0].device, worker_init) as pool:
             waiting: list[tuple[_Batch, Future]] = []
             try:
                 for b in render():  # rendering this batch overlapped the classification of the last
@@ -471,8 +456,6 @@ def run_sweep(
                 while waiting:
                     deliver(*_take(waiting.pop(0)))
     finally:
-        if share:
-            torch.set_num_threads(threads)  # torch may take a worker's setting as the default
         for group in groups:
             group.release()
         renderer.release()

@@ -29,6 +29,7 @@ from app.imagenet import class_names, resolve_class  # noqa: E402
 from app.library import list_objects, resolve_object  # noqa: E402
 from app.pipeline import Pipeline  # noqa: E402
 from app.search import METHODS, Budget, Goal, SearchSpace  # noqa: E402
+from app.streams import default_streams  # noqa: E402
 
 
 def run(pipe, method, space, goal, seconds, seed) -> float | None:
@@ -48,14 +49,17 @@ def main() -> int:
     ap.add_argument("--target-params", default="rotation,translation,light")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--streams", type=int, help="classification streams for batches (default 2 on the CPU)")
     args = ap.parse_args()
     objects = list_objects() if args.objects == "all" else [resolve_object(n) for n in args.objects.split(",")]
     methods = args.methods.split(",")
     targets = [resolve_class(t) for t in args.targets.split(",") if t]
     clf = load_classifier("efficientnet_lite0", device=args.device)
     clf.freeze()  # as the app does; the grad method's PoseGradient prepares the differentiable copy
-    pipe = Pipeline(clf, batch=18)
-    print(f"{len(objects)} objects, {clf.name} on {clf.device}; untargeted: {args.params}, {args.seconds:g} s")
+    streams = args.streams or default_streams(clf.device)
+    pipe = Pipeline(clf, batch=18, streams=streams)
+    print(f"{len(objects)} objects, {clf.name} on {clf.device}, {pipe.streams} classification stream(s); "
+          f"untargeted: {args.params}, {args.seconds:g} s")  # fmt: skip
     times: dict[str, list[float]] = {m: [] for m in methods}
     wins: dict[str, int] = dict.fromkeys(methods, 0)
     hits: dict[str, list[float | None]] = {m: [] for m in methods}  # targeted: seconds to the target, or None

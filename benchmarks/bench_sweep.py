@@ -22,7 +22,6 @@ import argparse
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,7 +34,8 @@ from app.glcontext import create_headless_context, describe  # noqa: E402
 from app.library import resolve_object  # noqa: E402
 from app.params import Pose  # noqa: E402
 from app.renderer import OffscreenTarget, Renderer  # noqa: E402
-from app.sweep import SweepPlan, default_streams, run_sweep  # noqa: E402
+from app.streams import StreamPool, default_streams  # noqa: E402
+from app.sweep import SweepPlan, run_sweep  # noqa: E402
 
 
 def classifier_for(name: str, device: str) -> Classifier:
@@ -50,22 +50,18 @@ def classifier_for(name: str, device: str) -> Classifier:
 def classifier_only(clf: Classifier, frames: torch.Tensor, images: int, streams: int = 1) -> float:
     """Images per second of ``clf.probabilities`` on ``frames`` (one batch, repeated), from
     ``streams`` threads at once that share torch's threads out as the sweep's workers do."""
-    threads = torch.get_num_threads()
     per_stream = -(-images // (frames.shape[0] * streams))
 
     def work() -> None:
-        torch.set_num_threads(max(1, threads // streams))
         for _ in range(per_stream):
             clf.probabilities(frames).cpu()
 
     clf.probabilities(frames)
-    t = time.perf_counter()
-    with ThreadPoolExecutor(streams) as pool:
+    with StreamPool(streams, clf.device) as pool:
+        t = time.perf_counter()
         for f in [pool.submit(work) for _ in range(streams)]:
             f.result()
-    rate = per_stream * streams * frames.shape[0] / (time.perf_counter() - t)
-    torch.set_num_threads(threads)
-    return rate
+        return per_stream * streams * frames.shape[0] / (time.perf_counter() - t)
 
 
 def sweep_rate(ctx, plan: SweepPlan, objects, models, batch: int, streams: int) -> float:

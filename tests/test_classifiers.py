@@ -161,6 +161,34 @@ def test_batched_probabilities_match_single_frames(pipeline):
     assert torch.allclose(batched[:3], single, atol=1e-4)
 
 
+def test_classification_streams_give_the_same_probabilities(ctx, classifier, pipeline):
+    """A pipeline with two one-thread streams splits each batch between them: same
+    probabilities as one stream (to float rounding), batches longer than one group and a
+    single pose included; threads started later keep all of torch's threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.library import resolve_object
+    from app.params import Pose
+    from app.pipeline import Pipeline
+
+    threads = torch.get_num_threads()
+    streamed = Pipeline(classifier, ctx=ctx, batch=8, streams=2)
+    try:
+        assert streamed.streams == 2 and [r.slots for r in streamed._stream_readers] == [4, 4]
+        obj = resolve_object("hen")
+        pipeline.set_object(obj)
+        streamed.set_object(obj)
+        poses = [Pose(yaw=y, pitch=y / 3) for y in range(-170, 180, 20)]  # 18 poses: 2 groups of 8, then 2
+        for chosen in (poses, poses[:1], poses[:5]):
+            assert torch.allclose(streamed.probabilities(chosen), pipeline.probabilities(chosen), atol=1e-5)
+        with ThreadPoolExecutor(1) as later:
+            assert later.submit(torch.get_num_threads).result() == threads
+    finally:
+        streamed.release()
+    with pytest.raises(ValueError, match="streams must be >= 1"):
+        Pipeline(classifier, ctx=ctx, streams=0)
+
+
 def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
     """freeze() and prepare_gradients() swap in TorchScript for both paths; what they
     compute must not change."""
