@@ -47,7 +47,11 @@ class Pipeline:
         self.reader = FrameReader(self.target, classifier.device, slots=batch)
         self.streams = streams if classifier.device.type == "cpu" and batch > 1 else 1
         part = -(-batch // self.streams)
-        self._stream_readers = [FrameReader(self.target, classifier.device, slots=part) for _ in range(self.streams)]
+        self._stream_readers = (  # one per stream (self.reader serves a single stream)
+            [FrameReader(self.target, classifier.device, slots=part) for _ in range(self.streams)]
+            if self.streams > 1
+            else []
+        )
         self._pool: StreamPool | None = None
         self.object: LibraryObject | None = None
         self.mesh: Mesh | None = None

@@ -449,6 +449,7 @@ class Renderer:
     def _end_mesh_state(self) -> None:
         self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         self.ctx.front_face = "ccw"
+        self.ctx.cull_face = "back"  # closed pieces wound inwards cull front faces
 
     # --------------------------------------------------------- visibility
 
@@ -582,7 +583,6 @@ class Renderer:
                 ctx.cull_face = cull
             part.vao.render(moderngl.TRIANGLES, vertices=count, first=first)
         ctx.disable(moderngl.CULL_FACE)
-        ctx.cull_face = "back"
 
     def _draw_background(self, texture: moderngl.Texture, viewport: tuple[int, int, int, int], flip: bool) -> None:
         """Draw the image so that it covers the viewport (centre crop, aspect kept)."""

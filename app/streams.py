@@ -31,7 +31,6 @@ class StreamPool:
     def __init__(self, count: int, device: torch.device | str, worker_init: Callable[[], None] | None = None):
         if count < 1:
             raise ValueError(f"streams must be >= 1, got {count}")
-        self.count = count
         threads = torch.get_num_threads()
         share = count > 1 and torch.device(device).type == "cpu"
         started = threading.Barrier(count)
