@@ -4,11 +4,16 @@ One call rasterises the visibility buffer at the pose (OpenGL), re-shades it in 
 (:class:`app.diffrender.DiffRenderer`), runs the classifier forward and backward, and
 returns the goal score with its gradient in the search space's unit cube.  The image is
 rounded to 8 bits on the way forward (straight-through on the way back), so the
-classifier sees what the OpenGL render gives it.
+classifier sees what the OpenGL render gives it.  The backward pass runs torch's
+deterministic kernels: the re-shading gathers vertices by index, and on the CPU the
+backward of such a gather sums in parallel in no fixed order, so the same point gave
+gradients a few 1e-6 apart, enough to send a line search elsewhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +30,21 @@ class GradientStep:
     gradient: np.ndarray  # d score / d unit-cube coordinates
 
 
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """torch's deterministic algorithms for the block (about 3% slower here), then the
+    previous setting.  The setting is process-wide: inference in other threads meanwhile
+    has no kernel it changes on the CPU, and an op without a deterministic kernel only
+    warns (with CUDA, torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` is set)."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 class PoseGradient:
     """``gradient(space, goal, u)``: score and gradient at unit-cube point ``u``."""
 
@@ -37,6 +57,10 @@ class PoseGradient:
     def __call__(self, space, goal, u: np.ndarray) -> GradientStep:
         pose = space.from_unit(u)
         vis = self.renderer.rasterize(pose)
+        with deterministic_kernels():
+            return self._step(space, goal, pose, vis)
+
+    def _step(self, space, goal, pose, vis) -> GradientStep:
         unit = torch.tensor(space.to_unit(pose), dtype=torch.float64, requires_grad=True)
         low = torch.from_numpy(space.low)
         span = torch.from_numpy(space.span)
