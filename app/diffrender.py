@@ -111,10 +111,10 @@ class DiffRenderer:
             triangles.append(part.triangles.astype(np.int64) + offset)
             part_of.append(np.full(len(part.triangles), i))
             offset += len(part.positions)
-        self._positions = torch.from_numpy(np.concatenate(positions)).to(dev, dt)
-        self._normals = torch.from_numpy(np.concatenate(normals)).to(dev, dt)
-        self._uvs = torch.from_numpy(np.concatenate(uvs)).to(dev, dt)
-        self._triangles = torch.from_numpy(np.concatenate(triangles)).to(dev)
+        triangle_vertices = np.concatenate(triangles)
+        attributes = np.hstack([np.concatenate(positions), np.concatenate(normals), np.concatenate(uvs)])
+        # per triangle, its three corners' object-space position, normal and uv: (T, 3, 8)
+        self._corners = torch.from_numpy(attributes[triangle_vertices]).to(dev, dt)
         self._part_of = torch.from_numpy(np.concatenate(part_of)).to(dev)
         gpu_parts = self.renderer.parts
         self._textured = torch.tensor([p.uses_texture(self.settings) for p in gpu_parts], device=dev)
@@ -172,11 +172,11 @@ class DiffRenderer:
         """The image for pose ``vector`` (15 values, ``PARAMS`` order, may require grad)
         seen through ``vis``: (H, W, 3) in [0, 1], differentiable in ``vector``."""
         terms = pose_terms(vector.to(self.device, self.dtype))
-        cam = self._positions @ terms["rotation"].T + terms["translation"]
-        normals = self._normals @ terms["rotation"].T
         f = terms["focal"]
-        # clip (x, y, w) of the y-flipped projection; w = -z_cam
-        clip = torch.stack([cam[:, 0] * f, -cam[:, 1] * f, -cam[:, 2]], dim=1)
+        # object space -> clip (x, y, w) of the y-flipped projection (w = -z_cam), an affine map
+        flip = torch.stack([f, -f, -torch.ones_like(f)]).unsqueeze(1)
+        terms["clip_matrix"] = terms["rotation"] * flip
+        terms["clip_offset"] = terms["translation"] * flip.squeeze(1)
         image = self.background()
         for index, buffer in enumerate([vis.opaque, *vis.layers]):
             ids = torch.from_numpy(buffer[..., 0].reshape(-1)).to(self.device)
@@ -185,7 +185,7 @@ class DiffRenderer:
                 continue
             tri = ids[pixels].long() - 1
             level = torch.from_numpy(buffer[..., 1].reshape(-1)).to(self.device, self.dtype)[pixels]
-            color, alpha = self._shade_fragments(pixels, tri, level, cam, normals, clip, terms)
+            color, alpha = self._shade_fragments(pixels, tri, level, terms)
             if index == 0:
                 image = image.index_put((pixels,), color)
             else:
@@ -198,22 +198,25 @@ class DiffRenderer:
         pose = Pose.from_vector(vector.detach().cpu().double().numpy(), fit=True)
         return self.shade(self.rasterize(pose), vector)
 
-    def _shade_fragments(self, pixels, tri, level, cam, normals, clip, terms):
-        verts = self._triangles[tri]  # (F, 3)
-        c0, c1, c2 = clip[verts[:, 0]], clip[verts[:, 1]], clip[verts[:, 2]]
-        p = self._pixel_ndc[pixels]
-        e = torch.stack(
-            [(torch.linalg.cross(c1, c2) * p).sum(1), (torch.linalg.cross(c2, c0) * p).sum(1),
-             (torch.linalg.cross(c0, c1) * p).sum(1)], dim=1,
-        )  # fmt: skip
-        bary = e / e.sum(1, keepdim=True)  # perspective-correct (F, 3)
+    def _shade_fragments(self, pixels, tri, level, terms):
+        """Colour and alpha of the fragments at ``pixels`` of triangles ``tri``.  Each
+        visible triangle is projected once; barycentrics are affine-invariant, so the
+        corners' object-space attributes are interpolated (constants: no gradient flows
+        into a gather) and then moved to camera space."""
+        seen, inverse = torch.unique(tri, return_inverse=True)
+        corners = self._corners[seen]  # (U, 3, 8), constant
+        c = corners[..., :3] @ terms["clip_matrix"].T + terms["clip_offset"]  # (U, 3 corners, 3)
+        c0, c1, c2 = c.unbind(1)
+        edges = torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
         # front faces turn counter-clockwise in the mesh, clockwise once the projection flips y
-        front = (c0 * torch.linalg.cross(c1, c2)).sum(1) < 0
-
-        def interpolate(values: torch.Tensor) -> torch.Tensor:
-            return (values[verts] * bary.unsqueeze(2)).sum(1)
-
-        position, normal, uv = interpolate(cam), interpolate(normals), interpolate(self._uvs)
+        front = ((c0 * edges[:, 0]).sum(1) < 0)[inverse]
+        p = self._pixel_ndc[pixels]
+        e = (edges[inverse] * p.unsqueeze(1)).sum(2)  # homogeneous edge functions (F, 3)
+        bary = e / e.sum(1, keepdim=True)  # perspective-correct (F, 3)
+        attributes = (self._corners[tri] * bary.unsqueeze(2)).sum(1)  # (F, 8), object space
+        position = attributes[:, :3] @ terms["rotation"].T + terms["translation"]
+        normal = attributes[:, 3:6] @ terms["rotation"].T
+        uv = attributes[:, 6:]
         part = self._part_of[tri]
         tex = self._sample(part, uv, level)
         textured = self._textured[part].unsqueeze(1)
