@@ -5,13 +5,14 @@ One call rasterises the visibility buffer at the pose (OpenGL), re-shades it in 
 returns the goal score with its gradient in the search space's unit cube.  The image is
 rounded to 8 bits on the way forward (straight-through on the way back), so the
 classifier sees what the OpenGL render gives it.  The backward pass runs torch's
-deterministic kernels: the re-shading gathers vertices by index, and on the CPU the
-backward of such a gather sums in parallel in no fixed order, so the same point gave
-gradients a few 1e-6 apart, enough to send a line search elsewhere.
+deterministic kernels: the re-shading gathers each fragment's triangle values by index,
+and on the CPU the backward of such a gather sums in parallel in no fixed order, so the
+same point gave gradients up to 1e-5 apart, enough to send a line search elsewhere.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,19 +31,40 @@ class GradientStep:
     gradient: np.ndarray  # d score / d unit-cube coordinates
 
 
-@contextmanager
-def deterministic_kernels() -> Iterator[None]:
-    """torch's deterministic algorithms for the block (about 3% slower here), then the
-    previous setting.  The setting is process-wide: inference in other threads meanwhile
-    has no kernel it changes on the CPU, and an op without a deterministic kernel only
-    warns (with CUDA, torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` is set)."""
-    enabled = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+class _DeterministicKernels:
+    """``with deterministic_kernels():`` torch's deterministic algorithms inside the block
+    (about 3% slower here); the previous setting comes back when the last thread inside
+    such a block leaves it.  The setting is process-wide: inference in other threads
+    meanwhile has no kernel it changes on the CPU, and an op without a deterministic
+    kernel only warns (with CUDA, torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8``
+    is set)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._before = (False, False)
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:
+                self._before = (
+                    torch.are_deterministic_algorithms_enabled(),
+                    torch.is_deterministic_algorithms_warn_only_enabled(),
+                )
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0:
+                    enabled, warn_only = self._before
+                    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
+deterministic_kernels = _DeterministicKernels()
 
 
 class PoseGradient:

@@ -96,6 +96,27 @@ def test_the_gradient_at_a_point_is_the_same_every_time(batch_pipeline):
     assert not torch.are_deterministic_algorithms_enabled()  # the setting is given back
 
 
+def test_deterministic_kernels_stay_on_until_the_last_thread_leaves():
+    """A search thread leaving its gradient step must not switch them off under another's."""
+    from app.gradient import deterministic_kernels
+
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with deterministic_kernels():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert entered.wait(10)
+    with deterministic_kernels():
+        leave.set()
+        thread.join(10)  # the other thread has left its block; this one is still inside
+        assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
 @pytest.mark.parametrize("method", ["random", "cmaes", "grad", "fd"])
 def test_same_seed_same_result(batch_pipeline, method):
     """grad is targeted here: its seed draws the random starts of a targeted climb (fd has no seed)."""
