@@ -149,26 +149,31 @@ class _Tracker:
         self.start = time.perf_counter()
         self.iteration = self.evaluations = self._reported = 0  # _reported: evaluations at the last report
         self.best, self.best_score, self.best_probs = space.base, -math.inf, None
+        self.best_fools = False  # the best pose meets the goal (OpenGL render)
         self.latest_probs: torch.Tensor | None = None
         self.success, self.time_to_success = False, None
         self.history: list[dict] = []
 
-    def _book(self, poses: list[Pose], probs: torch.Tensor) -> np.ndarray:
-        """Count the evaluations and keep the best (and the latest batch's best) pose."""
+    def _book(self, poses: list[Pose], probs: torch.Tensor, fools: np.ndarray) -> np.ndarray:
+        """Count the evaluations and keep the best (and the latest batch's best) pose.  A
+        pose that meets the goal beats one that does not, whatever their scores: the
+        highest score (least true class) need not be a misclassified pose."""
         scores = self.goal.scores(probs)
         scores = np.where(np.isfinite(scores), scores, -math.inf)
         self.evaluations += len(poses)
-        i = int(np.argmax(scores))
+        i = int(np.lexsort((scores, fools))[-1])  # fooling first, then the score
         self.latest_probs = probs[i].float().cpu()
-        if scores[i] > self.best_score:
+        if (bool(fools[i]), scores[i]) > (self.best_fools, self.best_score):
             self.best, self.best_score, self.best_probs = poses[i], float(scores[i]), self.latest_probs
+            self.best_fools = bool(fools[i])
         return scores
 
     def score(self, poses: list[Pose]) -> np.ndarray:
         """Evaluate ``poses`` (OpenGL renders) and book them; their successes count."""
         probs = self.evaluate(poses)
-        scores = self._book(poses, probs)
-        if self.goal.successes(probs).any() and not self.success:
+        fools = self.goal.successes(probs)
+        scores = self._book(poses, probs, fools)
+        if fools.any() and not self.success:
             self.success, self.time_to_success = True, time.perf_counter() - self.start
         return scores
 
@@ -176,7 +181,7 @@ class _Tracker:
         """Book an evaluation made elsewhere (the gradient method's re-shaded image).  A
         success it claims counts only once the OpenGL render of the pose confirms it."""
         probs = probs.reshape(1, -1)
-        score = float(self._book([pose], probs)[0])
+        score = float(self._book([pose], probs, np.zeros(1, dtype=bool))[0])
         if not self.success and self.goal.successes(probs)[0]:
             self.score([pose])
         return score

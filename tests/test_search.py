@@ -147,7 +147,21 @@ def test_stopping_mid_run_keeps_the_best_pose(batch_pipeline):
     r = search("cmaes", batch_pipeline.probabilities, space, goal, Budget(iterations=50), stop=stop, report=report)
     assert r.stopped and r.iterations == 2
     assert r.best == seen[-1].best and isinstance(r.best, Pose)
-    assert r.best_score == max(h["best_score"] for h in r.history)
+    assert r.best_score == r.history[-1]["best_score"]
+    after = batch_pipeline.probabilities([r.best])
+    assert r.success == (int(after.argmax()) != goal.true_class)  # the best pose fools if any did
+
+
+@pytest.mark.parametrize("method", ["grad", "cmaes"])
+def test_the_best_pose_of_a_successful_search_fools_the_classifier(batch_pipeline, method):
+    """The highest score (the least true class) is not always a misclassified pose: on the
+    basketball both methods first met one at p(true) 0.29 / 0.15 that was still top-1, while
+    other poses they had rendered were misclassified.  A fooling pose always wins."""
+    obj, space, goal = setup(batch_pipeline, "basketball")
+    r = batch_pipeline.search(method, space, goal, Budget(seconds=20), seed=0, stop_on_success=True)
+    assert r.success
+    after = batch_pipeline.probabilities([r.best])
+    assert int(after.argmax()) != obj.imagenet_class
 
 
 def test_nan_never_reaches_the_renderer(batch_pipeline):
