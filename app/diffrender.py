@@ -102,19 +102,14 @@ class DiffRenderer:
         self.renderer.set_mesh(mesh)
         self.mesh = mesh
         dev, dt = self.device, self.dtype
-        positions, normals, uvs, triangles, part_of = [], [], [], [], []
-        offset = 0
+        corners, part_of = [], []
         for i, part in enumerate(mesh.parts):
-            positions.append(part.positions)
-            normals.append(part.normals)
-            uvs.append(part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32))
-            triangles.append(part.triangles.astype(np.int64) + offset)
+            uvs = part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32)
+            attributes = np.hstack([part.positions, part.normals, uvs])
+            corners.append(attributes[part.triangles.astype(np.int64)])
             part_of.append(np.full(len(part.triangles), i))
-            offset += len(part.positions)
-        triangle_vertices = np.concatenate(triangles)
-        attributes = np.hstack([np.concatenate(positions), np.concatenate(normals), np.concatenate(uvs)])
         # per triangle, its three corners' object-space position, normal and uv: (T, 3, 8)
-        self._corners = torch.from_numpy(attributes[triangle_vertices]).to(dev, dt)
+        self._corners = torch.from_numpy(np.concatenate(corners)).to(dev, dt)
         self._part_of = torch.from_numpy(np.concatenate(part_of)).to(dev)
         gpu_parts = self.renderer.parts
         self._textured = torch.tensor([p.uses_texture(self.settings) for p in gpu_parts], device=dev)
