@@ -163,15 +163,76 @@ class DiffRenderer:
         self.renderer.render(pose, self.color_target, self.settings)
         return self.color_target.read()[..., :3].copy()
 
-    def shade(self, vis: Visibility, vector: torch.Tensor) -> torch.Tensor:
+    def shade(self, vis: Visibility, vector: torch.Tensor, edges: bool = False) -> torch.Tensor:
         """The image for pose ``vector`` (15 values, ``PARAMS`` order, may require grad)
-        seen through ``vis``: (H, W, 3) in [0, 1], differentiable in ``vector``."""
+        seen through ``vis``: (H, W, 3) in [0, 1], differentiable in ``vector``.  With
+        ``edges`` the outline's gradient is added (:meth:`silhouette_term`); the values
+        stay the same."""
+        terms = self._terms(vector)
+        image = self._composite(vis, terms)
+        if edges:
+            image = image + self.silhouette_term(vis, image.detach(), vector)
+        return image.view(self.size, self.size, 3)
+
+    def _terms(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = pose_terms(vector.to(self.device, self.dtype))
         f = terms["focal"]
         # object space -> clip (x, y, w) of the y-flipped projection (w = -z_cam), an affine map
         flip = torch.stack([f, -f, -torch.ones_like(f)]).unsqueeze(1)
         terms["clip_matrix"] = terms["rotation"] * flip
         terms["clip_offset"] = terms["translation"] * flip.squeeze(1)
+        return terms
+
+    def silhouette_term(self, vis: Visibility, colours: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+        """Zero in value, with the gradient of the object's outline moving as pose ``vector``
+        does (edge gradients by antialiasing, as nvdiffrast has them), for the image
+        ``colours`` (H*W, C, constant) seen through ``vis``: (H*W, C).
+
+        The visibility is fixed at each step, so the re-shaded image alone does not see
+        the outline move.  For every pair of neighbouring pixels, one on the object and
+        one on the background, the edge of the object pixel's triangle that the segment
+        between their centres crosses is found, at a fraction ``t`` of the way (a function
+        of the pose).  An antialiased image would blend the pair by how far the edge
+        passes the midpoint: ``(t - 1/2)`` of the object colour into the background pixel,
+        or ``(1/2 - t)`` of the background colour into the object pixel.  That blend is
+        added and subtracted again (straight through), so the image keeps OpenGL's values
+        and gains its derivative.  Edges between two triangles of the object (an occluding
+        contour in front of the object itself) are left out."""
+        terms = self._terms(vector)
+        ids = torch.from_numpy(vis.opaque[..., 0]).to(self.device).long().view(self.size, self.size)
+        flat = torch.arange(self.size * self.size, device=self.device).view(self.size, self.size)
+        inside, outside, across = [], [], []
+        for axis, (a, b) in enumerate(((flat[:, :-1], flat[:, 1:]), (flat[:-1, :], flat[1:, :]))):  # x, then y
+            a, b = a.reshape(-1), b.reshape(-1)
+            on_a, on_b = ids.view(-1)[a] > 0, ids.view(-1)[b] > 0
+            inside += [a[on_a & ~on_b], b[on_b & ~on_a]]
+            outside += [b[on_a & ~on_b], a[on_b & ~on_a]]
+            across += [torch.full((int((on_a != on_b).sum()),), axis, device=self.device)]
+        inside, outside, across = torch.cat(inside), torch.cat(outside), torch.cat(across)
+        term = torch.zeros_like(colours)
+        if len(inside) == 0:
+            return term
+        tri = ids.view(-1)[inside] - 1
+        c = self._corners[tri, :, :3] @ terms["clip_matrix"].T + terms["clip_offset"]  # (P, 3, 3)
+        c0, c1, c2 = c.unbind(1)
+        edges = torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
+        e_in = (edges * self._pixel_ndc[inside].unsqueeze(1)).sum(2)  # (P, 3): all one sign inside
+        e_out = (edges * self._pixel_ndc[outside].unsqueeze(1)).sum(2)
+        sign = torch.sign(e_in.detach().sum(1, keepdim=True))
+        e_in, e_out = e_in * sign, e_out * sign
+        crossed = (e_out.detach() < 0) & (e_in.detach() >= 0)
+        ones = torch.ones_like(e_in)
+        t, k = torch.where(crossed, e_in / torch.where(crossed, e_in - e_out, ones), ones).min(dim=1)  # first exit
+        # each edge once: horizontal pairs take the steep edges, vertical pairs the flat ones
+        normal = edges.detach()[torch.arange(len(k), device=self.device), k, :2].abs()  # (|d/dx|, |d/dy|) of e
+        steep = normal[:, 0] >= normal[:, 1]
+        keep = crossed.any(dim=1) & (steep == (across == 0))
+        inside, outside, t = inside[keep], outside[keep], t[keep].clamp(0.0, 1.0)
+        past = t - 0.5  # > 0: the object reaches into the background pixel, < 0: short of its own
+        change = past.unsqueeze(1) * (colours[inside] - colours[outside])
+        return term.index_add(0, torch.where(past > 0, outside, inside), change - change.detach())
+
+    def _composite(self, vis: Visibility, terms) -> torch.Tensor:
         image = self.background()
         for index, buffer in enumerate([vis.opaque, *vis.layers]):
             ids = torch.from_numpy(buffer[..., 0].reshape(-1)).to(self.device)
@@ -186,7 +247,7 @@ class DiffRenderer:
             else:
                 a = alpha.unsqueeze(1)
                 image = image.index_put((pixels,), a * color + (1.0 - a) * image[pixels])
-        return image.view(self.size, self.size, 3)
+        return image
 
     def render(self, vector: torch.Tensor) -> torch.Tensor:
         """Rasterise at ``vector`` (detached, fitted to the declared ranges) and shade."""

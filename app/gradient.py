@@ -68,13 +68,14 @@ deterministic_kernels = _DeterministicKernels()
 
 
 class PoseGradient:
-    """``gradient(space, goal, u)``: score and gradient at unit-cube point ``u``."""
+    """``gradient(space, goal, u)``: score and gradient at unit-cube point ``u``; with
+    ``edges`` the outline's movement counts too (:meth:`DiffRenderer.silhouette_term`)."""
 
-    def __init__(self, classifier: Classifier, renderer: DiffRenderer):
+    def __init__(self, classifier: Classifier, renderer: DiffRenderer, edges: bool = False):
         if renderer.size != classifier.input_size:
             raise ValueError(f"render size {renderer.size} differs from the model input {classifier.input_size}")
         classifier.prepare_gradients()
-        self.classifier, self.renderer = classifier, renderer
+        self.classifier, self.renderer, self.edges = classifier, renderer, edges
 
     def __call__(self, space, goal, u: np.ndarray) -> GradientStep:
         pose = space.from_unit(u)
@@ -87,7 +88,7 @@ class PoseGradient:
         low = torch.from_numpy(space.low)
         span = torch.from_numpy(space.span)
         vector = torch.from_numpy(pose.vector).index_put((torch.from_numpy(space.index),), low + unit * span)
-        image = self.renderer.shade(vis, vector)
+        image = self.renderer.shade(vis, vector, edges=self.edges)
         image = image + ((image * 255.0).round() / 255.0 - image).detach()  # what an 8-bit framebuffer holds
         batch = image.permute(2, 0, 1).unsqueeze(0).to(self.classifier.device) * 255.0
         with torch.enable_grad():

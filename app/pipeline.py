@@ -71,15 +71,15 @@ class Pipeline:
         if self._diff is not None:
             self._diff.set_mesh(mesh)
 
-    def gradient(self) -> PoseGradient:
+    def gradient(self, edges: bool = False) -> PoseGradient:
         """The goal gradient for the current object (its differentiable renderer is made
-        on first use and follows :meth:`set_object`)."""
+        on first use and follows :meth:`set_object`); ``edges``: with edge gradients."""
         if self.mesh is None:
             raise RuntimeError("no object: call set_object first")
         if self._diff is None:
             self._diff = DiffRenderer(self.ctx, self.classifier.input_size, self.settings, self.classifier.device)
             self._diff.set_mesh(self.mesh)
-        return PoseGradient(self.classifier, self._diff)
+        return PoseGradient(self.classifier, self._diff, edges)
 
     def render(self, pose: Pose) -> np.ndarray:
         """The model-input image as (H, W, 3) uint8 (a copy)."""
@@ -123,10 +123,12 @@ class Pipeline:
         """The search method for this classifier's device and this GL (:func:`app.search.default_method`)."""
         return default_method(self.classifier.device, self.ctx.version_code)
 
-    def search(self, method: str, space: SearchSpace, goal: Goal, budget: Budget, **options) -> SearchResult:
+    def search(
+        self, method: str, space: SearchSpace, goal: Goal, budget: Budget, edges: bool = False, **options
+    ) -> SearchResult:
         """:func:`app.search.search` over this pipeline's renders; ``grad`` gets the object's
-        gradient, made before the search's clock starts."""
-        gradient = self.gradient() if method == "grad" else None
+        gradient (with edge gradients if ``edges``), made before the search's clock starts."""
+        gradient = self.gradient(edges) if method == "grad" else None
         return search(method, self.probabilities, space, goal, budget, gradient=gradient, **options)
 
     def release(self) -> None:

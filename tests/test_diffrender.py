@@ -105,3 +105,33 @@ def test_gradient_matches_finite_differences(ctx, name):
             assert abs(float(grad[INDEX[name]])) > 1e-3, f"{name} has no effect on the image"
     finally:
         d.release()
+
+
+def test_edge_gradients_leave_the_image_as_it_is(diff):
+    diff.set_mesh(resolve_object("hen").load())
+    vis = diff.rasterize(POSE)
+    v = torch.tensor(POSE.vector)
+    assert torch.equal(diff.shade(vis, v, edges=True), diff.shade(vis, v))
+
+
+@pytest.mark.parametrize("name", ["hen", "cellphone", "sports_car"])
+def test_edge_gradient_follows_the_outline_that_opengl_draws(diff, name):
+    """How many pixels the object covers changes with distance, height and pitch only
+    through its outline: the silhouette term's derivative of that count matches OpenGL's count at
+    +-step within 30% (a pixel grid is coarse); counting each edge in both directions
+    gives twice the change, a wrong sign the opposite."""
+    diff.set_mesh(resolve_object(name).load())
+    pose = POSE.replace(light_azimuth=0.0)
+    vis = diff.rasterize(pose)
+    covered = torch.from_numpy((vis.opaque[..., 0] > 0).reshape(-1, 1).astype(np.float32))
+    v = torch.tensor(pose.vector, requires_grad=True)
+    (grad,) = torch.autograd.grad(diff.silhouette_term(vis, covered, v).sum(), v)
+    for param, step in (("z", 0.2), ("y", 0.03), ("pitch", 3.0)):
+        counts = []
+        for sign in (1, -1):
+            vector = pose.vector.copy()
+            vector[INDEX[param]] += sign * step
+            counts.append(int((diff.rasterize(Pose.from_vector(vector)).opaque[..., 0] > 0).sum()))
+        assert abs(counts[0] - counts[1]) >= 100, f"{param} barely moves the outline"
+        opengl = (counts[0] - counts[1]) / (2 * step)
+        assert float(grad[INDEX[param]]) == pytest.approx(opengl, rel=0.3), param

@@ -96,6 +96,19 @@ def test_the_gradient_at_a_point_is_the_same_every_time(batch_pipeline):
     assert not torch.are_deterministic_algorithms_enabled()  # the setting is given back
 
 
+def test_edge_gradients_add_the_outline_and_keep_the_score(batch_pipeline):
+    """Same image, so the same score and probabilities; the distance changes the outline
+    most, so its derivative changes most, and the step is still deterministic."""
+    _, space, goal = setup(batch_pipeline, "cellphone", ("rotation", "translation", "light"))
+    u = space.to_unit(space.base)
+    plain = batch_pipeline.gradient()(space, goal, u)
+    edges = [batch_pipeline.gradient(edges=True)(space, goal, u) for _ in range(2)]
+    assert edges[0].score == plain.score and torch.equal(edges[0].probabilities, plain.probabilities)
+    z = [p.name for p in space.params].index("z")
+    assert not np.isclose(edges[0].gradient[z], plain.gradient[z], rtol=0.05)
+    assert np.array_equal(edges[0].gradient, edges[1].gradient)
+
+
 def test_deterministic_kernels_stay_on_until_the_last_thread_leaves():
     """A search thread leaving its gradient step must not switch them off under another's."""
     from app.gradient import deterministic_kernels
@@ -269,6 +282,9 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
         [*cmd[:-2], "--target", "zebroid", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "zebroid" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([*cmd, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--edge-gradients is for --method grad" in bad.stderr
+    assert not (tmp_path / "teddy_bear-random-3.json").exists()
 
 
 def test_optimize_command_gradient_method_with_recordings(tmp_path):
@@ -287,3 +303,6 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     mp4 = iio.imread(tmp_path / "hen-grad-2.mp4", index=None)
     assert len(gif) == len(rows) - 1 == 3 and len(mp4) == 3
     assert gif.shape[1:] == (2 * 224 + 36, 2 * 224, 3)  # enlarged twice, with the label band on top
+    r = subprocess.run([*base, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode in (0, 1), r.stderr
+    assert len((tmp_path / "hen-grad-3-trajectory.csv").read_text().strip().splitlines()) == 4
