@@ -164,7 +164,9 @@ def test_batched_probabilities_match_single_frames(pipeline):
 def test_classification_streams_give_the_same_probabilities(ctx, classifier, pipeline):
     """A pipeline with two one-thread streams splits each batch between them: same
     probabilities as one stream (to float rounding), batches longer than one group and a
-    single pose included; threads started later keep all of torch's threads."""
+    single pose included; each worker runs with its share of torch's threads (it ran with
+    all of them when the share was not applied before the count was set back), and
+    threads started later keep all of them."""
     from concurrent.futures import ThreadPoolExecutor
 
     from app.library import resolve_object
@@ -181,6 +183,9 @@ def test_classification_streams_give_the_same_probabilities(ctx, classifier, pip
         poses = [Pose(yaw=y, pitch=y / 3) for y in range(-170, 180, 20)]  # 18 poses: 2 groups of 8, then 2
         for chosen in (poses, poses[:1], poses[:5]):
             assert torch.allclose(streamed.probabilities(chosen), pipeline.probabilities(chosen), atol=1e-5)
+        shares = [streamed._pool.submit(torch.get_num_threads) for _ in range(4)]
+        assert [f.result() for f in shares] == [max(1, threads // 2)] * 4  # each worker keeps its share
+        assert torch.get_num_threads() == threads
         with ThreadPoolExecutor(1) as later:
             assert later.submit(torch.get_num_threads).result() == threads
     finally:
