@@ -13,7 +13,8 @@ applied, and the result is composited over the background and the transparent la
 The image equals the OpenGL render (``fast`` quality: no MSAA, no anisotropy) to within
 rounding, and its gradient with respect to rotation, translation, light and angle of
 view is exact for a fixed visibility.  Silhouette and occlusion changes are handled by
-rasterising again at every step (the visibility is piecewise constant).
+rasterising again at every step (the visibility is piecewise constant); optionally the
+outline's movement adds its derivative too (:meth:`DiffRenderer.silhouette_term`).
 """
 
 from __future__ import annotations

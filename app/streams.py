@@ -39,8 +39,8 @@ class StreamPool:
             if share:
                 torch.set_num_threads(max(1, threads // count))
                 # a thread takes torch's process-wide count at its first parallel op; asking
-                # for it does that now, before the count is set back below (else every
-                # worker ran with all the threads, two of them on two cores)
+                # for it does that now, before the count is set back below (else each
+                # worker ran with all of torch's threads: four threads on two cores)
                 torch.get_num_threads()
             if worker_init is not None:
                 try:
