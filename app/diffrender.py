@@ -63,6 +63,15 @@ def pose_terms(v: torch.Tensor, aspect: float = 1.0) -> dict[str, torch.Tensor]:
     }
 
 
+def _edge_functions(corners: torch.Tensor, terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first corner in clip space (x, y, w) and the homogeneous edge functions (T, 3, 3)
+    of triangles with object-space ``corners`` (T, 3, 8): edge ``k`` is the one opposite
+    corner ``k``, and ``edges[:, k] . (x_ndc, y_ndc, 1)`` has one sign inside the triangle."""
+    c = corners[..., :3] @ terms["clip_matrix"].T + terms["clip_offset"]
+    c0, c1, c2 = c.unbind(1)
+    return c0, torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
+
+
 @dataclass
 class Visibility:
     """One rasterisation: (H, W, 2) buffers of (triangle + 1, mip level), opaque first."""
@@ -213,10 +222,7 @@ class DiffRenderer:
         term = torch.zeros_like(colours)
         if len(inside) == 0:
             return term
-        tri = ids.view(-1)[inside] - 1
-        c = self._corners[tri, :, :3] @ terms["clip_matrix"].T + terms["clip_offset"]  # (P, 3, 3)
-        c0, c1, c2 = c.unbind(1)
-        edges = torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
+        _, edges = _edge_functions(self._corners[ids.view(-1)[inside] - 1], terms)
         e_in = (edges * self._pixel_ndc[inside].unsqueeze(1)).sum(2)  # (P, 3): all one sign inside
         e_out = (edges * self._pixel_ndc[outside].unsqueeze(1)).sum(2)
         sign = torch.sign(e_in.detach().sum(1, keepdim=True))
@@ -261,10 +267,7 @@ class DiffRenderer:
         corners' object-space attributes are interpolated (constants: no gradient flows
         into a gather) and then moved to camera space."""
         seen, inverse = torch.unique(tri, return_inverse=True)
-        corners = self._corners[seen]  # (U, 3, 8), constant
-        c = corners[..., :3] @ terms["clip_matrix"].T + terms["clip_offset"]  # (U, 3 corners, 3)
-        c0, c1, c2 = c.unbind(1)
-        edges = torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
+        c0, edges = _edge_functions(self._corners[seen], terms)  # corners: constant
         # front faces turn counter-clockwise in the mesh, clockwise once the projection flips y
         front = ((c0 * edges[:, 0]).sum(1) < 0)[inverse]
         p = self._pixel_ndc[pixels]
