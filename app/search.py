@@ -250,22 +250,29 @@ def _random(t: _Tracker, rng: np.random.Generator, batch: int, stop_on_success: 
             return
 
 
-def _cmaes(t: _Tracker, seed: int, popsize: int, sigma: float, stop_on_success: bool) -> None:
+def _cma_strategy(x0: np.ndarray, sigma: float, popsize: int, seed: int):
+    """A CMA-ES (the ``cma`` package) at unit point ``x0``, seeded for repeatable runs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not import matplotlib": plotting is not used
         import cma
 
-    x0 = t.space.to_unit(t.space.base)
-    t.score([t.space.base])
     opts = {"popsize": popsize, "seed": seed + 1, "verbose": -9, "bounds": [None, None]}  # cma: seed 0 = clock
-    es = cma.CMAEvolutionStrategy(x0, sigma, opts)
-    while True:
-        xs = es.ask()
-        poses = [t.space.from_unit(x) for x in xs]
-        scores = t.score(poses)
-        es.tell(xs, [-s if np.isfinite(s) else 1e9 for s in scores])  # cma minimises
-        if t.step_done(t.space.from_unit(es.mean)) or (stop_on_success and t.success):
-            return
+    return cma.CMAEvolutionStrategy(x0, sigma, opts)
+
+
+def _generation(t: _Tracker, es) -> bool:
+    """Score one CMA-ES generation and tell it the scores; True when the search must end."""
+    xs = es.ask()
+    scores = t.score([t.space.from_unit(x) for x in xs])
+    es.tell(xs, [-s if np.isfinite(s) else 1e9 for s in scores])  # cma minimises
+    return t.step_done(t.space.from_unit(es.mean))
+
+
+def _cmaes(t: _Tracker, seed: int, popsize: int, sigma: float, stop_on_success: bool) -> None:
+    es = _cma_strategy(t.space.to_unit(t.space.base), sigma, popsize, seed)
+    t.score([t.space.base])
+    while not (_generation(t, es) or (stop_on_success and t.success)):
+        pass
 
 
 def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bool) -> None:
@@ -294,10 +301,10 @@ def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bo
 
 def _gradient(
     t: _Tracker, gradient: Gradient, rng: np.random.Generator, population: int, stop_on_success: bool, *,
-    step: float, patience: int, jump: float, jumps: int,
+    step: float, patience: int, sigma: float, margin: float, seed: int,
 ) -> None:  # fmt: skip
     """Gradient ascent on the goal score with a line search on real renders, restarted
-    near the best pose (an iterated local search).
+    by CMA-ES around the best pose (an iterated local search).
 
     Each iteration takes the exact gradient of the re-shaded render at the current point
     (the visibility is rasterised again, so silhouettes and occlusions follow) and walks
@@ -309,16 +316,12 @@ def _gradient(
     fooling step ends an untargeted search at once.  An untargeted climb starts at the
     start pose; a targeted one (the target is usually far away) starts at the best of
     ``population`` random poses.  A climb ends when its best has not risen by 0.05 for
-    ``patience`` iterations, or when no step along the gradient helps; the next starts at
-    the best of ``jumps`` random jumps (normal, ``jump`` of the unit cube per
-    parameter) away from the best pose so far: the score is rugged at small scales, and a
-    jump out of a local peak lands on a nearby hill more often than a fresh random pose
-    does."""
-
-    def best_of(units: list[np.ndarray]) -> np.ndarray:
-        """Score ``units`` in one batch; the best as a valid unit point."""
-        poses = [t.space.from_unit(u) for u in units]
-        return t.space.to_unit(poses[int(np.argmax(t.score(poses)))])
+    ``patience`` iterations, or when no step along the gradient helps.  Then CMA-ES
+    (``population`` poses a generation, step ``sigma`` of the unit cube, started where the
+    first climb started, each climb's best injected into it) explores until the best pose
+    so far scores ``margin`` above the last climb's start, and the next climb starts
+    there: the score is rugged at small scales, so a climb stops on a local peak, and the
+    population finds the way to a higher hill, which the gradient then climbs."""
 
     def probe(x: np.ndarray) -> tuple[np.ndarray, float]:
         """Score the OpenGL render at unit point ``x``: (the point as a valid pose has it, its score)."""
@@ -328,19 +331,16 @@ def _gradient(
     def ended(pose: Pose | None = None) -> bool:
         return (pose is not None and t.step_done(pose)) or t.stop.is_set() or (stop_on_success and t.success)
 
-    start = t.space.to_unit(t.space.base)
-    if t.goal.target is None:
-        u = start
-    else:
-        u = best_of([start] + [rng.random(t.space.dim) for _ in range(population - 1)])
-    while True:
-        length, climb_best, since = step, -math.inf, 0
+    def climb(u: np.ndarray) -> float | None:
+        """Climb from unit point ``u``; the score at ``u``, or None when the search must end."""
+        length, climb_best, since, first = step, -math.inf, 0, None
         while since < patience:
             pose = t.space.from_unit(u)
             result = gradient(t.space, t.goal, u)
             score = t.observe(pose, result.probabilities)
+            first = score if first is None else first
             if ended(pose):
-                return
+                return None
             since += 1
             if score > climb_best + 0.05:
                 climb_best, since = score, 0
@@ -353,7 +353,7 @@ def _gradient(
             for _ in range(4):  # the first length that raises the score; halved when it does not
                 trial, trial_score = probe(u + length * direction)
                 if ended():
-                    return
+                    return None
                 if trial_score > score:
                     moved = True
                     break
@@ -363,15 +363,26 @@ def _gradient(
             while length < 0.5:  # then further along the same direction while the score rises
                 further, further_score = probe(u + 2.0 * length * direction)
                 if ended():
-                    return
+                    return None
                 if further_score <= trial_score:
                     break
                 trial, trial_score, length = further, further_score, 2.0 * length
             u = trial
-        centre = t.space.to_unit(t.best)
-        u = best_of([centre + jump * rng.standard_normal(t.space.dim) for _ in range(jumps)])
-        if ended():
-            return
+        return first
+
+    u = t.space.to_unit(t.space.base)
+    if t.goal.target is not None:
+        units = [u] + [rng.random(t.space.dim) for _ in range(population - 1)]
+        poses = [t.space.from_unit(x) for x in units]
+        u = t.space.to_unit(poses[int(np.argmax(t.score(poses)))])
+    es = _cma_strategy(u, sigma, population, seed)
+    climbed = climb(u)
+    while climbed is not None:
+        es.inject([t.space.to_unit(t.best)], force=True)
+        while t.best_score <= climbed + margin:
+            if _generation(t, es) or ended():
+                return
+        climbed = climb(t.space.to_unit(t.best))
 
 
 def default_method(device: torch.device | str, gl_version: int) -> str:
@@ -399,8 +410,8 @@ def search(
     gradient: Gradient | None = None,
     grad_step: float = 0.2,
     grad_patience: int = 3,
-    grad_jump: float = 0.25,
-    grad_jumps: int = 9,
+    grad_sigma: float = 0.25,
+    grad_margin: float = 0.5,
 ) -> SearchResult:
     """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
     (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
@@ -412,7 +423,7 @@ def search(
     if method == "grad":
         rng = np.random.default_rng(seed)
         _gradient(t, gradient, rng, population, stop_on_success,
-                  step=grad_step, patience=grad_patience, jump=grad_jump, jumps=grad_jumps)  # fmt: skip
+                  step=grad_step, patience=grad_patience, sigma=grad_sigma, margin=grad_margin, seed=seed)  # fmt: skip
     elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":

@@ -201,35 +201,46 @@ def test_nan_never_reaches_the_renderer(batch_pipeline):
     assert nan_pose == space.base
 
 
-def test_gradient_restarts_jump_from_the_best_pose_so_far():
-    """When a climb ends (here at once: a flat gradient), the next starts at the best of a
-    batch of jumps around the best pose so far, not at a fresh random pose."""
+def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
+    """When a climb ends (here at once: a flat gradient), CMA-ES generations explore around
+    where it started; once the best pose so far beats the climb's start by the margin, the
+    next climb starts at that pose, not at a fresh random one."""
     space = SearchSpace(Pose(), ["rotation", "translation"])
     goal = Goal(true_class=0, target=1)
     peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
     batches: list[np.ndarray] = []
+    climbs: list[tuple[np.ndarray, float]] = []  # (start of each gradient step, best score so far)
 
-    def evaluate(poses):  # p(target) falls off with the distance to the peak (unit cube, angles wrapped)
-        u = np.array([space.to_unit(p) for p in poses])
+    def target_p(u: np.ndarray) -> np.ndarray:  # falls off with the distance to the peak (angles wrapped)
         d = np.abs(u - peak)
         d = np.where(space.circular, np.minimum(d, 1 - d), d)
+        return np.exp(-20 * (d**2).sum(axis=-1))
+
+    def evaluate(poses):
+        u = np.array([space.to_unit(p) for p in poses])
         batches.append(u)
         probs = torch.full((len(poses), 1000), 1e-6, dtype=torch.float64)
-        probs[:, 1] = torch.from_numpy(np.exp(-20 * (d**2).sum(axis=1)))
+        probs[:, 1] = torch.from_numpy(target_p(u))
         return probs
 
     def flat_gradient(space, goal, u):
         from app.gradient import GradientStep
 
-        return GradientStep(evaluate([space.from_unit(u)])[0], 0.0, np.zeros(space.dim))
+        climbs.append((u, math.log(float(target_p(u)) + 1e-12)))
+        probs = torch.full((1000,), 1e-6, dtype=torch.float64)
+        probs[1] = float(target_p(u))
+        return GradientStep(probs, 0.0, np.zeros(space.dim))
 
-    r = search("grad", evaluate, space, goal, Budget(iterations=8), seed=3, gradient=flat_gradient, grad_jump=0.05)
-    jumps = [b for b in batches if len(b) == 9]  # grad_jumps candidates per restart
-    assert len(batches[0]) == 18 and len(jumps) >= 6
-    spread = [float(np.abs(j - np.median(j, axis=0)).max()) for j in jumps]
-    assert max(spread) < 0.4  # each batch of jumps is around one centre, not all over the cube
-    first = float(evaluate([space.from_unit(u) for u in batches[0]])[:, 1].max())
-    assert r.best_score > math.log(first) + 0.1  # and they climbed from the best random start
+    r = search("grad", evaluate, space, goal, Budget(iterations=30), seed=3, gradient=flat_gradient, grad_sigma=0.05)
+    assert len(batches[0]) == 18 and all(len(b) == 18 for b in batches[1:])  # random starts, then generations
+    start = batches[0][int(np.argmax(target_p(batches[0])))]
+    np.testing.assert_allclose(climbs[0][0], start)  # the first climb starts at the best random pose
+    spread = [float(np.abs(b - np.median(b, axis=0)).max()) for b in batches[1:4]]
+    assert max(spread) < 0.4  # generations around one centre, not all over the cube
+    assert len(climbs) >= 2
+    for (u, score), (_, before) in zip(climbs[1:], climbs, strict=False):
+        assert score > before + 0.5  # a new climb only from a pose the margin above the last start
+    assert r.best_score > math.log(float(target_p(start))) + 0.5
 
 
 def test_default_method_is_the_gradient_on_the_cpu_and_cmaes_with_cuda_or_old_gl():
