@@ -375,9 +375,11 @@ def _gradient(
         units = [u] + [rng.random(t.space.dim) for _ in range(population - 1)]
         poses = [t.space.from_unit(x) for x in units]
         u = t.space.to_unit(poses[int(np.argmax(t.score(poses)))])
-    es = _cma_strategy(u, sigma, population, seed)
+    es = None
     climbed = climb(u)
     while climbed is not None:
+        if es is None:  # made when first needed: 7 ms that an untargeted search seldom needs
+            es = _cma_strategy(u, sigma, population, seed)  # around the first climb's start
         es.inject([t.space.to_unit(t.best)], force=True)
         while t.best_score <= climbed + margin:
             if _generation(t, es) or ended():
