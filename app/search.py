@@ -300,8 +300,8 @@ def _finite_differences(t: _Tracker, step: float, lr: float, stop_on_success: bo
 
 
 def _gradient(
-    t: _Tracker, gradient: Gradient, rng: np.random.Generator, population: int, stop_on_success: bool, *,
-    step: float, patience: int, sigma: float, margin: float, seed: int,
+    t: _Tracker, gradient: Gradient, seed: int, population: int, stop_on_success: bool, *,
+    step: float, patience: int, sigma: float, margin: float,
 ) -> None:  # fmt: skip
     """Gradient ascent on the goal score with a line search on real renders, restarted
     by CMA-ES around the best pose (an iterated local search).
@@ -372,6 +372,7 @@ def _gradient(
 
     u = t.space.to_unit(t.space.base)
     if t.goal.target is not None:
+        rng = np.random.default_rng(seed)
         units = [u] + [rng.random(t.space.dim) for _ in range(population - 1)]
         poses = [t.space.from_unit(x) for x in units]
         u = t.space.to_unit(poses[int(np.argmax(t.score(poses)))])
@@ -423,9 +424,8 @@ def search(
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
-        rng = np.random.default_rng(seed)
-        _gradient(t, gradient, rng, population, stop_on_success,
-                  step=grad_step, patience=grad_patience, sigma=grad_sigma, margin=grad_margin, seed=seed)  # fmt: skip
+        _gradient(t, gradient, seed, population, stop_on_success,
+                  step=grad_step, patience=grad_patience, sigma=grad_sigma, margin=grad_margin)  # fmt: skip
     elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":

@@ -209,27 +209,28 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
     goal = Goal(true_class=0, target=1)
     peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
     batches: list[np.ndarray] = []
-    climbs: list[tuple[np.ndarray, float]] = []  # (start of each gradient step, best score so far)
+    climbs: list[tuple[np.ndarray, float]] = []  # (point, score) where each gradient step starts
 
     def target_p(u: np.ndarray) -> np.ndarray:  # falls off with the distance to the peak (angles wrapped)
         d = np.abs(u - peak)
         d = np.where(space.circular, np.minimum(d, 1 - d), d)
         return np.exp(-20 * (d**2).sum(axis=-1))
 
+    def probabilities(u: np.ndarray) -> torch.Tensor:  # (N, 1000) for unit points (N, dim)
+        probs = torch.full((len(u), 1000), 1e-6, dtype=torch.float64)
+        probs[:, 1] = torch.from_numpy(target_p(u))
+        return probs
+
     def evaluate(poses):
         u = np.array([space.to_unit(p) for p in poses])
         batches.append(u)
-        probs = torch.full((len(poses), 1000), 1e-6, dtype=torch.float64)
-        probs[:, 1] = torch.from_numpy(target_p(u))
-        return probs
+        return probabilities(u)
 
     def flat_gradient(space, goal, u):
         from app.gradient import GradientStep
 
         climbs.append((u, math.log(float(target_p(u)) + 1e-12)))
-        probs = torch.full((1000,), 1e-6, dtype=torch.float64)
-        probs[1] = float(target_p(u))
-        return GradientStep(probs, 0.0, np.zeros(space.dim))
+        return GradientStep(probabilities(u[None])[0], 0.0, np.zeros(space.dim))
 
     r = search("grad", evaluate, space, goal, Budget(iterations=30), seed=3, gradient=flat_gradient, grad_sigma=0.05)
     assert len(batches[0]) == 18 and all(len(b) == 18 for b in batches[1:])  # random starts, then generations
