@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,22 +24,37 @@ def png_bytes(image: np.ndarray) -> bytes:
 def write_new(path: Path, data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path``; refuses an existing file unless ``overwrite``.
 
-    Exclusive creation (O_EXCL) makes the check and the write one step, so two writers
-    cannot both take the same name.  An overwrite goes through a temporary file and a
-    rename, so a crash never leaves a half-written file in place of a good one.
+    The data goes to a temporary file beside ``path`` first, so ``path`` never holds a
+    half-written file (after a crash, or for a reader that finds it while it is being
+    written).  A new file is then hard-linked into place, which fails if the name is
+    taken: the check and the write are one step, so two writers cannot both take the same
+    name.  An overwrite renames the temporary file over the old one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return path
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        f.write(data)
+        tmp = Path(f.name)
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+            return path
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise FileExists(f"{path} exists; choose another name (or pass --overwrite)") from None
+        except OSError:  # a file system without hard links: exclusive creation, then the write
+            _write_exclusive(path, data)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_exclusive(path: Path, data: bytes) -> None:
     try:
         with open(path, "xb") as f:
             f.write(data)
     except FileExistsError:
         raise FileExists(f"{path} exists; choose another name (or pass --overwrite)") from None
-    return path
 
 
 def next_free_stem(directory: Path, stem: str, suffixes: tuple[str, ...]) -> str:

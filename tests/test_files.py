@@ -1,0 +1,70 @@
+"""Output files: never written over, never seen half-written."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.files import FileExists, next_free_stem, write_new
+
+BIG = 64 * 1024 * 1024  # long enough to write that a reader polling meanwhile would catch a partial file
+
+
+def test_a_reader_never_finds_the_file_half_written(tmp_path):
+    path = tmp_path / "capture.png"
+    data = bytes(range(256)) * (BIG // 256)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            if path.exists():
+                seen.append(path.stat().st_size)
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        write_new(path, data)
+    finally:
+        done.set()
+        reader.join()
+    assert path.read_bytes() == data
+    assert set(seen) <= {len(data)}  # whenever the name was there, the whole file was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["capture.png"]  # no temporary file left
+
+
+def test_writers_racing_for_one_name_leave_one_whole_file(tmp_path):
+    path = tmp_path / "pose.json"
+    won: list[int] = []
+    refused: list[int] = []
+    start = threading.Barrier(8)
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            write_new(path, bytes([n]) * 1_000_000)
+            won.append(n)
+        except FileExists:
+            refused.append(n)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and len(refused) == 7
+    assert path.read_bytes() == bytes(won) * 1_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["pose.json"]
+
+
+def test_an_existing_file_is_refused_and_kept_unless_overwrite(tmp_path):
+    path = tmp_path / "a.json"
+    write_new(path, b"first")
+    with pytest.raises(FileExists, match="exists"):
+        write_new(path, b"second")
+    assert path.read_bytes() == b"first"
+    write_new(path, b"third", overwrite=True)
+    assert path.read_bytes() == b"third"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert next_free_stem(tmp_path, "a", (".json",)) == "a-2"
