@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from app.cppn import IMAGE_INPUTS, SOLID_INPUTS, Genome, image_coords, solid_coords, to_uint8
+from app.files import new_file
 
 FORMAT = "strike-a-pose/evolve"
 KINDS = ("image", "object")
@@ -126,13 +127,10 @@ class EvolveState:
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the previous archive, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
+        with new_file(path, overwrite=True) as tmp, open(tmp, "w") as f:
             json.dump(self.to_dict(), f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> EvolveState:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,40 +24,53 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_new(path: Path, data: bytes, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path``; refuses an existing file unless ``overwrite``.
+@contextmanager
+def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Path]:
+    """``with new_file(path) as tmp:`` write to ``tmp``, a temporary file beside ``path``;
+    on leaving the block it takes ``path``'s place, so ``path`` never holds a half-written
+    file (after a crash, or for a reader that finds it while it is being written).
 
-    The data goes to a temporary file beside ``path`` first, so ``path`` never holds a
-    half-written file (after a crash, or for a reader that finds it while it is being
-    written).  A new file is then hard-linked into place, which fails if the name is
-    taken: the check and the write are one step, so two writers cannot both take the same
-    name.  An overwrite renames the temporary file over the old one.
+    A new file is hard-linked into place, which fails (:class:`FileExists`, ending with
+    ``hint``) if the name is taken: the check and the write are one step, so two writers
+    cannot both take the same name.  On a file system without hard links the file is
+    copied into an exclusively created ``path`` instead.  ``overwrite`` renames it over
+    the old one.  The temporary file is removed in every case.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
-        f.write(data)
-        tmp = Path(f.name)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
     try:
+        yield tmp
         if overwrite:
             os.replace(tmp, path)
-            return path
+            return
         try:
-            os.link(tmp, path)
+            _place_new(tmp, path)
         except FileExistsError:
-            raise FileExists(f"{path} exists; choose another name (or pass --overwrite)") from None
-        except OSError:  # a file system without hard links: exclusive creation, then the write
-            _write_exclusive(path, data)
+            raise FileExists(f"{path} exists; choose another name{hint}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
-def _write_exclusive(path: Path, data: bytes) -> None:
+def _place_new(tmp: Path, path: Path) -> None:
+    """Hard-link ``tmp`` to ``path`` (FileExistsError if taken), or copy it into an
+    exclusively created ``path`` where the file system has no hard links."""
     try:
-        with open(path, "xb") as f:
-            f.write(data)
+        os.link(tmp, path)
     except FileExistsError:
-        raise FileExists(f"{path} exists; choose another name (or pass --overwrite)") from None
+        raise
+    except OSError:
+        with open(tmp, "rb") as src, open(path, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+
+
+def write_new(path: Path, data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` through :func:`new_file`: refuses an existing file unless
+    ``overwrite``, and never leaves a half-written one."""
+    with new_file(path, overwrite, hint=" (or pass --overwrite)") as tmp:
+        tmp.write_bytes(data)
+    return path
 
 
 def next_free_stem(directory: Path, stem: str, suffixes: tuple[str, ...]) -> str:

@@ -7,15 +7,13 @@ its timings.  Files are written under a new name (never over an existing file).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from app.files import FileExists, write_new
+from app.files import new_file, write_new
 from app.imagenet import class_names
 from app.params import NAMES, Pose
 
@@ -72,18 +70,9 @@ def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0) 
         data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
         write_new(path, data)
         return path
-    # ffmpeg writes to a file: a temporary one beside the target, then linked (fails if taken)
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".recording-")
-    os.close(fd)
-    try:
-        even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
+    even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
+    with new_file(path) as tmp:  # ffmpeg writes to a file: a temporary one beside the target
         iio.imwrite(tmp, np.stack(even), extension=suffix, fps=fps, codec="libx264", macro_block_size=1)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise FileExists(f"{path} exists; choose another name") from None
-    finally:
-        os.unlink(tmp)
     return path
 
 
