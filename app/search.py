@@ -244,14 +244,9 @@ class _Tracker:
         that pose shows."""
         if not self._best_reshaded:
             return
-        pose = self.best
-        probs = self.evaluate([pose])
-        fools = self.goal.successes(probs)
-        self._book([pose], probs, fools)
+        self.score([self.best])  # books the render and counts a success, as every render does
         self.best_fools, self.best_score, self.best, self.best_probs = self._best_rendered
         self._best_reshaded = False
-        if self.best_fools and not self.success:
-            self.success, self.time_to_success = True, time.perf_counter() - self.start
 
     def _true_and_target(self, probs: torch.Tensor | None) -> tuple[float | None, float | None]:
         g = self.goal
