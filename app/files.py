@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,9 +37,7 @@ def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Pa
     the old one.  The temporary file is removed in every case.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _create_temporary(path)
     try:
         yield tmp
         if overwrite:
@@ -51,6 +49,20 @@ def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Pa
             raise FileExists(f"{path} exists; choose another name{hint}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create_temporary(path: Path) -> Path:
+    """A new empty file beside ``path`` under a random hidden name, created with the
+    permissions any new file gets (0666 less the umask; ``tempfile.mkstemp`` gives 0600,
+    and the hard link would keep that, so captures were readable by their owner only)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExists(f"cannot create a temporary file beside {path}")
 
 
 def _place_new(tmp: Path, path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -68,3 +69,15 @@ def test_an_existing_file_is_refused_and_kept_unless_overwrite(tmp_path):
     assert path.read_bytes() == b"third"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert next_free_stem(tmp_path, "a", (".json",)) == "a-2"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_new_files_get_the_usual_permissions(tmp_path, umask):
+    """0666 less the umask, as for any new file: not 0600 from a temporary file."""
+    old = os.umask(umask)
+    try:
+        path = write_new(tmp_path / "shot.png", b"x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # the temporary file is gone
