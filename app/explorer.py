@@ -99,7 +99,7 @@ class OptimizeOptions:
     seconds: float = 20.0
     seed: int = 0
     until_fooled: bool = True
-    record: bool = False  # write the run as a GIF beside the captures
+    record: str | None = None  # "gif" or "mp4": write the run as one beside the captures
 
 
 @dataclass
@@ -465,7 +465,7 @@ class Explorer:
             run = OptimizeRun(
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
-                record=self.captures_dir if o.record else None,
+                record=self.captures_dir if o.record else None, record_format=o.record or "gif",
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)

@@ -4,7 +4,7 @@ The window's context belongs to the drawing thread, so the search renders with a
 headless (EGL) context of its own, created on its thread.  The window reads
 :attr:`OptimizeRun.progress` every frame to animate the pose, and :attr:`result` when
 the run has ended (budget, success or :meth:`stop`).  With ``record`` set, the run is
-then rendered into a GIF beside the captures (:mod:`app.recording`) before it is done.
+then rendered into a GIF or MP4 beside the captures (:mod:`app.recording`) before it is done.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
 from app.params import Pose
+from app.recording import check_format, record_run
 from app.renderer import RenderSettings
 from app.search import Budget, Goal, Progress, SearchResult, SearchSpace
 
@@ -34,10 +35,13 @@ class OptimizeRun(BackgroundRun):
         seed: int = 0,
         stop_on_success: bool = False,
         record: Path | None = None,
+        record_format: str = "gif",
     ):
         self.start = start
         self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
+        self.record_suffix = f".{record_format}"
+        check_format(Path(f"run{self.record_suffix}"))  # raises RecordingError before the thread
         self.recording: Path | None = None  # the file written
         self.phase = "searching"
         self.method = method
@@ -59,13 +63,12 @@ class OptimizeRun(BackgroundRun):
                                       report=self._report, stop_on_success=stop_on_success)  # fmt: skip
             if self.record is not None and self.result.history:
                 from app.files import next_free_stem
-                from app.recording import record_run
 
                 self.phase = "recording"
-                stem = next_free_stem(self.record, f"{obj.name}-{self.method}-run", (".gif",))
+                stem = next_free_stem(self.record, f"{obj.name}-{self.method}-run", (self.record_suffix,))
                 self.recording = record_run(
                     pipe, self.result.history, self.goal.true_class, self.goal.target, self.method,
-                    self.record / f"{stem}.gif",
+                    self.record / f"{stem}{self.record_suffix}",
                 )  # fmt: skip
         finally:
             if pipe is not None:

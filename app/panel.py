@@ -41,6 +41,7 @@ def verdict(result: LiveResult, true_class: int | None, target: int | None) -> t
 
 
 METHOD_LABELS = {"cmaes": "CMA-ES", "grad": "gradient", "random": "random", "fd": "finite differences"}
+RECORD_LABELS = {None: "off", "gif": "GIF", "mp4": "MP4"}  # OptimizeOptions.record
 
 
 class Panel:
@@ -240,7 +241,12 @@ class Panel:
         _, o.seed = imgui.input_int("seed", o.seed, 0)
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.same_line()
-        _, o.record = imgui.checkbox("record GIF", o.record)
+        imgui.set_next_item_width(70 * ex.ui_scale)
+        if imgui.begin_combo("record", RECORD_LABELS[o.record]):
+            for fmt, label in RECORD_LABELS.items():
+                if imgui.selectable(f"{label}##rec{fmt}", fmt == o.record)[0]:
+                    o.record = fmt
+            imgui.end_combo()
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         imgui.text_colored(GREY, f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel

@@ -330,7 +330,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     start = explorer.pose
     assert explorer.optimize_options.method == "grad"
     explorer.optimize_options.seconds = 30
-    explorer.optimize_options.record = True
+    explorer.optimize_options.record = "gif"
     explorer.act("optimize")
     assert explorer.optimizing
     run_until(explorer, screen, lambda: not explorer.optimizing, timeout=120, what="the search")
@@ -340,7 +340,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert explorer.pose == result.best != start
     assert explorer.captures[0].correct is False  # the captured best pose fools the classifier
     gif = explorer.optimize_run.recording
-    assert gif is not None and gif.parent == explorer.captures_dir
+    assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
     frames = iio.imread(gif, index=None)
     assert len(frames) == result.iterations and frames.shape[1] > explorer.classifier.input_size
     assert any("recorded the run" in m.text for m in explorer.messages)
@@ -348,18 +348,24 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert explorer.pose == start
 
 
-def test_stopping_the_search_keeps_a_valid_best_pose(explorer, screen):
+def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
+    import imageio.v3 as iio
+
     explorer.optimize_options.seconds = 120
     explorer.optimize_options.until_fooled = False
     explorer.optimize_options.method = "random"
+    explorer.optimize_options.record = "mp4"
     explorer.act("optimize")
     run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
     explorer.act("optimize")  # stop
-    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=30, what="the stop")
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=60, what="the stop and the recording")
     explorer.draw(screen, (W, H))
     result = explorer.optimize_run.result
     assert result.stopped and result.elapsed < 60
     assert explorer.pose == result.best
+    mp4 = explorer.optimize_run.recording
+    assert mp4 is not None and mp4.name == f"{explorer.obj.name}-random-run.mp4"
+    assert len(iio.imread(mp4, index=None)) == result.iterations
 
 
 def test_optimize_without_groups_is_a_message(explorer):
