@@ -499,7 +499,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if args.record:
         from app.recording import record_run
 
-        record_run(pipe, result.history, obj.imagenet_class, target, args.method, args.out / f"{stem}.{args.record}")
+        record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
         wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
     verdict = "fooled" if result.success else "not fooled"

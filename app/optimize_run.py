@@ -66,10 +66,8 @@ class OptimizeRun(BackgroundRun):
 
                 self.phase = "recording"
                 stem = next_free_stem(self.record, f"{obj.name}-{self.method}-run", (self.record_suffix,))
-                self.recording = record_run(
-                    pipe, self.result.history, self.goal.true_class, self.goal.target, self.method,
-                    self.record / f"{stem}{self.record_suffix}",
-                )  # fmt: skip
+                self.recording = record_run(pipe, self.start, self.result, self.goal.true_class, self.goal.target,
+                                            self.record / f"{stem}{self.record_suffix}")  # fmt: skip
         finally:
             if pipe is not None:
                 pipe.release()

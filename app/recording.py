@@ -1,4 +1,5 @@
-"""A search run as a GIF or MP4: each iteration's pose, its top-1 label and probability.
+"""A search run as a GIF or MP4: the start, each iteration's pose and the best pose, each
+with its top-1 label and probability.
 
 The search itself only keeps the poses it visited (its history); the frames are rendered
 and classified afterwards in batches, so recording never slows the search or changes
@@ -16,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from app.files import new_file, write_new
 from app.imagenet import class_names
 from app.params import NAMES, Pose
+from app.search import SearchResult
 
 FORMATS = (".gif", ".mp4")
 
@@ -57,9 +59,10 @@ def label_frame(
     return np.asarray(out)
 
 
-def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0) -> Path:
+def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0, hold: float = 0.0) -> Path:
     """Write ``frames`` (equal-size RGB uint8) as a GIF or MP4 at ``path``, which must not
-    exist yet; the file appears complete or not at all."""
+    exist yet, the last frame shown ``hold`` seconds longer; the file appears complete or
+    not at all."""
     import imageio.v3 as iio
 
     check_format(path)
@@ -67,25 +70,33 @@ def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0) 
         raise RecordingError("nothing to record: the run has no iterations")
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+        durations = [1000.0 / fps] * len(frames)
+        durations[-1] += 1000.0 * hold
+        data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=durations, loop=0)
         write_new(path, data)
         return path
+    frames = list(frames) + [frames[-1]] * round(hold * fps)
     even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
     with new_file(path) as tmp:  # ffmpeg writes to a file: a temporary one beside the target
         iio.imwrite(tmp, np.stack(even), extension=suffix, fps=fps, codec="libx264", macro_block_size=1)
     return path
 
 
-def record_run(pipe, history: Sequence[dict], true_class: int | None, target: int | None, method: str, path: Path):
-    """Render, classify and label every iteration of a run with ``pipe``
-    (:class:`app.pipeline.Pipeline`) and write the recording to ``path``."""
+def record_run(
+    pipe, start: Pose, result: SearchResult, true_class: int | None, target: int | None, path: Path, hold: float = 1.5
+) -> Path:
+    """Render, classify and label a run with ``pipe`` (:class:`app.pipeline.Pipeline`) and
+    write the recording to ``path``: the start pose, the pose after each iteration, and
+    the best pose (the one the search keeps and captures), held ``hold`` seconds."""
     check_format(path)
-    poses = history_poses(history)
+    n = len(result.history)
+    poses = [start, *history_poses(result.history), result.best]
+    steps = [f"{result.method}  iteration {i}/{n}" for i in range(1, n + 1)]
+    captions = ["start", *steps, f"{result.method}  best pose"]
     frames = []
-    for start in range(0, len(poses), 16):
-        chunk = poses[start : start + 16]
+    for first in range(0, len(poses), 16):
+        chunk = poses[first : first + 16]
         probs = pipe.probabilities(chunk).float().cpu().numpy()
-        for i, (pose, p) in enumerate(zip(chunk, probs, strict=True)):
-            caption = f"{method}  iteration {start + i + 1}/{len(poses)}"
+        for pose, p, caption in zip(chunk, probs, captions[first : first + 16], strict=True):
             frames.append(label_frame(pipe.render(pose), p, true_class, target, caption))
-    return write_recording(path, frames)
+    return write_recording(path, frames, hold=hold)

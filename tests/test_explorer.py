@@ -342,7 +342,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     gif = explorer.optimize_run.recording
     assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
     frames = iio.imread(gif, index=None)
-    assert len(frames) == result.iterations and frames.shape[1] > explorer.classifier.input_size
+    assert len(frames) == 1 + result.iterations + 1 and frames.shape[1] > explorer.classifier.input_size
     assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
     assert explorer.pose == start
@@ -365,7 +365,7 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     assert explorer.pose == result.best
     mp4 = explorer.optimize_run.recording
     assert mp4 is not None and mp4.name == f"{explorer.obj.name}-random-run.mp4"
-    assert len(iio.imread(mp4, index=None)) == result.iterations
+    assert len(iio.imread(mp4, index=None)) == 1 + result.iterations + 1 + 12  # start, steps, best held 1.5 s
 
 
 def test_optimize_without_groups_is_a_message(explorer):

@@ -301,8 +301,9 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
 
 
 def test_optimize_command_gradient_method_with_recordings(tmp_path):
-    """--record writes a GIF or MP4 with one frame per iteration.  No --method: the
-    gradient is the default on the CPU, and the files are named after it."""
+    """--record writes a GIF or MP4: the start, one frame per iteration, and the best pose
+    (the one written as the PNG), held 1.5 s.  No --method: the gradient is the default on
+    the CPU, and the files are named after it."""
     import imageio.v3 as iio
 
     base = [sys.executable, "run.py", "optimize", "--object", "hen", "--iterations", "3", "--out", str(tmp_path)]
@@ -314,8 +315,14 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     rows = (tmp_path / "hen-grad-trajectory.csv").read_text().strip().splitlines()
     gif = iio.imread(tmp_path / "hen-grad.gif", index=None)
     mp4 = iio.imread(tmp_path / "hen-grad-2.mp4", index=None)
-    assert len(gif) == len(rows) - 1 == 3 and len(mp4) == 3
+    assert len(rows) - 1 == 3 and len(gif) == 3 + 2 and len(mp4) == 3 + 2 + 12  # 1.5 s at 8 frames a second
     assert gif.shape[1:] == (2 * 224 + 36, 2 * 224, 3)  # enlarged twice, with the label band on top
+    with Image.open(tmp_path / "hen-grad.gif") as im:
+        im.seek(4)
+        assert im.info["duration"] >= 1500 and im.n_frames == 5
+    best = iio.imread(tmp_path / "hen-grad.png")[..., :3].astype(float)
+    halved = gif[-1, 36:].astype(float).reshape(224, 2, 224, 2, 3).mean(axis=(1, 3))
+    assert np.abs(halved - best).mean() < 4  # GIF colours; another pose differs by 10-40
     r = subprocess.run([*base, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode in (0, 1), r.stderr
     assert len((tmp_path / "hen-grad-3-trajectory.csv").read_text().strip().splitlines()) == 4
