@@ -95,6 +95,24 @@ def _parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
 
 
+def _parse_budget(text: str) -> tuple[int | None, float | None]:
+    """``5s``, ``40`` (iterations), ``40it`` or both (``40,5s``): (iterations, seconds)."""
+    iterations = seconds = None
+    try:
+        for part in (p.strip().lower() for p in text.split(",")):
+            if part.endswith("s") and seconds is None:
+                seconds = float(part[:-1])
+            elif iterations is None and not part.endswith("s"):
+                iterations = int(part.removesuffix("it"))
+            else:
+                raise ValueError(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"budget must be like 5s, 40 (iterations) or 40,5s; got {text!r}") from None
+    if (iterations is not None and iterations < 1) or (seconds is not None and not seconds > 0):
+        raise argparse.ArgumentTypeError(f"budget must be positive, got {text!r}")
+    return iterations, seconds
+
+
 def _parse_color(text: str) -> tuple[float, float, float]:
     t = text.strip().lstrip("#")
     try:
@@ -201,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
+    p.add_argument("--budget", type=_parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
     p.add_argument("--iterations", type=int, help="iterations (batches) at most (default 100 unless --seconds)")
     p.add_argument("--seconds", type=float, help="wall-time budget in seconds")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same result)")
@@ -460,6 +479,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         else None
     )
     names = _groups(args.params)
+    if args.budget is not None:
+        if args.iterations is not None or args.seconds is not None:
+            raise SearchError("give --budget or --iterations/--seconds, not both")
+        args.iterations, args.seconds = args.budget
     budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
     space, goal = SearchSpace(pose, names), Goal(obj.imagenet_class, target)
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)

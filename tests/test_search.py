@@ -269,8 +269,9 @@ def test_space_wraps_angles_and_clips_the_rest():
 def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path):
     cmd = [sys.executable, "run.py", "optimize", "--object", "teddy_bear", "--method", "random",
            "--iterations", "2", "--seed", "3", "--out", str(tmp_path)]  # fmt: skip
-    for _ in range(2):
-        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    budget = [*cmd[:7], "--budget", "2", *cmd[9:]]  # the same budget, written the other way
+    for c in (cmd, budget):
+        r = subprocess.run(c, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
@@ -278,6 +279,7 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
     )
     a, b = (json.loads((tmp_path / f"teddy_bear-random{s}.json").read_text()) for s in ("", "-2"))
     assert a["pose"] == b["pose"]  # same seed
+    assert len((tmp_path / "teddy_bear-random-2-trajectory.csv").read_text().strip().splitlines()) == 1 + 2
     assert a["prediction"]["true_class"]["rank"] > 1
     again = tmp_path / "again.png"
     render = [
@@ -297,6 +299,10 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
     assert bad.returncode == 2 and "zebroid" in bad.stderr and "Traceback" not in bad.stderr
     bad = subprocess.run([*cmd, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--edge-gradients is for --method grad" in bad.stderr
+    bad = subprocess.run([*budget, "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "give --budget or --iterations/--seconds, not both" in bad.stderr
+    bad = subprocess.run([*cmd[:7], "--budget", "2 minutes", *cmd[9:]], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "budget must be like 5s, 40 (iterations) or 40,5s" in bad.stderr
     assert not (tmp_path / "teddy_bear-random-3.json").exists()
 
 
