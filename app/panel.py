@@ -15,6 +15,7 @@ from app.imagenet import class_names, search_classes
 from app.library import list_objects
 from app.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
+from app.panel_widgets import combo
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
@@ -223,12 +224,7 @@ class Panel:
         o = ex.optimize_options
         running = ex.optimizing
         imgui.begin_disabled(running)
-        imgui.set_next_item_width(110 * ex.ui_scale)
-        if imgui.begin_combo("method", METHOD_LABELS[o.method]):
-            for m, label in METHOD_LABELS.items():
-                if imgui.selectable(f"{label}##{m}", m == o.method)[0]:
-                    o.method = m
-            imgui.end_combo()
+        o.method = combo("method", METHOD_LABELS, o.method, 110 * ex.ui_scale)
         imgui.same_line()
         for g in o.groups:
             _, o.groups[g] = imgui.checkbox(f"{g[:5]}##{g}", o.groups[g])
@@ -241,12 +237,7 @@ class Panel:
         _, o.seed = imgui.input_int("seed", o.seed, 0)
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.same_line()
-        imgui.set_next_item_width(70 * ex.ui_scale)
-        if imgui.begin_combo("record", RECORD_LABELS[o.record]):
-            for fmt, label in RECORD_LABELS.items():
-                if imgui.selectable(f"{label}##rec{fmt}", fmt == o.record)[0]:
-                    o.record = fmt
-            imgui.end_combo()
+        o.record = combo("record", RECORD_LABELS, o.record, 70 * ex.ui_scale)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         imgui.text_colored(GREY, f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
@@ -288,12 +279,8 @@ class Panel:
             return
         running = ex.mapping
         imgui.begin_disabled(running)
-        imgui.set_next_item_width(110 * ex.ui_scale)
-        if imgui.begin_combo("cells##atlasres", ex.atlas_resolution):
-            for name, (nx, ny) in ATLAS_RESOLUTIONS.items():
-                if imgui.selectable(f"{name} {nx}x{ny}", name == ex.atlas_resolution)[0]:
-                    ex.atlas_resolution = name
-            imgui.end_combo()
+        cells = {name: f"{name} {nx}x{ny}" for name, (nx, ny) in ATLAS_RESOLUTIONS.items()}
+        ex.atlas_resolution = combo("cells", cells, ex.atlas_resolution, 110 * ex.ui_scale, ex.atlas_resolution)
         imgui.end_disabled()
         imgui.same_line()
         if imgui.button("Stop##atlas" if running else "Map this view (M)"):

@@ -14,6 +14,7 @@ from app.fragility_plots import TITLES
 from app.imagenet import class_names
 from app.lenses import FRAGILITY_GRIDS
 from app.panel_colours import GREEN, GREY, RED
+from app.panel_widgets import combo
 
 if TYPE_CHECKING:
     from app.panel import Panel
@@ -37,12 +38,7 @@ def draw_attacks(panel: Panel) -> None:
     ex, lenses = panel.ex, panel.ex.lenses
     if not panel.section("Pixel attacks vs pose", "attack", lenses.attack):
         return
-    imgui.set_next_item_width(100 * ex.ui_scale)
-    if imgui.begin_combo("##attackmethod", lenses.attack_method):
-        for m in ATTACKS:
-            if imgui.selectable(m, m == lenses.attack_method)[0]:
-                lenses.attack_method = m
-        imgui.end_combo()
+    lenses.attack_method = combo("##attackmethod", {m: m for m in ATTACKS}, lenses.attack_method, 100 * ex.ui_scale)
     imgui.same_line()
     imgui.set_next_item_width(90 * ex.ui_scale)
     _, lenses.attack_eps = imgui.slider_float("eps/255", lenses.attack_eps, 0.0, 16.0, "%.1f")
@@ -86,12 +82,8 @@ def draw_fragility(panel: Panel) -> None:
     imgui.set_next_item_width(110 * ex.ui_scale)
     _, lenses.fragility_size = imgui.slider_float("crop##fragsize", lenses.fragility_size, 0.2, 0.95, "%.2f")
     imgui.same_line()
-    imgui.set_next_item_width(80 * ex.ui_scale)
-    if imgui.begin_combo("##fraggrid", lenses.fragility_grid):
-        for name, n in FRAGILITY_GRIDS.items():
-            if imgui.selectable(f"{name} {n}x{n}", name == lenses.fragility_grid)[0]:
-                lenses.fragility_grid = name
-        imgui.end_combo()
+    grids = {name: f"{name} {n}x{n}" for name, n in FRAGILITY_GRIDS.items()}
+    lenses.fragility_grid = combo("##fraggrid", grids, lenses.fragility_grid, 80 * ex.ui_scale, lenses.fragility_grid)
     imgui.end_disabled()
     imgui.same_line()
     if imgui.button("Stop (G)##frag" if running else "Map crops (G)"):
