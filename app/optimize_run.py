@@ -19,6 +19,7 @@ from app.params import Pose
 from app.recording import check_format, record_run
 from app.renderer import RenderSettings
 from app.search import Budget, Goal, Progress, SearchResult, SearchSpace
+from app.streams import default_streams
 
 
 class OptimizeRun(BackgroundRun):
@@ -57,7 +58,8 @@ class OptimizeRun(BackgroundRun):
         ctx = pipe = None
         try:
             ctx = create_headless_context()
-            pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18)
+            streams = default_streams(classifier.device)  # two on the CPU: the live classifier pauses meanwhile
+            pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18, streams=streams)
             pipe.set_object(obj)
             self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
                                       report=self._report, stop_on_success=stop_on_success)  # fmt: skip
