@@ -113,6 +113,20 @@ def _parse_budget(text: str) -> tuple[int | None, float | None]:
     return iterations, seconds
 
 
+def _parse_seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number >= 0, got {text!r}")
+    return seed
+
+
+def _seed_arg(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
+    p.add_argument("--seed", type=_parse_seed, default=default, help=help)
+
+
 def _parse_color(text: str) -> tuple[float, float, float]:
     t = text.strip().lstrip("#")
     try:
@@ -222,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
     p.add_argument("--iterations", type=int, help="iterations (batches) at most (default 100 unless --seconds)")
     p.add_argument("--seconds", type=float, help="wall-time budget in seconds")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same result)")
+    _seed_arg(p, "random seed (same seed, same machine: same result)")
     p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
     p.add_argument("--edge-gradients", action="store_true",
                    help="grad: add the gradient of the outline moving (antialiasing-based; README: no gain measured on "
@@ -242,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="random poses per object (a --resume may raise it)")
     p.add_argument("--grid", help="a regular grid instead of random poses: NAME=STEPS,... e.g. yaw=36,pitch=18")
     p.add_argument("--params", help="groups sampled at random (default rotation,translation: the 6D pose)")
-    p.add_argument("--seed", type=int, help="random seed (default 0): the same seed gives the same poses")
+    _seed_arg(p, "random seed (default 0): the same seed gives the same poses", default=None)
     p.add_argument("--out", type=Path, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
     p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
     p.add_argument("--batch", type=int, default=16, help="poses rendered and classified together (default 16)")
@@ -256,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.cli_lenses import add_parsers
 
-    add_parsers(sub, _scene_args, _model_args)
+    add_parsers(sub, _scene_args, _model_args, _seed_arg)
     sub.add_parser("objects", help="list the object library")
     p = sub.add_parser("models", help="list classifiers and whether their weights are here")
     p.add_argument("--all", action="store_true", help="list every torchvision classification model")
@@ -484,11 +498,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             raise SearchError("give --budget or --iterations/--seconds, not both")
         args.iterations, args.seconds = args.budget
     budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
-    space, goal = SearchSpace(pose, names), Goal(obj.imagenet_class, target)
+    space = SearchSpace(pose, names)
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
     pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
-    for w in pipe.set_object(obj):
+    for w in pipe.set_object(obj):  # a broken mesh file is reported before anything else about it
         _notice(f"warning: {w}")
+    if obj.imagenet_class is None and target is None:
+        raise SearchError(f"{obj.name} has no ImageNet class to get wrong: give --target CLASS")
+    goal = Goal(obj.imagenet_class, target)
     args.method = args.method or pipe.default_method()
     if args.edge_gradients and args.method != "grad":
         raise SearchError(f"--edge-gradients is for --method grad, not {args.method}")
@@ -508,8 +525,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
     stem = next_free_stem(args.out, f"{obj.name}-{args.method}", suffixes)
     extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
-             "note": f"{args.method} search, seed {args.seed}, {result.iterations} iterations, "
-                     f"{result.evaluations} renders, {result.elapsed:.1f} s, success {result.success}"}  # fmt: skip
+             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"}  # fmt: skip
     best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
     write_new(args.out / f"{stem}.json", best_doc.to_json().encode())
     write_new(args.out / f"{stem}.png", png_bytes(image))
@@ -526,8 +542,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
     verdict = "fooled" if result.success else "not fooled"
-    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.iterations} iterations, "
-          f"{result.evaluations} renders, {result.elapsed:.1f} s (first success at "
+    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
     print(f"wrote {args.out / stem}{wrote}")
     return 0 if result.success else 1

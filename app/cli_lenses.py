@@ -40,7 +40,7 @@ end, gallery.png and elites/CLASS.png for the best entries.
 """
 
 
-def add_parsers(sub, scene_args, model_args) -> None:
+def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     p = sub.add_parser("attack", help="pixel attacks (FGSM, PGD, DeepFool) next to a pose attack of the same view",
                        epilog=ATTACK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     scene_args(p)
@@ -50,7 +50,7 @@ def add_parsers(sub, scene_args, model_args) -> None:
     p.add_argument("--alpha", type=float, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
     p.add_argument("--steps", type=int, help="PGD iterations (default 10) / DeepFool iterations (default 50)")
     p.add_argument("--target", help="class for a targeted FGSM/PGD (default: untargeted)")
-    p.add_argument("--seed", type=int, default=0, help="PGD random start and pose search seed")
+    seed_arg(p, "PGD random start and pose search seed")
     p.add_argument(
         "--pose-seconds", type=float, default=10.0, help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)"
     )
@@ -77,7 +77,7 @@ def add_parsers(sub, scene_args, model_args) -> None:
     p.add_argument("--target", help="class to aim for (default: as many classes as possible)")
     p.add_argument("--generations", type=int, default=50, help="generations to run (default 50)")
     p.add_argument("--batch", type=int, default=16, help="children per generation (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same machine: same run)")
+    seed_arg(p, "random seed (same seed, same machine: same run)")
     p.add_argument("--gallery", type=int, default=24, help="elites shown in gallery.png (default 24)")
     p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
     p.add_argument("--out", type=Path, required=True, help="folder for archive.json and the gallery")

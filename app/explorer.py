@@ -494,8 +494,7 @@ class Explorer:
         self.pose = r.best
         how = "stopped" if r.stopped else "done"
         verdict = "fooled" if r.success else "not fooled"
-        self.notify(f"{r.method} {how}: {verdict} after {r.iterations} iterations, {r.evaluations} renders, "
-                    f"{r.elapsed:.1f} s; best pose kept (Revert to go back), captured")  # fmt: skip
+        self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept (Revert to go back), captured")
         if run.recording is not None:
             self.notify(f"recorded the run: {run.recording}")
         self.act("capture")

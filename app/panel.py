@@ -234,7 +234,8 @@ class Panel:
         _, o.seconds = imgui.slider_float("budget s", o.seconds, 1.0, 120.0, "%.0f s")
         imgui.same_line()
         imgui.set_next_item_width(70 * ex.ui_scale)
-        _, o.seed = imgui.input_int("seed", o.seed, 0)
+        _, seed = imgui.input_int("seed", o.seed, 0)
+        o.seed = max(0, seed)  # searches take seeds >= 0
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.same_line()
         o.record = combo("record", RECORD_LABELS, o.record, 70 * ex.ui_scale)

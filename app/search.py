@@ -139,6 +139,12 @@ class SearchResult:
     stopped: bool  # by the stop event (not the budget)
     history: list[dict] = field(default_factory=list)  # one row per iteration
 
+    @property
+    def effort(self) -> str:
+        """What the search spent, for messages: "1 iteration, 19 renders, 1.0 s"."""
+        its, renders = self.iterations, self.evaluations
+        return f"{its} iteration{'s' * (its != 1)}, {renders} render{'s' * (renders != 1)}, {self.elapsed:.1f} s"
+
 
 class _Tracker:
     """Best-so-far bookkeeping shared by the methods."""
@@ -440,6 +446,8 @@ def search(
     (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise SearchError(f"the seed must be a whole number >= 0, got {seed!r}")  # cma takes seed 0 as the clock
     if method == "grad" and gradient is None:
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)

@@ -107,6 +107,20 @@ def test_bad_input_gives_one_error_line(tmp_path, args, message):
     assert proc.stderr.startswith("error:") and message in proc.stderr, proc.stderr
 
 
+def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed(tmp_path):
+    broken = tmp_path / "broken.obj"
+    broken.write_text("v 0 0 0\nv 1 0 0\nf 1 2 3\n")  # a face with a vertex that is not there
+    proc = run("optimize", "--object", broken, "--out", tmp_path, "--budget", "1", check_ok=False)
+    assert proc.returncode == 2 and "error: broken.obj: cannot be parsed" in proc.stderr, proc.stderr
+    mesh = ROOT / "models" / "hen" / "chicken.obj"  # a good mesh, but as a path it has no class
+    proc = run("optimize", "--object", mesh, "--out", tmp_path, "--budget", "1", check_ok=False)
+    assert proc.returncode == 2 and "chicken has no ImageNet class to get wrong: give --target" in proc.stderr
+    for command in (["optimize", "--out", tmp_path], ["sweep", "--out", tmp_path], ["attack", "--out", tmp_path]):
+        proc = run(*command, "--seed", "-1", check_ok=False)
+        assert proc.returncode == 2 and "seed must be a whole number >= 0, got '-1'" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == [broken]
+
+
 def test_bad_pose_json_file(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"pose": {"yaw": NaN}}')

@@ -15,7 +15,7 @@ from PIL import Image
 
 from app.library import resolve_object
 from app.params import PARAM_BY_NAME, Pose
-from app.search import Budget, Goal, SearchError, SearchSpace, default_method, search
+from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
 
 
@@ -264,6 +264,27 @@ def test_space_wraps_angles_and_clips_the_rest():
         SearchSpace(Pose(), ["colour"])
     with pytest.raises(SearchError):
         Budget()
+
+
+def test_effort_reads_as_english():
+    def result(iterations, renders):
+        return SearchResult("random", Pose(), 0.0, True, iterations, renders, 1.04, 1.0, False)
+
+    assert result(1, 19).effort == "1 iteration, 19 renders, 1.0 s"
+    assert result(2, 1).effort == "2 iterations, 1 render, 1.0 s"
+
+
+@pytest.mark.parametrize("method", ["cmaes", "random", "grad", "fd"])
+def test_a_negative_seed_is_refused_before_anything_is_evaluated(method):
+    """cma takes seed 0 as "use the clock" (the search passes seed + 1), and numpy refuses
+    negative seeds mid-run: a seed below 0 is an error up front, for every method."""
+
+    def evaluate(poses):
+        raise AssertionError("evaluated")
+
+    space = SearchSpace(Pose(), ["rotation"])
+    with pytest.raises(SearchError, match="seed must be a whole number >= 0"):
+        search(method, evaluate, space, Goal(8), Budget(iterations=1), seed=-1, gradient=object())
 
 
 def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path):
