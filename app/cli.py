@@ -108,9 +108,7 @@ def _parse_budget(text: str) -> tuple[int | None, float | None]:
                 raise ValueError(part)
     except ValueError:
         raise argparse.ArgumentTypeError(f"budget must be like 5s, 40 (iterations) or 40,5s; got {text!r}") from None
-    if (iterations is not None and iterations < 1) or (seconds is not None and not seconds > 0):
-        raise argparse.ArgumentTypeError(f"budget must be positive, got {text!r}")
-    return iterations, seconds
+    return iterations, seconds  # search.Budget checks that they are positive
 
 
 def _parse_seed(text: str) -> int:
@@ -497,7 +495,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         if args.iterations is not None or args.seconds is not None:
             raise SearchError("give --budget or --iterations/--seconds, not both")
         args.iterations, args.seconds = args.budget
-    budget = Budget(args.iterations if args.iterations or args.seconds else 100, args.seconds)
+    unset = args.iterations is None and args.seconds is None
+    budget = Budget(100 if unset else args.iterations, args.seconds)  # 0 is refused, not read as "unset"
     space = SearchSpace(pose, names)
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
     pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))

@@ -115,6 +115,9 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
     mesh = ROOT / "models" / "hen" / "chicken.obj"  # a good mesh, but as a path it has no class
     proc = run("optimize", "--object", mesh, "--out", tmp_path, "--budget", "1", check_ok=False)
     assert proc.returncode == 2 and "chicken has no ImageNet class to get wrong: give --target" in proc.stderr
+    for budget in (["--iterations", "0"], ["--budget", "0"], ["--seconds", "nan"]):  # not 100 iterations, nor endless
+        proc = run("optimize", "--out", tmp_path, *budget, check_ok=False)
+        assert proc.returncode == 2 and "error: the budget must be positive" in proc.stderr, proc.stderr
     for command in (["optimize", "--out", tmp_path], ["sweep", "--out", tmp_path], ["attack", "--out", tmp_path]):
         proc = run(*command, "--seed", "-1", check_ok=False)
         assert proc.returncode == 2 and "seed must be a whole number >= 0, got '-1'" in proc.stderr, proc.stderr

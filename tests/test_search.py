@@ -264,6 +264,9 @@ def test_space_wraps_angles_and_clips_the_rest():
         SearchSpace(Pose(), ["colour"])
     with pytest.raises(SearchError):
         Budget()
+    for bad in (lambda: Budget(iterations=0), lambda: Budget(seconds=0.0), lambda: Budget(seconds=math.nan)):
+        with pytest.raises(SearchError):
+            bad()
 
 
 def test_effort_reads_as_english():
