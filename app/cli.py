@@ -372,7 +372,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.image:
         from app.mesh import load_texture
 
-        frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image)))
+        frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image, "image")))
         pred = clf.predict(frame, args.topk)[0]
         true_class, what = None, str(args.image)
     else:

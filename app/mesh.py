@@ -114,14 +114,17 @@ def _decode_text(data: bytes, path: Path) -> str:
         return data.decode("latin-1")
 
 
-def load_texture(path: Path) -> np.ndarray:
-    """Decode an image file to (H, W, 4) uint8, scaled down to at most MAX_TEXTURE_SIZE."""
+def load_texture(path: Path, kind: str = "texture") -> np.ndarray:
+    """Decode an image file to (H, W, 4) uint8, scaled down to at most MAX_TEXTURE_SIZE.
+
+    `kind` names the file in the error message ("texture", "image", "background image").
+    """
     try:
         with Image.open(path) as img:
             img.load()
             rgba = img.convert("RGBA")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise MeshError(f"texture {path.name} cannot be decoded: {e}") from None
+        raise MeshError(f"{kind} {path.name} cannot be decoded: {e}") from None
     if max(rgba.size) > MAX_TEXTURE_SIZE:
         rgba.thumbnail((MAX_TEXTURE_SIZE, MAX_TEXTURE_SIZE), Image.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8))

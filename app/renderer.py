@@ -377,7 +377,7 @@ class Renderer:
                 self._bg_texture.release()
             self._bg_texture = None
             if source is not None:
-                img = load_texture(Path(source))
+                img = load_texture(Path(source), "background image")
                 self._bg_texture = self.ctx.texture((img.shape[1], img.shape[0]), 4, img.tobytes())
                 self._bg_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._bg_source = source

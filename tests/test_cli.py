@@ -107,6 +107,16 @@ def test_bad_input_gives_one_error_line(tmp_path, args, message):
     assert proc.stderr.startswith("error:") and message in proc.stderr, proc.stderr
 
 
+def test_an_undecodable_image_is_named_for_what_it_is(tmp_path):
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    proc = run("classify", "--image", notes, check_ok=False)
+    assert proc.returncode == 2 and "error: image notes.png cannot be decoded" in proc.stderr, proc.stderr
+    proc = run("render", "--background-image", notes, "--out", tmp_path / "x.png", check_ok=False)
+    assert proc.returncode == 2 and "error: background image notes.png cannot be decoded" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == [notes]
+
+
 def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed(tmp_path):
     broken = tmp_path / "broken.obj"
     broken.write_text("v 0 0 0\nv 1 0 0\nf 1 2 3\n")  # a face with a vertex that is not there
