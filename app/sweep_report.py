@@ -11,7 +11,7 @@ import base64
 import html
 import json
 import math
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,8 @@ import numpy as np
 
 from app.files import write_new
 from app.params import PARAM_BY_NAME
-from app.sweep import ROWS_FILE, SweepPlan, SweepStore, read_rows
+from app.sweep import ROWS_FILE, SweepPlan, SweepStore
+from app.sweep_table import RowTable
 
 # The study's figures (Alcorn et al., CVPR 2019): Inception-v3 classified 3.09% of random 6D
 # poses correctly; 99.9% / 99.4% of the poses that fooled it also fooled AlexNet / ResNet-50.
@@ -66,44 +67,41 @@ class Fraction:
         }
 
 
-def unique_rows(rows: list[dict]) -> list[dict]:
-    """One row per (object, index, model): the first, should a file hold a repeat."""
-    seen, out = set(), []
-    for r in rows:
-        key = (r["object"], int(r["index"]), r["model"])
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+def as_table(rows: RowTable | Iterable[dict]) -> RowTable:
+    return rows if isinstance(rows, RowTable) else RowTable.from_rows(rows)
 
 
-def fraction(rows: list[dict], top_wrong: int = 5) -> Fraction:
-    wrong = Counter(r["top1_label"] for r in rows if r["correct_top1"] == "0")
-    n = len(rows)
+def fraction(rows: RowTable, top_wrong: int = 5) -> Fraction:
+    wrong = rows.label[~rows.correct1]
+    codes, first, counts = np.unique(wrong, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))[:top_wrong]  # most frequent first; ties: seen first
     return Fraction(
-        n=n,
-        top1=sum(r["correct_top1"] == "1" for r in rows),
-        top5=sum(r["correct_top5"] == "1" for r in rows),
-        mean_true_prob=float(np.mean([float(r["true_prob"]) for r in rows])) if rows else float("nan"),
-        wrong_labels=wrong.most_common(top_wrong),
+        n=len(rows),
+        top1=int(rows.correct1.sum()),
+        top5=int(rows.correct5.sum()),
+        mean_true_prob=float(rows.true_prob.mean()) if len(rows) else float("nan"),
+        wrong_labels=[(rows.labels[codes[k]], int(counts[k])) for k in order],
     )
 
 
-def transfer(rows: list[dict], models: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def transfer(rows: RowTable | Iterable[dict], models: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``m[a, b]``: of the poses that fool model a (wrong top-1), the fraction that fool model b
     too, over the poses both models have rows for; and the number of such poses ``n[a, b]``."""
-    wrong: dict[str, dict[tuple[str, int], bool]] = {m: {} for m in models}
-    for r in rows:
-        if r["model"] in wrong:
-            wrong[r["model"]][(r["object"], int(r["index"]))] = r["correct_top1"] == "0"
+    table = as_table(rows).unique()
+    keys = table.pose_keys()
+    by_model = []
+    for m in models:
+        mask = table.model == (table.models.index(m) if m in table.models else -1)
+        by_model.append((keys[mask], ~table.correct1[mask]))
     k = len(models)
     frac, count = np.full((k, k), np.nan), np.zeros((k, k), dtype=np.int64)
-    for a, ma in enumerate(models):
-        for b, mb in enumerate(models):
-            fooled = [pose for pose, w in wrong[ma].items() if w and pose in wrong[mb]]
-            count[a, b] = len(fooled)
-            if fooled:
-                frac[a, b] = sum(wrong[mb][pose] for pose in fooled) / len(fooled)
+    for a, (keys_a, wrong_a) in enumerate(by_model):
+        for b, (keys_b, wrong_b) in enumerate(by_model):
+            _, ia, ib = np.intersect1d(keys_a, keys_b, assume_unique=True, return_indices=True)
+            fooled = wrong_a[ia]
+            count[a, b] = int(fooled.sum())
+            if count[a, b]:
+                frac[a, b] = wrong_b[ib][fooled].mean()
     return frac, count
 
 
@@ -116,13 +114,13 @@ def heatmap_bins(name: str, plan: SweepPlan, poses: int) -> int:
     return int(np.clip(math.sqrt(poses / 8), 4, 24))
 
 
-def heatmap(rows: list[dict], a: str, b: str, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def heatmap(rows: RowTable | Iterable[dict], a: str, b: str, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Top-1 correctness binned over parameters a (columns) and b (rows): (fraction, count),
     both (bins_b, bins_a); cells without poses are NaN."""
+    table = as_table(rows)
     pa, pb = PARAM_BY_NAME[a], PARAM_BY_NAME[b]
-    va = np.array([float(r[a]) for r in rows])
-    vb = np.array([float(r[b]) for r in rows])
-    ok = np.array([r["correct_top1"] == "1" for r in rows], dtype=np.float64)
+    va, vb = table.column(a), table.column(b)
+    ok = table.correct1.astype(np.float64)
     ia = np.clip(((va - pa.low) / pa.span * bins[0]).astype(int), 0, bins[0] - 1)
     ib = np.clip(((vb - pb.low) / pb.span * bins[1]).astype(int), 0, bins[1] - 1)
     count = np.zeros((bins[1], bins[0]))
@@ -148,13 +146,17 @@ class Summary:
         return self.rows >= self.expected
 
 
-def summarise(plan: SweepPlan, rows: list[dict]) -> Summary:
-    rows = unique_rows(rows)
-    by: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        by.setdefault((r["object"], r["model"]), []).append(r)
-        by.setdefault((ALL, r["model"]), []).append(r)
-    fractions = {key: fraction(group) for key, group in by.items()}
+def summarise(plan: SweepPlan, rows: RowTable | Iterable[dict]) -> Summary:
+    """The numbers of the report; a repeated (object, index, model) row counts once."""
+    rows = as_table(rows).unique()
+    fractions: dict[tuple[str, str], Fraction] = {}
+    for model in rows.models:
+        of_model = rows.where(model=model)
+        for obj in rows.objects:
+            group = of_model.where(obj=obj)
+            if len(group):
+                fractions[(obj, model)] = fraction(group)
+        fractions[(ALL, model)] = fraction(of_model)
     frac, count = transfer(rows, list(plan.models))
     varied = set(plan.varied)
     pairs = [(a, b) for a, b in PAIRS if a in varied and b in varied]
@@ -165,7 +167,7 @@ def summarise(plan: SweepPlan, rows: list[dict]) -> Summary:
 # ------------------------------------------------------------------ plots
 
 
-def plot_heatmaps(rows: list[dict], plan: SweepPlan, pairs: list[tuple[str, str]], title: str, path: Path) -> Path:
+def plot_heatmaps(rows: RowTable, plan: SweepPlan, pairs: list[tuple[str, str]], title: str, path: Path) -> Path:
     """One panel per parameter pair: top-1 correctness per cell (grey: no poses there)."""
     import matplotlib
 
@@ -326,14 +328,14 @@ def write_report(folder: Path, plots: bool = True) -> Path:
     """Summarise the sweep in ``folder`` into report.json / .md / .html and plots/ (rewritten
     each time: they are derived from the rows).  Returns the Markdown file."""
     store = SweepStore.open(folder)
-    rows = unique_rows(read_rows(folder / ROWS_FILE))
+    rows = RowTable.read(folder / ROWS_FILE).unique()
     s = summarise(store.plan, rows)
     written: dict[tuple[str, str], Path] = {}
-    if plots and s.pairs and rows:
+    if plots and s.pairs and len(rows):
         for obj in [*store.plan.objects, ALL]:
             for model in store.plan.models:
-                group = [r for r in rows if (obj == ALL or r["object"] == obj) and r["model"] == model]
-                if not group or (obj == ALL and len(store.plan.objects) == 1):
+                group = rows.where(obj=None if obj == ALL else obj, model=model)
+                if not len(group) or (obj == ALL and len(store.plan.objects) == 1):
                     continue
                 f = s.fractions[(obj, model)]
                 title = f"{obj} / {model}: top-1 correct {_pct(f.top1 / f.n)} of {f.n} poses"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from app.sweep import (
     run_sweep,
 )
 from app.sweep_report import heatmap, plot_size, summarise, transfer, wilson
+from app.sweep_table import RowTable
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Pose(z=-12.0, ambient=0.3)
@@ -50,6 +52,10 @@ def test_the_same_seed_gives_the_same_poses_uniform_over_the_declared_ranges():
     short = SweepPlan(objects=("hen",), models=("m",), samples=10, seed=7)
     assert np.array_equal(short.vectors(BASE, stream="hen"), v[:10])
     assert np.array_equal(plan.vectors(BASE, [3999, 5, 17], stream="hen"), v[[3999, 5, 17]])
+    assert np.array_equal(plan.vectors(BASE, [2001, 2000], stream="hen"), v[[2001, 2000]])
+    # the draws of the first sweeps (the whole prefix drawn for every batch), so old sweeps resume alike
+    rng = np.random.default_rng([7, zlib.crc32(b"hen")])
+    assert np.array_equal(v[:, [INDEX[n] for n in plan.varied]][3990:], _scaled(rng.random((4000, 6))[3990:], plan))
     assert plan.varied == ("yaw", "pitch", "roll", "x", "y", "z")
     for name in plan.varied:
         p, col = PARAM_BY_NAME[name], v[:, INDEX[name]]
@@ -58,6 +64,11 @@ def test_the_same_seed_gives_the_same_poses_uniform_over_the_declared_ranges():
         assert counts.min() > 0.8 * 500 and counts.max() < 1.2 * 500, (name, counts)  # uniform
     for name in ("ambient", "light_azimuth", "fov"):
         assert np.all(v[:, INDEX[name]] == BASE[name])  # not sampled: the base pose's value
+
+
+def _scaled(u: np.ndarray, plan: SweepPlan) -> np.ndarray:
+    params = [PARAM_BY_NAME[n] for n in plan.varied]
+    return np.array([p.low for p in params]) + u * np.array([p.span for p in params])
 
 
 def test_grid_plans_are_regular_and_in_product_order():
@@ -82,6 +93,8 @@ def test_grid_plans_are_regular_and_in_product_order():
         ({"grid": (("yaw", 3), ("yaw", 4))}, "listed twice"),
         ({"samples": 5, "models": ("a", "a")}, "models listed twice"),
         ({"samples": 5, "objects": ()}, "at least one object"),
+        ({"samples": 10_000_001}, "10,000,001 poses per object is more than a sweep holds"),
+        ({"grid": (("yaw", 10**5), ("pitch", 10**5), ("roll", 10**5), ("z", 10**5))}, "split the grid"),
     ],
 )
 def test_bad_plans_are_refused_with_a_clear_error(kwargs, match):
@@ -245,6 +258,8 @@ def test_sweep_errors_are_one_line_and_keep_the_folder(tmp_path, capsys, monkeyp
     assert "holds no sweep" in capsys.readouterr().err
     assert main(["sweep", "--object", "hen", "--out", str(tmp_path / "a"), "--device", "cpu"]) == 2
     assert "--samples N" in capsys.readouterr().err
+    assert main(["sweep", "--object", "hen", "--grid", "yaw=100000,pitch=100000", "--out", str(tmp_path / "a")]) == 2
+    assert "10,000,000,000 poses per object is more than a sweep holds" in capsys.readouterr().err
     assert main(["sweep", "--object", "nosuch", "--samples", "3", "--out", str(tmp_path / "b")]) == 2
     assert "no object 'nosuch'" in capsys.readouterr().err
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no cached weights
@@ -266,7 +281,41 @@ def test_sweep_errors_are_one_line_and_keep_the_folder(tmp_path, capsys, monkeyp
     assert "--no-texture differs" in capsys.readouterr().err
     assert main(["sweep", "--out", str(out), "--resume", "--samples", "2"]) == 2
     assert "can only grow" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(out), "--resume", "--samples", "20000000"]) == 2
+    assert "more than a sweep holds" in capsys.readouterr().err
     (out / PLAN_FILE).write_text("{not json")
     assert main(["sweep", "--out", str(out), "--resume"]) == 2
     assert "not JSON" in capsys.readouterr().err
     assert len(_rows(out / ROWS_FILE)) == 3
+
+
+def test_the_report_reads_rows_as_columns_as_the_dicts_say(tmp_path):
+    """RowTable.read (streamed, columns) holds what read_rows (dicts) does; a torn last line
+    is left out and a damaged row is named by its line."""
+    out = tmp_path / "s"
+    assert main(["sweep", "--object", "hen,barrel", "--models", "efficientnet_lite0", "--samples", "6",
+                 "--device", "cpu", "--no-report", "--out", str(out)]) == 0  # fmt: skip
+    path = out / ROWS_FILE
+    with open(path, "a") as f:
+        f.write("hen,0,efficientnet_lite0,12.5,3")  # a kill mid-write; also a repeat of (hen, 0)
+    rows = read_rows(path)
+    table = RowTable.read(path)
+    assert len(table) == len(rows) == 12
+    assert [table.objects[c] for c in table.obj] == [r["object"] for r in rows]
+    assert list(table.index) == [int(r["index"]) for r in rows]
+    assert list(table.column("yaw")) == [float(r["yaw"]) for r in rows]
+    assert list(table.correct1) == [r["correct_top1"] == "1" for r in rows]
+    assert [table.labels[c] for c in table.label] == [r["top1_label"] for r in rows]
+    plan = SweepStore.open(out).plan
+    by_table, by_dicts = summarise(plan, table), summarise(plan, rows)
+    assert by_table.fractions == by_dicts.fractions and by_table.rows == by_dicts.rows == 12
+    assert by_dicts.fractions[("hen", "efficientnet_lite0")].n == 6  # the torn row is left out
+    repeated = RowTable.from_rows(rows + rows[:3]).unique()
+    assert len(repeated) == 12 and list(repeated.index) == list(table.index)
+    complete = path.read_text()[: path.read_text().rfind("\n") + 1]
+    path.write_text(complete + "hen,1,efficientnet_lite0,12.5,3\n")
+    with pytest.raises(SweepError, match="line 14: 5 fields where a row has"):
+        RowTable.read(path)
+    path.write_text(complete + "hen,1,efficientnet_lite0,not-a-number" + ",0" * (len(ROW_FIELDS) - 4) + "\n")
+    with pytest.raises(SweepError, match="line 14: could not convert"):
+        RowTable.read(path)
