@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app import classifiers
@@ -121,6 +123,33 @@ def _parse_seed(text: str) -> int:
     return seed
 
 
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high (checked before any work starts)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            span = f">= {low:,}" if high is None else f"in {low:,}..{high:,}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def _seed_arg(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
     p.add_argument("--seed", type=_parse_seed, default=default, help=help)
 
@@ -212,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="3D view resolution, 0.1..1 (default: full, half while moving on software OpenGL)",
     )
-    p.add_argument("--threads", type=int, help="processor threads for the classifier (default: all but one)")
+    p.add_argument("--threads", type=whole(1, 1024), help="processor threads for the classifier (default: all but one)")
     p.add_argument("--benchmark", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     p.add_argument("--benchmark-out", type=Path, help=argparse.SUPPRESS)
 
@@ -257,8 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     _seed_arg(p, "random seed (default 0): the same seed gives the same poses", default=None)
     p.add_argument("--out", type=Path, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
     p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
-    p.add_argument("--batch", type=int, default=16, help="poses rendered and classified together (default 16)")
-    p.add_argument("--streams", type=int, help="batches classified at once (default 2 on the CPU, 1 on a GPU)")
+    p.add_argument(
+        "--batch", type=whole(1, 1024), default=16, help="poses rendered and classified together (default 16)"
+    )
+    p.add_argument("--streams", type=whole(1, 16), help="batches classified at once (default 2 on the CPU, 1 on a GPU)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--no-texture", action="store_true", help="draw material colours only")
     p.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")

@@ -47,12 +47,16 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     model_args(p)
     p.add_argument("--methods", default="fgsm,pgd,deepfool", help="comma-separated: fgsm, pgd, deepfool")
     p.add_argument("--eps", type=float, default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)")
-    p.add_argument("--alpha", type=float, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
-    p.add_argument("--steps", type=int, help="PGD iterations (default 10) / DeepFool iterations (default 50)")
+    p.add_argument("--alpha", type=_cli().positive, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
+    p.add_argument("--steps", type=_cli().whole(1, 100_000),
+                   help="PGD iterations (default 10) / DeepFool iterations (default 50)")  # fmt: skip
     p.add_argument("--target", help="class for a targeted FGSM/PGD (default: untargeted)")
     seed_arg(p, "PGD random start and pose search seed")
     p.add_argument(
-        "--pose-seconds", type=float, default=10.0, help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)"
+        "--pose-seconds",
+        type=_cli().positive,
+        default=10.0,
+        help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)",
     )
     p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
     p.add_argument("--out", type=Path, required=True, help="folder for the sheet, JSON and images")
@@ -64,9 +68,9 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     p.add_argument("--size", type=_cli()._parse_size, default=(1024, 768),
                    help="view resolution WxH the crops come from (default 1024x768)")  # fmt: skip
     p.add_argument("--sizes", default="0.4,0.6,0.8", help="crop sides as fractions of the shorter image side")
-    p.add_argument("--grid", type=int, default=10, help="crop positions per axis (default 10)")
+    p.add_argument("--grid", type=_cli().whole(2, 100), default=10, help="crop positions per axis, 2..100 (default 10)")
     p.add_argument("--criterion", choices=["top1", "top5"], default="top1", help="what counts as correct")
-    p.add_argument("--batch", type=int, default=32, help="crops classified together (default 32)")
+    p.add_argument("--batch", type=_cli().whole(1, 1024), default=32, help="crops classified together (default 32)")
     p.add_argument("--out", type=Path, required=True, help="folder for the JSON and the plots")
 
     p = sub.add_parser("evolve", help="evolve CPPN fooling images / object textures with MAP-Elites (resumable)",
@@ -75,10 +79,10 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     model_args(p)
     p.add_argument("--kind", choices=["image", "object"], help="plain fooling images or a skin on the object")
     p.add_argument("--target", help="class to aim for (default: as many classes as possible)")
-    p.add_argument("--generations", type=int, default=50, help="generations to run (default 50)")
-    p.add_argument("--batch", type=int, default=16, help="children per generation (default 16)")
+    p.add_argument("--generations", type=_cli().whole(1), default=50, help="generations to run (default 50)")
+    p.add_argument("--batch", type=_cli().whole(1, 1024), default=16, help="children per generation (default 16)")
     seed_arg(p, "random seed (same seed, same machine: same run)")
-    p.add_argument("--gallery", type=int, default=24, help="elites shown in gallery.png (default 24)")
+    p.add_argument("--gallery", type=_cli().whole(1, 1000), default=24, help="elites shown in gallery.png (default 24)")
     p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
     p.add_argument("--out", type=Path, required=True, help="folder for archive.json and the gallery")
 

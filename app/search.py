@@ -105,8 +105,10 @@ class Budget:
     def __post_init__(self) -> None:
         if self.iterations is None and self.seconds is None:
             raise SearchError("give a budget: iterations, seconds or both")
-        if (self.iterations is not None and self.iterations < 1) or (self.seconds is not None and not self.seconds > 0):
-            raise SearchError("the budget must be positive")  # NaN seconds too: no clock check would ever end it
+        if (self.iterations is not None and self.iterations < 1) or (
+            self.seconds is not None and not 0 < self.seconds < math.inf
+        ):
+            raise SearchError("the budget must be positive and finite")  # NaN too: no clock check would end it
 
 
 @dataclass

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.cli import main
 from tests.conftest import ROOT
 
 
@@ -125,13 +126,38 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
     mesh = ROOT / "models" / "hen" / "chicken.obj"  # a good mesh, but as a path it has no class
     proc = run("optimize", "--object", mesh, "--out", tmp_path, "--budget", "1", check_ok=False)
     assert proc.returncode == 2 and "chicken has no ImageNet class to get wrong: give --target" in proc.stderr
-    for budget in (["--iterations", "0"], ["--budget", "0"], ["--seconds", "nan"]):  # not 100 iterations, nor endless
+    for budget in (["--iterations", "0"], ["--budget", "0"], ["--seconds", "nan"], ["--budget", "inf s"]):
         proc = run("optimize", "--out", tmp_path, *budget, check_ok=False)
         assert proc.returncode == 2 and "error: the budget must be positive" in proc.stderr, proc.stderr
     for command in (["optimize", "--out", tmp_path], ["sweep", "--out", tmp_path], ["attack", "--out", tmp_path]):
         proc = run(*command, "--seed", "-1", check_ok=False)
         assert proc.returncode == 2 and "seed must be a whole number >= 0, got '-1'" in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == [broken]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sweep", "--batch", "0"], "argument --batch: must be a whole number in 1..1,024, got '0'"),
+        (["sweep", "--batch", "-4"], "argument --batch: must be a whole number in 1..1,024, got '-4'"),
+        (["sweep", "--streams", "99"], "argument --streams: must be a whole number in 1..16, got '99'"),
+        (["attack", "--alpha", "-1"], "argument --alpha: must be a number > 0, got '-1'"),
+        (["attack", "--steps", "0"], "argument --steps: must be a whole number in 1..100,000, got '0'"),
+        (["attack", "--pose-seconds", "nan"], "argument --pose-seconds: must be a number > 0, got 'nan'"),
+        (["fragility", "--grid", "1000000"], "argument --grid: must be a whole number in 2..100, got '1000000'"),
+        (["fragility", "--batch", "0"], "argument --batch: must be a whole number in 1..1,024, got '0'"),
+        (["evolve", "--generations", "0"], "argument --generations: must be a whole number >= 1, got '0'"),
+        (["evolve", "--gallery", "-1"], "argument --gallery: must be a whole number in 1..1,000, got '-1'"),
+        (["window", "--threads", "0"], "argument --threads: must be a whole number in 1..1,024, got '0'"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, args, message):
+    """Before, --batch 0 said "range() arg 3 must not be zero" and --batch -4 raised a RuntimeError
+    after the model had loaded; attack ran every pixel attack before refusing --pose-seconds nan."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--out", str(tmp_path / "out")] if args[0] != "window" else args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_pose_json_file(tmp_path):
