@@ -7,10 +7,13 @@ window uses, and turns every expected failure into one ``error:`` line and exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app import classifiers
@@ -547,15 +550,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         shown = p.best_target if target is not None else p.best_true
         bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
 
-    result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report,
-                         stop_on_success=args.until_fooled, edges=args.edge_gradients)  # fmt: skip
+    stop = threading.Event()
+    with _ctrl_c_stops(stop, bar):
+        result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
+                             stop_on_success=args.until_fooled, edges=args.edge_gradients)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
     stem = next_free_stem(args.out, f"{obj.name}-{args.method}", suffixes)
     extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
-             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"}  # fmt: skip
+             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
+                     + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
     best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
     write_new(args.out / f"{stem}.json", best_doc.to_json().encode())
     write_new(args.out / f"{stem}.png", png_bytes(image))
@@ -571,11 +577,32 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
         wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
-    verdict = "fooled" if result.success else "not fooled"
+    verdict = ("stopped (Ctrl-C), " if result.stopped else "") + ("fooled" if result.success else "not fooled")
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
     print(f"wrote {args.out / stem}{wrote}")
-    return 0 if result.success else 1
+    return 130 if result.stopped else 0 if result.success else 1
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: threading.Event, bar) -> Iterator[None]:
+    """The first Ctrl-C sets ``stop`` (the search ends after its iteration and its best pose is
+    written); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(_signum, _frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        bar.write("stopping after this iteration; the best pose so far is kept (Ctrl-C again to quit)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _sweep_models(names: list[str], weights: dict[str, Path], device: str, strict: bool) -> list:
