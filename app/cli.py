@@ -638,18 +638,12 @@ def _parse_weights(items: list[str]) -> dict[str, Path]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from app.library import object_names
-    from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, run_sweep
-    from app.sweep_report import write_report
+    from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, read_plan
 
     weights = _parse_weights(args.weights)
-    if args.streams is not None and args.streams < 1:
-        raise SweepError(f"--streams must be >= 1, got {args.streams}")
     if args.resume:
-        store = SweepStore.open(args.out)
-        plan = store.plan
+        plan = read_plan(args.out)
         given = {
             "--object": (
                 args.object,
@@ -666,10 +660,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for flag, (value, parse, have) in given.items():
             if value is not None and parse(value) != have:
                 raise SweepError(f"{flag} differs from the sweep in {args.out} ({have}); leave it out to resume")
-        if args.samples:
-            store.extend(args.samples)
-            plan = store.plan
         models = _sweep_models(list(plan.models), weights, args.device, strict=True)
+        store = SweepStore.open(args.out)  # held from here: another sweep into it is refused
     else:
         SweepStore.check_free(args.out)
         names = object_names() if args.object in (None, "all") else [n.strip() for n in args.object.split(",")]
@@ -686,6 +678,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             settings=settings.to_dict(),
         )  # fmt: skip
         store = SweepStore.create(args.out, plan)
+    with store:
+        if args.resume and args.samples:
+            store.extend(args.samples)
+        return _run_sweep(args, store, models)
+
+
+def _run_sweep(args: argparse.Namespace, store, models: list) -> int:
+    """Compute the rows ``store`` lacks, with a progress bar; then the report."""
+    from tqdm import tqdm
+
+    from app.sweep import run_sweep
+    from app.sweep_report import write_report
+
+    plan = store.plan
     objects = [resolve_object(n) for n in plan.objects]
     todo = sum(len(store.missing(o.name, m.name)) for o in objects for m in models)
     print(f"sweep: {len(objects)} object(s) x {plan.samples} poses ({plan.mode}) x {len(models)} model(s) "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.files import FolderLock
 from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.streams import default_streams
 
@@ -210,6 +211,19 @@ def cmd_fragility(args: argparse.Namespace) -> int:
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
+    from app.evolve import EvolveError
+
+    cli = _cli()
+    path = args.out / "archive.json"
+    target = _target(args.target)
+    if args.resume and not path.is_file():
+        raise EvolveError(f"nothing to resume: {path} does not exist")
+    with FolderLock(args.out, "evolution"):  # one writer of the archive at a time
+        return _evolve(args, cli, path, target)
+
+
+def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> int:
+    """The evolution of ``cmd_evolve``, with its folder held."""
     from tqdm import tqdm
 
     from app import classifiers
@@ -217,12 +231,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     from app.evolve_gallery import write_gallery
     from app.imagenet import class_names
 
-    cli = _cli()
-    path = args.out / "archive.json"
-    target = _target(args.target)
     if args.resume:
-        if not path.is_file():
-            raise EvolveError(f"nothing to resume: {path} does not exist")
         state = EvolveState.load(path)
         clash = [f"--{k} {v}" for k, v, have in (("kind", args.kind, state.kind), ("target", target, state.target),
                  ("object", args.object, state.object)) if v is not None and v != have]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
@@ -10,12 +11,57 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; folders are not guarded there
+    fcntl = None
+
 import numpy as np
 from PIL import Image
 
 
 class FileExists(FileExistsError):
     """The output path is taken and overwriting was not asked for."""
+
+
+class FolderBusy(OSError):
+    """Another process (or another holder in this one) is writing into the folder."""
+
+
+class FolderLock:
+    """One writer per output folder (a sweep, an evolution archive): an exclusive ``flock``
+    on the folder itself, made if missing.  The lock goes with the process, so a killed
+    writer never leaves a stale one, and no lock file is left behind.  Where the file
+    system has no locks, the folder is not guarded."""
+
+    def __init__(self, folder: Path, what: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = None
+        if fcntl is None:
+            return
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise FolderBusy(f"{folder} is in use by another {what}; wait for it to end or stop it first") from None
+            return  # no locks on this file system
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
 
 
 def png_bytes(image: np.ndarray) -> bytes:

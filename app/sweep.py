@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from app.classifiers import Classifier
-from app.files import write_new
+from app.files import FolderLock, write_new
 from app.frames import FrameReader, render_batch
 from app.imagenet import class_names
 from app.library import LibraryObject
@@ -272,11 +272,35 @@ def read_row_keys(path: Path) -> Iterator[tuple[str, int, str]]:
 # ------------------------------------------------------------------ store
 
 
-class SweepStore:
-    """A sweep folder: the plan and the rows so far; rows are appended, never rewritten."""
+def read_plan(folder: Path) -> SweepPlan:
+    """The plan of the sweep in ``folder``, read without touching anything (a report reads
+    a sweep while it runs)."""
+    plan_path = folder / PLAN_FILE
+    if not plan_path.is_file():
+        raise SweepError(f"{folder} holds no sweep ({PLAN_FILE} is missing)")
+    try:
+        return SweepPlan.from_dict(json.loads(plan_path.read_text(encoding="utf-8")), str(plan_path))
+    except json.JSONDecodeError as e:
+        raise SweepError(f"{plan_path}: not JSON ({e})") from None
 
-    def __init__(self, folder: Path, plan: SweepPlan, done: dict[tuple[str, str], set[int]]):
-        self.folder, self.plan, self.done = folder, plan, done
+
+class SweepStore:
+    """A sweep folder that this process writes: the plan and the rows so far; rows are
+    appended, never rewritten.  The folder is held (:class:`app.files.FolderLock`) until
+    :meth:`close`, so a second sweep cannot append the same rows beside this one."""
+
+    def __init__(self, folder: Path, plan: SweepPlan, done: dict[tuple[str, str], set[int]], lock: FolderLock):
+        self.folder, self.plan, self.done, self._lock = folder, plan, done, lock
+
+    def close(self) -> None:
+        """Let go of the folder."""
+        self._lock.release()
+
+    def __enter__(self) -> SweepStore:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
     @property
     def rows_path(self) -> Path:
@@ -291,27 +315,33 @@ class SweepStore:
     @classmethod
     def create(cls, folder: Path, plan: SweepPlan) -> SweepStore:
         cls.check_free(folder)
-        write_new(folder / PLAN_FILE, (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
-        write_new(folder / ROWS_FILE, rows_csv([], header=True).encode())
-        return cls(folder, plan, {})
+        lock = FolderLock(folder, "sweep")
+        try:
+            cls.check_free(folder)  # again, now that no other sweep can start here
+            write_new(folder / PLAN_FILE, (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
+            write_new(folder / ROWS_FILE, rows_csv([], header=True).encode())
+        except BaseException:
+            lock.release()
+            raise
+        return cls(folder, plan, {}, lock)
 
     @classmethod
     def open(cls, folder: Path) -> SweepStore:
-        """An existing sweep; a torn last row (the writer was killed) is cut off."""
-        plan_path, rows_path = folder / PLAN_FILE, folder / ROWS_FILE
-        if not plan_path.is_file():
-            raise SweepError(f"{folder} holds no sweep ({PLAN_FILE} is missing)")
+        """An existing sweep, to go on with; a torn last row (the writer was killed) is cut off."""
+        read_plan(folder)  # "holds no sweep" before the folder is held
+        lock = FolderLock(folder, "sweep")
         try:
-            plan = SweepPlan.from_dict(json.loads(plan_path.read_text(encoding="utf-8")), str(plan_path))
-        except json.JSONDecodeError as e:
-            raise SweepError(f"{plan_path}: not JSON ({e})") from None
-        if not rows_path.is_file():
-            write_new(rows_path, rows_csv([], header=True).encode())
-        cut_torn_line(rows_path)
-        done: dict[tuple[str, str], set[int]] = {}
-        for obj, index, model in read_row_keys(rows_path):
-            done.setdefault((obj, model), set()).add(index)
-        return cls(folder, plan, done)
+            plan, rows_path = read_plan(folder), folder / ROWS_FILE
+            if not rows_path.is_file():
+                write_new(rows_path, rows_csv([], header=True).encode())
+            cut_torn_line(rows_path)
+            done: dict[tuple[str, str], set[int]] = {}
+            for obj, index, model in read_row_keys(rows_path):
+                done.setdefault((obj, model), set()).add(index)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(folder, plan, done, lock)
 
     def extend(self, samples: int) -> None:
         """Grow a random sweep to ``samples`` poses (the poses it has keep their indices)."""

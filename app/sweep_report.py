@@ -19,7 +19,7 @@ import numpy as np
 
 from app.files import write_new
 from app.params import PARAM_BY_NAME
-from app.sweep import ROWS_FILE, SweepPlan, SweepStore
+from app.sweep import ROWS_FILE, SweepError, SweepPlan, read_plan
 from app.sweep_table import RowTable
 
 # The study's figures (Alcorn et al., CVPR 2019): Inception-v3 classified 3.09% of random 6D
@@ -327,29 +327,31 @@ def _html(blocks: list[tuple]) -> str:
 def write_report(folder: Path, plots: bool = True) -> Path:
     """Summarise the sweep in ``folder`` into report.json / .md / .html and plots/ (rewritten
     each time: they are derived from the rows).  Returns the Markdown file."""
-    store = SweepStore.open(folder)
+    plan = read_plan(folder)  # only read: the sweep may be running and appending rows
+    if not (folder / ROWS_FILE).is_file():
+        raise SweepError(f"{folder} holds no rows ({ROWS_FILE} is missing)")
     rows = RowTable.read(folder / ROWS_FILE).unique()
-    s = summarise(store.plan, rows)
+    s = summarise(plan, rows)
     written: dict[tuple[str, str], Path] = {}
     if plots and s.pairs and len(rows):
-        for obj in [*store.plan.objects, ALL]:
-            for model in store.plan.models:
+        for obj in [*plan.objects, ALL]:
+            for model in plan.models:
                 group = rows.where(obj=None if obj == ALL else obj, model=model)
-                if not len(group) or (obj == ALL and len(store.plan.objects) == 1):
+                if not len(group) or (obj == ALL and len(plan.objects) == 1):
                     continue
                 f = s.fractions[(obj, model)]
                 title = f"{obj} / {model}: top-1 correct {_pct(f.top1 / f.n)} of {f.n} poses"
                 stem = "all" if obj == ALL else obj
-                written[(obj, model)] = plot_heatmaps(group, store.plan, s.pairs, title,
+                written[(obj, model)] = plot_heatmaps(group, plan, s.pairs, title,
                                                       folder / PLOTS / f"{stem}-{model}.png")  # fmt: skip
     data = {
-        "plan": store.plan.to_dict(),
+        "plan": plan.to_dict(),
         "rows": s.rows,
         "expected_rows": s.expected,
         "complete": s.complete,
         "fractions": {f"{obj}|{model}": f.to_dict() for (obj, model), f in s.fractions.items()},
         "transfer": {
-            "models": list(store.plan.models),
+            "models": list(plan.models),
             "fraction": [[None if math.isnan(x) else float(x) for x in row] for row in s.transfer],
             "poses": s.transfer_n.tolist(),
         },

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from app.files import FileExists, next_free_stem, write_new
+from app.files import FileExists, FolderBusy, FolderLock, next_free_stem, write_new
 
 BIG = 64 * 1024 * 1024  # long enough to write that a reader polling meanwhile would catch a partial file
 
@@ -81,3 +81,18 @@ def test_new_files_get_the_usual_permissions(tmp_path, umask):
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # the temporary file is gone
+
+
+def test_a_folder_has_one_writer_at_a_time_and_keeps_no_lock_file(tmp_path):
+    folder = tmp_path / "made" / "here"
+    with FolderLock(folder, "sweep"):
+        assert folder.is_dir()
+        with pytest.raises(FolderBusy, match="here is in use by another sweep"):
+            FolderLock(folder, "sweep")
+        FolderLock(tmp_path / "other", "sweep").release()  # other folders are free
+    with FolderLock(folder, "sweep"):  # released on leaving the block
+        pass
+    held = FolderLock(folder, "sweep")
+    del held  # and when dropped
+    FolderLock(folder, "sweep").release()
+    assert list(folder.iterdir()) == []

@@ -4,6 +4,9 @@ fragile-recognition maps, evolved fooling images and skins."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ from app.fragility import KINDS, FragilityError, FragilityMap, crop_image, fragi
 from app.library import resolve_object
 from app.live import classify_image
 from app.renderer import OffscreenTarget, RenderSettings
-from tests.test_cli import run
+from tests.test_cli import ROOT, run
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +256,22 @@ def test_evolve_command_resumes_and_refuses_contradictions(tmp_path):
     assert again.returncode == 2 and "--resume" in again.stderr
     clash = run("evolve", "--resume", "--target", "sock", "--generations", "1", *args, check_ok=False)
     assert clash.returncode == 2 and "other settings" in clash.stderr
+    # one writer of an archive at a time: a second --resume while one runs would lose generations
+    first = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "evolve", "--resume", "--generations", "500",
+                              *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             env=dict(os.environ, STRIKE_OFFLINE="1"))  # fmt: skip
+    try:
+        seen = ""
+        while "1/500" not in seen:  # its first generation is done: it holds the folder
+            char = first.stderr.read(1)
+            assert char, seen
+            seen += char
+        busy = run("evolve", "--resume", "--generations", "1", *args, check_ok=False)
+        assert busy.returncode == 2 and "in use by another evolution" in busy.stderr
+    finally:
+        first.kill()
+        first.wait()
+    assert EvolveState.load(tmp_path / "archive.json").generation >= 4
     (tmp_path / "archive.json").write_text("{}")
     broken = run("evolve", "--resume", "--generations", "1", *args, check_ok=False)
     assert broken.returncode == 2 and "not an evolution archive" in broken.stderr

@@ -27,8 +27,8 @@ from app.sweep import (
     ROWS_FILE,
     SweepError,
     SweepPlan,
-    SweepStore,
     parse_grid,
+    read_plan,
     read_rows,
     run_sweep,
 )
@@ -125,7 +125,7 @@ def test_a_small_real_sweep_writes_rows_and_a_report(tmp_path, capsys):
     assert len(rows) == 2 * 10 * 2 and tuple(rows[0]) == ROW_FIELDS
     keys = {(r["object"], int(r["index"]), r["model"]) for r in rows}
     assert len(keys) == 40
-    plan = SweepStore.open(out).plan
+    plan = read_plan(out)
     for r in rows:  # each row is what it claims: its pose is pose i of the plan, its flags match its top-5
         obj = resolve_object(r["object"])
         expected = plan.vectors(obj.canonical_pose, [int(r["index"])], stream=obj.name)[0]
@@ -164,7 +164,7 @@ def test_a_grid_heatmap_is_the_correctness_of_each_grid_pose(tmp_path):
     assert main(["sweep", "--object", "hen", "--models", "efficientnet_lite0", "--grid", "yaw=8,pitch=4",
                  "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
     rows = read_rows(out / ROWS_FILE)
-    plan = SweepStore.open(out).plan
+    plan = read_plan(out)
     frac, count = heatmap(rows, "yaw", "pitch", (8, 4))
     assert frac.shape == (4, 8) and np.all(count == 1)
     for r in rows:
@@ -272,7 +272,7 @@ def test_sweep_errors_are_one_line_and_keep_the_folder(tmp_path, capsys, monkeyp
             "--no-report", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert "left out of the sweep" in capsys.readouterr().err
-    assert SweepStore.open(out).plan.models == ("efficientnet_lite0",)
+    assert read_plan(out).models == ("efficientnet_lite0",)
     assert main(["sweep", "--out", str(out), "--resume", "--seed", "5"]) == 2
     assert "--seed differs" in capsys.readouterr().err
     assert main(["sweep", "--out", str(out), "--resume", "--models", "efficientnet_lite1"]) == 2
@@ -306,7 +306,7 @@ def test_the_report_reads_rows_as_columns_as_the_dicts_say(tmp_path):
     assert list(table.column("yaw")) == [float(r["yaw"]) for r in rows]
     assert list(table.correct1) == [r["correct_top1"] == "1" for r in rows]
     assert [table.labels[c] for c in table.label] == [r["top1_label"] for r in rows]
-    plan = SweepStore.open(out).plan
+    plan = read_plan(out)
     by_table, by_dicts = summarise(plan, table), summarise(plan, rows)
     assert by_table.fractions == by_dicts.fractions and by_table.rows == by_dicts.rows == 12
     assert by_dicts.fractions[("hen", "efficientnet_lite0")].n == 6  # the torn row is left out
@@ -319,3 +319,37 @@ def test_the_report_reads_rows_as_columns_as_the_dicts_say(tmp_path):
     path.write_text(complete + "hen,1,efficientnet_lite0,not-a-number" + ",0" * (len(ROW_FIELDS) - 4) + "\n")
     with pytest.raises(SweepError, match="line 14: could not convert"):
         RowTable.read(path)
+
+
+def test_one_writer_per_sweep_folder_and_the_report_only_reads(tmp_path, capsys):
+    """While a sweep runs, a second sweep into its folder is refused (it would compute and
+    append the same rows again), and a report reads the rows without touching the file
+    (it used to cut a row the sweep was writing)."""
+    out = tmp_path / "busy"
+    cmd = [sys.executable, str(ROOT / "run.py"), "sweep", "--object", "hen", "--models", "efficientnet_lite0",
+           "--samples", "400", "--batch", "4", "--device", "cpu", "--no-report", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=dict(os.environ, STRIKE_OFFLINE="1"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not ((out / ROWS_FILE).exists() and len((out / ROWS_FILE).read_text().splitlines()) > 8):
+            assert time.time() < deadline and proc.poll() is None, "the sweep did not start"
+            time.sleep(0.05)
+        assert main(["sweep", "--out", str(out), "--resume", "--device", "cpu", "--no-report"]) == 2
+        assert "in use by another sweep" in capsys.readouterr().err
+        assert main(["sweep", "--object", "hen", "--samples", "3", "--out", str(out)]) == 2  # a new one neither
+        assert "already holds a sweep" in capsys.readouterr().err
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with open(out / ROWS_FILE, "a") as f:
+        f.write("hen,399,efficientnet_lite0,12.5,3")  # as a row being written looks to a reader
+    before = (out / ROWS_FILE).read_bytes()
+    assert main(["report", str(out)]) == 0
+    assert (out / ROWS_FILE).read_bytes() == before
+    report = json.loads((out / "report.json").read_text())
+    assert report["rows"] == len(before.splitlines()) - 2  # the header and the torn row are not rows
+    # once the writer is gone (killed here), the folder is free again
+    assert main(["sweep", "--out", str(out), "--resume", "--samples", "400", "--device", "cpu", "--no-report",
+                 "--batch", "16"]) == 0  # fmt: skip
+    assert len(_rows(out / ROWS_FILE)) == 400
