@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.files import FileExists, png_bytes, write_new
+from app.files import claim_stem, png_bytes, write_new
 from app.imagenet import class_names
 from app.live import rank_of, top_k
 from app.params import Pose, PoseDocument
@@ -81,18 +81,9 @@ def write_capture(request: CaptureRequest, model: str, input_size: int, probabil
     contents = [png_bytes(request.input_image[..., :3])]
     contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
     contents.append(doc.to_json().encode())
-    n = 0
-    while True:
-        n += 1
-        stem = f"{request.prefix}-{n:03d}"
-        if any((request.directory / f"{stem}{s}").exists() for s in SUFFIXES):
-            continue
-        try:  # the first file claims the stem; a racing writer that took it sends us to the next number
-            paths = [write_new(request.directory / f"{stem}{SUFFIXES[0]}", contents[0])]
-        except FileExists:
-            continue
-        break
-    paths += [
+    stem, first = claim_stem(request.directory, request.prefix, SUFFIXES, lambda p: write_new(p, contents[0]),
+                             numbered=True)  # fmt: skip
+    paths = [first] + [
         write_new(request.directory / f"{stem}{s}", c) for s, c in zip(SUFFIXES[1:], contents[1:], strict=True) if c
     ]
     top1 = prediction["top5"][0]

@@ -438,7 +438,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
-    from app.files import next_free_stem
+    from app.files import claim_stem
     from app.pipeline import Pipeline
 
     obj = resolve_object(DEFAULT_OBJECT)
@@ -446,7 +446,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     pipe = Pipeline(clf)
     pipe.set_object(obj)
     turned = obj.canonical_pose.replace(pitch=-100.0, roll=40.0)
-    stem = next_free_stem(args.out, f"demo-{obj.name}", ("-canonical.png", "-turned.png"))
     shots = (
         (
             f"{obj.display_name} in its canonical pose  |  {clf.name} ({clf.input_size} px, {clf.device})",
@@ -455,12 +454,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ),
         ("\nthe same object turned (pitch -100, roll 40):", turned, "-turned.png"),
     )
-    written = []
-    for title, pose, suffix in shots:
-        image = pipe.render(pose)
+    images = []
+    for title, pose, _suffix in shots:
+        images.append(pipe.render(pose))
         print(title)
-        print("\n".join(_format_prediction(clf.predict(torch.from_numpy(image))[0], obj.imagenet_class, 5)))
-        written.append(write_new(args.out / f"{stem}{suffix}", png_bytes(image)))
+        print("\n".join(_format_prediction(clf.predict(torch.from_numpy(images[-1]))[0], obj.imagenet_class, 5)))
+    suffixes = tuple(suffix for _t, _p, suffix in shots)
+    stem, first = claim_stem(args.out, f"demo-{obj.name}", suffixes, lambda p: write_new(p, png_bytes(images[0])))
+    written = [first, write_new(args.out / f"{stem}{suffixes[1]}", png_bytes(images[1]))]
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -513,7 +514,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.capture import prediction_record
-    from app.files import next_free_stem
+    from app.files import claim_stem
     from app.imagenet import class_names, resolve_class
     from app.pipeline import Pipeline
     from app.search import Budget, Goal, SearchSpace
@@ -558,12 +559,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
-    stem = next_free_stem(args.out, f"{obj.name}-{args.method}", suffixes)
     extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
              "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
                      + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
     best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
-    write_new(args.out / f"{stem}.json", best_doc.to_json().encode())
+    stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
+                         lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
     write_new(args.out / f"{stem}.png", png_bytes(image))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(result.history[0]))

@@ -26,7 +26,7 @@ from app.atlas import RESOLUTIONS as ATLAS_RESOLUTIONS
 from app.atlas import AtlasRun
 from app.capture import CaptureRequest, CaptureResult, write_capture
 from app.classifiers import Classifier, load_classifier
-from app.files import next_free_stem, write_new
+from app.files import claim_stem, write_new
 from app.imgui_gl import ImageTextures, ImGuiRenderer
 from app.interaction import DragMode
 from app.lenses import Lenses
@@ -370,8 +370,8 @@ class Explorer:
             self.pose, object=self.object_ref, model=self.classifier.name, settings=self.render_settings().to_dict()
         )
         try:
-            stem = next_free_stem(self.captures_dir, f"{self.obj.name}-pose", (".json",))
-            path = write_new(self.captures_dir / f"{stem}.json", doc.to_json().encode())
+            _stem, path = claim_stem(self.captures_dir, f"{self.obj.name}-pose", (".json",),
+                                     lambda p: write_new(p, doc.to_json().encode()))  # fmt: skip
         except OSError as e:
             self.notify(f"cannot save the pose: {e}", error=True)
             return None

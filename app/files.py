@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 try:
     import fcntl
@@ -18,6 +20,8 @@ except ImportError:  # Windows: no advisory locks; folders are not guarded there
 
 import numpy as np
 from PIL import Image
+
+T = TypeVar("T")
 
 
 class FileExists(FileExistsError):
@@ -131,10 +135,26 @@ def write_new(path: Path, data: bytes, overwrite: bool = False) -> Path:
     return path
 
 
-def next_free_stem(directory: Path, stem: str, suffixes: tuple[str, ...]) -> str:
-    """``stem``, or ``stem-2``, ``stem-3``... : the first for which no ``stem+suffix`` exists."""
-    candidate, n = stem, 1
-    while any((directory / f"{candidate}{s}").exists() for s in suffixes):
-        n += 1
-        candidate = f"{stem}-{n}"
-    return candidate
+def claim_stem(
+    directory: Path, stem: str, suffixes: tuple[str, ...], write_first: Callable[[Path], T], numbered: bool = False
+) -> tuple[str, T]:
+    """Files that belong together (``stem + suffix`` each) under the first free stem:
+    ``stem``, ``stem-2``, ``stem-3``... (``stem-001``, ``stem-002``... when ``numbered``).
+
+    ``write_first(directory / (stem + suffixes[0]))`` claims a stem: it must create that
+    path exclusively, as :func:`write_new` does, and raise ``FileExistsError`` when another
+    writer has just taken it; the next stem is then tried.  The caller writes the other
+    files under the returned stem (with what ``write_first`` returned); a writer racing it
+    finds the first file and passes the stem by, so two runs that end at the same moment
+    both keep their files."""
+    names = (f"{stem}-{n:03d}" if numbered else stem if n == 1 else f"{stem}-{n}" for n in itertools.count(1))
+    for candidate in names:
+        if any((directory / f"{candidate}{s}").exists() for s in suffixes):
+            continue
+        first = directory / f"{candidate}{suffixes[0]}"
+        try:
+            return candidate, write_first(first)
+        except FileExistsError:
+            if not first.exists():  # not a racing writer (the folder is a file, say): no other name helps
+                raise
+    raise AssertionError("unreachable")  # the names never run out

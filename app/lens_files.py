@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from app.attacks import AttackResult
-from app.files import next_free_stem, png_bytes, write_new
+from app.files import claim_stem, png_bytes, write_new
 from app.fragility import FragilityResult
 from app.imagenet import class_names
 from app.params import NAMES, Pose
@@ -76,8 +76,8 @@ def write_attack(folder: Path, prefix: str, tiles: list[np.ndarray], results: li
     """PREFIX-attack.png (the sheet), PREFIX-attack-METHOD.png (each adversarial image, exactly
     what was classified) and PREFIX-attack.json; returns the sheet's path."""
     suffixes = (".png", ".json", *(f"-{r.method}.png" for r in results))
-    stem = next_free_stem(folder, f"{prefix}-attack", suffixes)
-    sheet = write_new(folder / f"{stem}.png", png_bytes(side_by_side(tiles)))
+    sheet_png = png_bytes(side_by_side(tiles))
+    stem, sheet = claim_stem(folder, f"{prefix}-attack", suffixes, lambda p: write_new(p, sheet_png))
     for r in results:
         write_new(folder / f"{stem}-{r.method}.png", png_bytes(r.adversarial))
     write_new(folder / f"{stem}.json", json.dumps(record, indent=2).encode())
@@ -89,10 +89,11 @@ def write_fragility(folder: Path, prefix: str, result: FragilityResult, record: 
     -fri.png (FRI fraction against crop size); returns the JSON's path."""
     from app.fragility_plots import plot_fractions, plot_maps
 
-    stem = next_free_stem(folder, f"{prefix}-fragility", (".json", "-maps.png", "-fri.png"))
     doc = {**record, "model": result.model, "criterion": result.criterion, "seconds": round(result.seconds, 2),
            "maps": [m.to_dict() for m in result.maps]}  # fmt: skip
-    path = write_new(folder / f"{stem}.json", json.dumps(doc).encode())
+    data = json.dumps(doc).encode()
+    stem, path = claim_stem(folder, f"{prefix}-fragility", (".json", "-maps.png", "-fri.png"),
+                            lambda p: write_new(p, data))  # fmt: skip
     write_new(folder / f"{stem}-maps.png", plot_maps(result))
     write_new(folder / f"{stem}-fri.png", plot_fractions(result))
     return path

@@ -281,7 +281,7 @@ class Lenses:
         """A new folder in the captures folder with archive.json (``run.py evolve --resume
         --out FOLDER`` goes on from it), the gallery sheet and the elites' pictures."""
         from app.evolve_gallery import write_gallery
-        from app.files import next_free_stem
+        from app.files import claim_stem
 
         run, ex = self.evolution, self.ex
         if run is None or not run.done or not run.state.elites:
@@ -291,8 +291,8 @@ class Lenses:
         name = f"{state.object or 'images'}-evolve"
 
         def job(_clf: Classifier) -> Path:
-            folder = ex.captures_dir / next_free_stem(ex.captures_dir, name, ("",))
-            folder.mkdir(parents=True)
+            ex.captures_dir.mkdir(parents=True, exist_ok=True)
+            _stem, folder = claim_stem(ex.captures_dir, name, ("",), lambda p: p.mkdir() or p)  # mkdir claims it
             state.save(folder / "archive.json")
             return write_gallery(state, folder, len(pictures), pictures=pictures)
 

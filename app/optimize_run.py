@@ -64,12 +64,13 @@ class OptimizeRun(BackgroundRun):
             self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
                                       report=self._report, stop_on_success=stop_on_success)  # fmt: skip
             if self.record is not None and self.result.history:
-                from app.files import next_free_stem
+                from app.files import claim_stem
 
                 self.phase = "recording"
-                stem = next_free_stem(self.record, f"{obj.name}-{self.method}-run", (self.record_suffix,))
-                self.recording = record_run(pipe, self.start, self.result, self.goal.true_class, self.goal.target,
-                                            self.record / f"{stem}{self.record_suffix}")  # fmt: skip
+                _stem, self.recording = claim_stem(
+                    self.record, f"{obj.name}-{self.method}-run", (self.record_suffix,),
+                    lambda p: record_run(pipe, self.start, self.result, self.goal.true_class, self.goal.target, p),
+                )  # fmt: skip
         finally:
             if pipe is not None:
                 pipe.release()

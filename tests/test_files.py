@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from app.files import FileExists, FolderBusy, FolderLock, next_free_stem, write_new
+from app.files import FileExists, FolderBusy, FolderLock, claim_stem, write_new
 
 BIG = 64 * 1024 * 1024  # long enough to write that a reader polling meanwhile would catch a partial file
 
@@ -68,7 +68,25 @@ def test_an_existing_file_is_refused_and_kept_unless_overwrite(tmp_path):
     write_new(path, b"third", overwrite=True)
     assert path.read_bytes() == b"third"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
-    assert next_free_stem(tmp_path, "a", (".json",)) == "a-2"
+
+
+def test_files_that_belong_together_claim_a_free_stem_even_against_a_racing_writer(tmp_path):
+    write_new(tmp_path / "hen-grad.png", b"an older run's picture")  # any of the suffixes makes a stem taken
+    stem, path = claim_stem(tmp_path, "hen-grad", (".json", ".png"), lambda p: write_new(p, b"mine"))
+    assert stem == "hen-grad-2" and path.read_bytes() == b"mine"
+
+    def raced(p):  # another run takes the same name between the check and the write
+        if p.name == "hen-grad-3.json":
+            write_new(p, b"theirs")
+        return write_new(p, b"mine")
+
+    stem, path = claim_stem(tmp_path, "hen-grad", (".json", ".png"), raced)
+    assert stem == "hen-grad-4" and path.read_bytes() == b"mine"
+    assert (tmp_path / "hen-grad-3.json").read_bytes() == b"theirs"  # both runs keep their files
+    assert claim_stem(tmp_path, "hen", (".json",), lambda p: write_new(p, b"x"), numbered=True)[0] == "hen-001"
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(FileExistsError):  # a folder that is a file: an error, not a search for a free name
+        claim_stem(tmp_path / "a-file", "hen", (".json",), lambda p: write_new(p, b"x"))
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
