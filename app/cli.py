@@ -552,7 +552,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
 
     stop = threading.Event()
-    with _ctrl_c_stops(stop, bar):
+    with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
         result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
                              stop_on_success=args.until_fooled, edges=args.edge_gradients)  # fmt: skip
     bar.close()
@@ -586,9 +586,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _ctrl_c_stops(stop: threading.Event, bar) -> Iterator[None]:
-    """The first Ctrl-C sets ``stop`` (the search ends after its iteration and its best pose is
-    written); a second one interrupts at once."""
+def ctrl_c_stops(stop: threading.Event, bar, saying: str) -> Iterator[None]:
+    """Inside the block, the first Ctrl-C sets ``stop`` and writes ``saying`` above the progress
+    ``bar`` (the work ends at its next check and keeps what it has); a second one interrupts
+    at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -597,7 +598,7 @@ def _ctrl_c_stops(stop: threading.Event, bar) -> Iterator[None]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        bar.write("stopping after this iteration; the best pose so far is kept (Ctrl-C again to quit)", file=sys.stderr)
+        bar.write(f"{saying} (Ctrl-C again to quit)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, first)
     try:

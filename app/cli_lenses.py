@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +163,7 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app import classifiers
-    from app.fragility import FragilityError, crops_for, fragility
+    from app.fragility import CROPS_PER_POSITION, FragilityError, crops_for, fragility
     from app.glcontext import create_headless_context
     from app.renderer import OffscreenTarget, Renderer
 
@@ -194,8 +195,17 @@ def cmd_fragility(args: argparse.Namespace) -> int:
         bar.set_postfix(size=p.relative)
         bar.refresh()
 
-    result = fragility(clf, image, obj.imagenet_class, relatives, args.grid, args.criterion, args.batch, report=report)
+    stop = threading.Event()
+    with cli.ctrl_c_stops(stop, bar, "stopping; the crop sizes already mapped are kept"):
+        result = fragility(clf, image, obj.imagenet_class, relatives, args.grid, args.criterion, args.batch,
+                           stop=stop, report=report)  # fmt: skip
     bar.close()
+    if not result.maps:
+        print("stopped (Ctrl-C) before the first crop size was mapped; nothing written", file=sys.stderr)
+        return 130
+    if len(result.maps) < len(relatives):
+        total = sum(m.correct.size for m in result.maps) * CROPS_PER_POSITION
+        print(f"stopped (Ctrl-C): {len(result.maps)} of {len(relatives)} crop sizes mapped", file=sys.stderr)
     print(f"{'crop':>5s} {'px':>5s} {'correct':>8s} " + " ".join(f"{k:>13s}" for k in ("loose shift", "strict shift",
           "loose shrink", "strict shrink")))  # fmt: skip
     for m in result.maps:
@@ -204,10 +214,12 @@ def cmd_fragility(args: argparse.Namespace) -> int:
             f"{f[k]:13.3f}" for k in ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")))  # fmt: skip
     record = {"object": obj.name, "pose": pose.to_dict(), "image_size": [width, height], "grid": args.grid,
               "crops": total}  # fmt: skip
+    if len(result.maps) < len(relatives):
+        record["stopped"] = f"Ctrl-C, after {len(result.maps)} of {len(relatives)} crop sizes"
     path = write_fragility(args.out, obj.name, result, record)
     print(f"{total} crops in {result.seconds:.1f} s ({total / max(result.seconds, 1e-9):.1f} crops/s)")
     print(f"wrote {path}, -maps.png, -fri.png")
-    return 0
+    return 0 if len(result.maps) == len(relatives) else 130
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
@@ -272,16 +284,24 @@ def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> in
             shown["target"] = f"{r.target_fitness:.3f}"
         bar.set_postfix(shown)
 
-    evolve(state, evaluate, args.generations, args.batch, report=report, checkpoint=lambda s: s.save(path))
+    stop = threading.Event()
+    with cli.ctrl_c_stops(stop, bar, "stopping after this generation; the archive and the gallery are kept"):
+        evolve(state, evaluate, args.generations, args.batch, stop=stop, report=report,
+               checkpoint=lambda s: s.save(path))  # fmt: skip
     bar.close()
+    if not state.elites:
+        print("stopped (Ctrl-C) before the first generation; nothing written", file=sys.stderr)
+        return 130
     written = write_gallery(state, args.out, args.gallery, pipe)
     best = state.best(1)[0]
     line = f"generation {state.generation}: {len(state.best(minimum=0.9))} classes at >= 0.9"
     if state.target is not None:
         line += f"; target {names[state.target]} {state.target_fitness():.3f}"
+    if stop.is_set():
+        line = f"stopped (Ctrl-C); {line}"
     print(f"{line}; best {names[best[0]]} {best[1].fitness:.3f}")
     print(f"wrote {path} and {written}")
-    return 0
+    return 130 if stop.is_set() else 0
 
 
 COMMANDS = {"attack": cmd_attack, "fragility": cmd_fragility, "evolve": cmd_evolve}

@@ -3,8 +3,10 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +14,23 @@ from PIL import Image
 
 from app.cli import main
 from tests.conftest import ROOT
+
+
+def interrupted(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str, str, str, float]:
+    """Start ``run.py ARGS``, press Ctrl-C (SIGINT) once its stderr matches the regex ``ready``;
+    (the process, stderr up to then, stdout, the rest of stderr, seconds from Ctrl-C to exit)."""
+    env = dict(os.environ, STRIKE_OFFLINE="1")
+    cmd = [sys.executable, str(ROOT / "run.py"), *map(str, args)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    seen, deadline = "", time.time() + timeout
+    while not re.search(ready, seen):
+        char = proc.stderr.read(1)
+        assert char and time.time() < deadline, f"it ended or stalled before {ready!r}: {seen}"
+        seen += char
+    pressed = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc, seen, out, err, time.perf_counter() - pressed
 
 
 def run(*args, env=None, check_ok=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ from app.fragility import KINDS, FragilityError, FragilityMap, crop_image, fragi
 from app.library import resolve_object
 from app.live import classify_image
 from app.renderer import OffscreenTarget, RenderSettings
-from tests.test_cli import ROOT, run
+from tests.test_cli import ROOT, interrupted, run
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +278,31 @@ def test_evolve_command_resumes_and_refuses_contradictions(tmp_path):
     assert broken.returncode == 2 and "not an evolution archive" in broken.stderr
     with pytest.raises(EvolveError):
         EvolveState("video", "m", None, 0)
+
+
+def test_ctrl_c_keeps_the_finished_crop_sizes_and_generations(tmp_path):
+    """The first Ctrl-C ends fragility after the crop sizes already mapped, and an evolution
+    after its generation; both write what they have and exit with 130."""
+    sizes = ",".join(f"{0.30 + 0.01 * k:.2f}" for k in range(30))
+    proc, seen, out, err, took = interrupted(
+        ["fragility", "--object", "hen", "--grid", "2", "--sizes", sizes, "--out", tmp_path / "f"],
+        ready=r"\b(1[0-9]{2}|[89][0-9])/1080",  # 36 crops a size: two or more sizes done
+    )
+    assert proc.returncode == 130 and took < 10, seen + err
+    assert "stopping; the crop sizes already mapped are kept" in err
+    mapped = int(re.search(r"stopped \(Ctrl-C\): (\d+) of 30 crop sizes mapped", err).group(1))
+    assert 2 <= mapped < 30
+    doc = json.loads((tmp_path / "f" / "hen-fragility.json").read_text())
+    assert len(doc["maps"]) == mapped and doc["crops"] == 36 * mapped
+    assert doc["stopped"] == f"Ctrl-C, after {mapped} of 30 crop sizes"
+    assert (tmp_path / "f" / "hen-fragility-maps.png").exists()
+
+    proc, seen, out, err, took = interrupted(
+        ["evolve", "--kind", "image", "--generations", "500", "--batch", "6", "--out", tmp_path / "e"],
+        ready=r"\b2/500",
+    )
+    assert proc.returncode == 130 and took < 10, seen + err
+    generation = int(re.match(r"stopped \(Ctrl-C\); generation (\d+):", out).group(1))
+    assert 2 <= generation < 500
+    assert EvolveState.load(tmp_path / "e" / "archive.json").generation == generation
+    assert (tmp_path / "e" / f"gallery-gen{generation}.png").exists()

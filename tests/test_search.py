@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ from app.library import resolve_object
 from app.params import PARAM_BY_NAME, Pose
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
+from tests.test_cli import interrupted
 
 
 @pytest.fixture(scope="module")
@@ -401,20 +399,13 @@ def test_gradient_search_reports_the_best_pose_as_opengl_renders_it():
 def test_ctrl_c_stops_an_optimize_run_and_keeps_its_best_pose(tmp_path):
     """The first Ctrl-C (SIGINT) ends the search after its iteration and writes the best pose
     so far, as the window's Stop button does; exit status 130."""
-    cmd = [sys.executable, "run.py", "optimize", "--object", "hen", "--method", "cmaes", "--target", "ashcan",
-           "--params", "rotation,translation,light", "--seconds", "120", "--out", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, STRIKE_OFFLINE="1"))  # fmt: skip
-    seen = ""
-    while "2it" not in seen:  # two generations done, so the search is under way
-        char = proc.stderr.read(1)
-        assert char, f"the search ended early: {seen}"
-        seen += char
-    started = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    proc, seen, out, err, took = interrupted(
+        ["optimize", "--object", "hen", "--method", "cmaes", "--target", "ashcan", "--params",
+         "rotation,translation,light", "--seconds", "120", "--out", tmp_path],
+        ready=r"\b2it",  # two generations done, so the search is under way
+    )  # fmt: skip
     assert proc.returncode == 130, seen + err
-    assert time.perf_counter() - started < 10 and "stopping after this iteration" in err
+    assert took < 10 and "stopping after this iteration" in err
     assert "Traceback" not in err and out.startswith("stopped (Ctrl-C), ")
     doc = json.loads((tmp_path / "hen-cmaes.json").read_text())
     assert doc["note"].endswith("stopped by Ctrl-C")
