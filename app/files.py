@@ -9,7 +9,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,13 +34,15 @@ class FolderBusy(OSError):
 
 class FolderLock:
     """One writer per output folder (a sweep, an evolution archive): an exclusive ``flock``
-    on the folder itself, made if missing.  The lock goes with the process, so a killed
-    writer never leaves a stale one, and no lock file is left behind.  Where the file
-    system has no locks, the folder is not guarded."""
+    on the folder itself, made if missing (and removed on release if it was made and is
+    still empty: a writer that failed a check or was stopped early leaves nothing).  The
+    lock goes with the process, so a killed writer never leaves a stale one, and no lock
+    file is left behind.  Where the file system has no locks, the folder is not guarded."""
 
     def __init__(self, folder: Path, what: str):
+        self._made = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = None
+        self.folder, self._fd = folder, None
         if fcntl is None:
             return
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -48,12 +50,17 @@ class FolderLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
+            self._made = False
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise FolderBusy(f"{folder} is in use by another {what}; wait for it to end or stop it first") from None
             return  # no locks on this file system
         self._fd = fd
 
     def release(self) -> None:
+        if self._made:
+            self._made = False
+            with suppress(OSError):  # not empty: it holds what the writer wrote
+                self.folder.rmdir()
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None

@@ -105,6 +105,9 @@ def test_a_folder_has_one_writer_at_a_time_and_keeps_no_lock_file(tmp_path):
     folder = tmp_path / "made" / "here"
     with FolderLock(folder, "sweep"):
         assert folder.is_dir()
+    assert not folder.exists()  # made for a writer that wrote nothing: removed again
+    folder.mkdir()
+    with FolderLock(folder, "sweep"):
         with pytest.raises(FolderBusy, match="here is in use by another sweep"):
             FolderLock(folder, "sweep")
         FolderLock(tmp_path / "other", "sweep").release()  # other folders are free
@@ -114,3 +117,8 @@ def test_a_folder_has_one_writer_at_a_time_and_keeps_no_lock_file(tmp_path):
     del held  # and when dropped
     FolderLock(folder, "sweep").release()
     assert list(folder.iterdir()) == []
+    with FolderLock(tmp_path / "new", "sweep"):  # a folder it made and nothing was written to is removed
+        pass
+    with FolderLock(tmp_path / "kept", "sweep") as lock:
+        (lock.folder / "archive.json").write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "made"]  # "other" and "new" were made empty

@@ -276,6 +276,9 @@ def test_evolve_command_resumes_and_refuses_contradictions(tmp_path):
     (tmp_path / "archive.json").write_text("{}")
     broken = run("evolve", "--resume", "--generations", "1", *args, check_ok=False)
     assert broken.returncode == 2 and "not an evolution archive" in broken.stderr
+    unknown = run("evolve", "--object", "nosuch", "--generations", "1", "--out", tmp_path / "new", check_ok=False)
+    assert unknown.returncode == 2 and "nosuch" in unknown.stderr
+    assert not (tmp_path / "new").exists()  # a failed start leaves no empty folder
     with pytest.raises(EvolveError):
         EvolveState("video", "m", None, 0)
 
