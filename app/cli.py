@@ -116,18 +116,9 @@ def _parse_budget(text: str) -> tuple[int | None, float | None]:
     return iterations, seconds  # search.Budget checks that they are positive
 
 
-def _parse_seed(text: str) -> int:
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number >= 0, got {text!r}")
-    return seed
-
-
-def whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number in low..high (checked before any work starts)."""
+def whole(low: int, high: int | None = None, name: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high (checked before any work starts);
+    ``name`` starts the message ("seed must be ...")."""
 
     def parse(text: str) -> int:
         try:
@@ -136,7 +127,7 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
             value = None
         if value is None or value < low or (high is not None and value > high):
             span = f">= {low:,}" if high is None else f"in {low:,}..{high:,}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {span}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name + ' ' if name else ''}must be a whole number {span}, got {text!r}")
         return value
 
     return parse
@@ -154,7 +145,7 @@ def positive(text: str) -> float:
 
 
 def _seed_arg(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
-    p.add_argument("--seed", type=_parse_seed, default=default, help=help)
+    p.add_argument("--seed", type=whole(0, name="seed"), default=default, help=help)
 
 
 def _parse_color(text: str) -> tuple[float, float, float]:

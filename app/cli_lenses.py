@@ -203,7 +203,8 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     if not result.maps:
         print("stopped (Ctrl-C) before the first crop size was mapped; nothing written", file=sys.stderr)
         return 130
-    if len(result.maps) < len(relatives):
+    stopped = len(result.maps) < len(relatives)
+    if stopped:
         total = sum(m.correct.size for m in result.maps) * CROPS_PER_POSITION
         print(f"stopped (Ctrl-C): {len(result.maps)} of {len(relatives)} crop sizes mapped", file=sys.stderr)
     print(f"{'crop':>5s} {'px':>5s} {'correct':>8s} " + " ".join(f"{k:>13s}" for k in ("loose shift", "strict shift",
@@ -214,12 +215,12 @@ def cmd_fragility(args: argparse.Namespace) -> int:
             f"{f[k]:13.3f}" for k in ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")))  # fmt: skip
     record = {"object": obj.name, "pose": pose.to_dict(), "image_size": [width, height], "grid": args.grid,
               "crops": total}  # fmt: skip
-    if len(result.maps) < len(relatives):
+    if stopped:
         record["stopped"] = f"Ctrl-C, after {len(result.maps)} of {len(relatives)} crop sizes"
     path = write_fragility(args.out, obj.name, result, record)
     print(f"{total} crops in {result.seconds:.1f} s ({total / max(result.seconds, 1e-9):.1f} crops/s)")
     print(f"wrote {path}, -maps.png, -fri.png")
-    return 0 if len(result.maps) == len(relatives) else 130
+    return 130 if stopped else 0
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:

@@ -16,9 +16,9 @@ from app.cli import main
 from tests.conftest import ROOT
 
 
-def interrupted(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str, str, str, float]:
-    """Start ``run.py ARGS``, press Ctrl-C (SIGINT) once its stderr matches the regex ``ready``;
-    (the process, stderr up to then, stdout, the rest of stderr, seconds from Ctrl-C to exit)."""
+def started(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """Start ``run.py ARGS`` and wait until its stderr matches the regex ``ready``;
+    (the running process, its stderr up to then)."""
     env = dict(os.environ, STRIKE_OFFLINE="1")
     cmd = [sys.executable, str(ROOT / "run.py"), *map(str, args)]
     proc = subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -27,6 +27,13 @@ def interrupted(args: list, ready: str, timeout: float = 120) -> tuple[subproces
         char = proc.stderr.read(1)
         assert char and time.time() < deadline, f"it ended or stalled before {ready!r}: {seen}"
         seen += char
+    return proc, seen
+
+
+def interrupted(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str, str, str, float]:
+    """:func:`started`, then Ctrl-C (SIGINT); (the process, stderr up to the Ctrl-C, stdout,
+    the rest of stderr, seconds from Ctrl-C to exit)."""
+    proc, seen = started(args, ready, timeout)
     pressed = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -4,10 +4,7 @@ fragile-recognition maps, evolved fooling images and skins."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,7 +19,7 @@ from app.fragility import KINDS, FragilityError, FragilityMap, crop_image, fragi
 from app.library import resolve_object
 from app.live import classify_image
 from app.renderer import OffscreenTarget, RenderSettings
-from tests.test_cli import ROOT, interrupted, run
+from tests.test_cli import interrupted, run, started
 
 
 @pytest.fixture(scope="module")
@@ -258,15 +255,8 @@ def test_evolve_command_resumes_and_refuses_contradictions(tmp_path):
     clash = run("evolve", "--resume", "--target", "sock", "--generations", "1", *args, check_ok=False)
     assert clash.returncode == 2 and "other settings" in clash.stderr
     # one writer of an archive at a time: a second --resume while one runs would lose generations
-    first = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "evolve", "--resume", "--generations", "500",
-                              *map(str, args)], stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             env=dict(os.environ, STRIKE_OFFLINE="1"))  # fmt: skip
+    first, _ = started(["evolve", "--resume", "--generations", "500", *args], ready=r"\b1/500")  # it holds the folder
     try:
-        seen = ""
-        while "1/500" not in seen:  # its first generation is done: it holds the folder
-            char = first.stderr.read(1)
-            assert char, seen
-            seen += char
         busy = run("evolve", "--resume", "--generations", "1", *args, check_ok=False)
         assert busy.returncode == 2 and "in use by another evolution" in busy.stderr
     finally:
