@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app import classifiers
 from app.classifiers import REGISTRY_MODELS, ModelUnavailable
-from app.files import FileExists, png_bytes, write_new
+from app.files import FileExists, png_bytes, writable_file, writable_folder, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
 from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, resolve_object
@@ -196,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render an object to a PNG", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _scene_args(p)
-    p.add_argument("--out", type=Path, required=True, help="PNG file to write (never overwritten unless --overwrite)")
+    p.add_argument(
+        "--out", type=writable_file, required=True, help="PNG file to write (never overwritten unless --overwrite)"
+    )
     p.add_argument("--size", type=_parse_size, help="N or WxH (default: the classifier's input size)")
     p.add_argument("--model", help="size the image for this classifier (default auto)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -215,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="render + classify the default object with the best available model")
     _model_args(p)
-    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the demo image (default out/)")
+    p.add_argument("--out", type=writable_folder, default="out", help="folder for the demo image (default out/)")
 
     p = sub.add_parser(
         "window",
@@ -226,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     _scene_args(p)
     _model_args(p)
     p.add_argument("--size", type=_parse_size, default=(1024, 768), help="window size WxH (default 1024x768)")
-    p.add_argument("--captures", type=Path, default=Path("captures"), help="folder for captures (default captures/)")
+    p.add_argument(
+        "--captures", type=writable_folder, default="captures", help="folder for captures (default captures/)"
+    )
     p.add_argument(
         "--ui-scale", type=float, default=1.0, help="scale the panel and its text (e.g. 1.5 for a projector)"
     )
@@ -262,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edge-gradients", action="store_true",
                    help="grad: add the gradient of the outline moving (antialiasing-based; README: no gain measured on "
                    "the library's textured objects)")  # fmt: skip
-    p.add_argument("--out", type=Path, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV")
+    p.add_argument(
+        "--out", type=writable_folder, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV"
+    )
     p.add_argument("--record", choices=["gif", "mp4"], help="also write the run as an animation (label on each frame)")
 
     p = sub.add_parser(
@@ -278,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", help="a regular grid instead of random poses: NAME=STEPS,... e.g. yaw=36,pitch=18")
     p.add_argument("--params", help="groups sampled at random (default rotation,translation: the 6D pose)")
     _seed_arg(p, "random seed (default 0): the same seed gives the same poses", default=None)
-    p.add_argument("--out", type=Path, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
+    p.add_argument("--out", type=writable_folder, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
     p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
     p.add_argument(
         "--batch", type=whole(1, 1024), default=16, help="poses rendered and classified together (default 16)"

@@ -192,6 +192,7 @@ _SHORT_VERTEX = re.compile(r"^v(?:[ \t]+\S+){0,2}[ \t]*$", re.M)
 _SHORT_FACE = re.compile(r"^f(?:[ \t]+\S+){0,2}[ \t]*$", re.M)
 _ZERO_INDEX = re.compile(r"^f[ \t].*?(?<=[ \t])-?0+(?=[/ \t]|$)", re.M)
 _MTLLIB = re.compile(r"^mtllib[ \t]+(.+?)[ \t]*$", re.M)
+_VERTEX_OR_FACE = re.compile(r"^(v|f)[ \t]+(.*)$", re.M)
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -209,6 +210,30 @@ def _prevalidate_obj(text: str, name: str) -> None:
         if m:
             line = m.group(0).strip()[:60]
             raise MeshError(f"{name} line {_line_of(text, m.start())}: {what}: {line!r}")
+
+
+def _obj_fault(text: str) -> str | None:
+    """The first vertex that is not numbers or face that names a vertex not defined before it,
+    described with its line (run only after trimesh failed, so large files pay nothing)."""
+    count = 0
+    for m in _VERTEX_OR_FACE.finditer(text):
+        if m.group(1) == "v":
+            try:
+                [float(v) for v in m.group(2).split()[:3]]
+            except ValueError:
+                return f"line {_line_of(text, m.start())}: a vertex coordinate is not a number: {m.group(0)[:60]!r}"
+            count += 1
+            continue
+        for corner in m.group(2).split():
+            try:
+                index = int(corner.split("/")[0])
+            except ValueError:
+                continue
+            if not -count <= index <= count:
+                line = m.group(0).strip()[:60]
+                return (f"line {_line_of(text, m.start())}: the face names vertex {index}, but only {count} "
+                        f"vertices are defined before it: {line!r}")  # fmt: skip
+    return None
 
 
 class _MtlResolver(trimesh.resolvers.Resolver):
@@ -311,7 +336,8 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
     except MeshError:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
-        raise MeshError(f"{path.name}: cannot be parsed ({type(e).__name__}: {e})") from None
+        why = _obj_fault(data.decode("utf-8", "replace")) if suffix == ".obj" else None
+        raise MeshError(f"{path.name}: {why or f'cannot be parsed ({type(e).__name__}: {e})'}") from None
     mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
     mesh.source = path
     return mesh

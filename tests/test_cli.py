@@ -186,6 +186,27 @@ def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, args
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["demo", "optimize", "sweep", "attack", "fragility", "evolve", "render", "window"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, command):
+    """Before, `optimize --out FILE` ran the whole search and then ended with "[Errno 17] File
+    exists" and nothing written; render said the same about a temporary file's name."""
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    flag = "--captures" if command == "window" else "--out"
+    folder_wanted = command != "render"
+    cases = [
+        (taken / "sub" / "x.png", f"argument {flag}: {taken} is a file, so {taken}/sub/x.png cannot be made"),
+        (taken, f"argument {flag}: {taken} is a file; give a folder")
+        if folder_wanted
+        else (tmp_path, f"argument {flag}: {tmp_path} is a folder; give a file name"),
+    ]
+    for path, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main([command, flag, str(path)])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert taken.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
 def test_bad_pose_json_file(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"pose": {"yaw": NaN}}')

@@ -118,7 +118,8 @@ def test_every_library_object_loads_with_license_and_class():
 BAD_FILES = [
     ("truncated vertex", "v.obj", "v 0 0 0\nv 1 0 0\nv 0 1", "a vertex needs 3 coordinates"),
     ("truncated face", "f.obj", TRIANGLE + "f 1 2", "a face needs at least 3 vertices"),
-    ("index out of range", "i.obj", TRIANGLE + "f 1 2 7\n", "cannot be parsed"),
+    ("index out of range", "i.obj", TRIANGLE + "f 1 2 7\n", "the face names vertex 7, but only 3 vertices"),
+    ("relative index out of range", "r.obj", TRIANGLE + "f -1 -2 -4\n", "names vertex -4, but only 3"),
     ("index zero", "z.obj", TRIANGLE + "f 0 1 2\n", "indices start at 1"),
     ("NaN vertex", "nan.obj", "v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n", "NaN or infinity"),
     ("infinite vertex", "inf.obj", "v 0 0 0\nv inf 0 0\nv 0 1 0\nf 1 2 3\n", "NaN or infinity"),
@@ -126,7 +127,7 @@ BAD_FILES = [
     ("empty file", "empty.obj", "", "the file is empty"),
     ("comments only", "c.obj", "# nothing here\n", "contains no triangles"),
     ("vertices only", "vo.obj", TRIANGLE, "contains no triangles"),
-    ("text for numbers", "t.obj", "v a b c\nf 1 2 3\n", "cannot be parsed"),
+    ("text for numbers", "t.obj", TRIANGLE + "v a b c\nf 1 2 3\n", "line 4: a vertex coordinate is not a number"),
     ("binary garbage", "bin.obj", b"\x00\x01\x02\xff" * 64, "not a text file"),
     ("unsupported format", "model.fbx", "whatever", "unsupported format"),
     ("degenerate object", "deg.obj", "v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n", "no size"),
