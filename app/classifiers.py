@@ -16,6 +16,7 @@ import re
 import socket
 import warnings
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,14 +269,25 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise ModelUnavailable(f"weights file not found: {path}") from None
     except Exception as e:
-        raise ModelUnavailable(
-            f"{path} is not a loadable state dict ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        ) from None
+        raise ModelUnavailable(f"{path} is not a loadable state dict ({_load_failure(path, e)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelUnavailable(f"{path} does not hold a plain state dict of tensors")
     return state
+
+
+def _load_failure(path: Path, e: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one line (torch's own message
+    is a page that ends by suggesting ``weights_only=False``, which would run the file's code)."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+    if found:
+        return (f"it pickles a {found.group(1)} object, not just tensors; save model.state_dict() and "
+                "pass that file: code in a weights file is never run")  # fmt: skip
+    with suppress(OSError), open(path, "rb") as f:
+        if f.read(2) not in (b"PK", b"\x80\x02"):  # torch.save's zip, or its legacy pickle
+            return "not a PyTorch weights file"
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
 
 
 def _download(spec: ModelSpec, notify: Callable[[str], None]) -> Path | None:

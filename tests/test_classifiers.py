@@ -63,15 +63,20 @@ def test_unusable_weight_files_give_clear_errors(tmp_path):
         load_classifier("resnet18", weights=tmp_path / "none.pth", device="cpu")
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"this is not a checkpoint")
-    with pytest.raises(ModelUnavailable, match="not a loadable state dict"):
+    with pytest.raises(ModelUnavailable, match=r"not a loadable state dict \(not a PyTorch weights file\)$"):
         load_classifier("resnet18", weights=garbage, device="cpu")
+    truncated = tmp_path / "truncated.pth"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(ModelUnavailable, match=r"not a loadable state dict \(RuntimeError: .*zip archive"):
+        load_classifier("resnet18", weights=truncated, device="cpu")
     wrong = tmp_path / "wrong.pth"
     torch.save({"fc.weight": torch.zeros(3, 3)}, wrong)
     with pytest.raises(ModelUnavailable, match="does not fit resnet18"):
         load_classifier("resnet18", weights=wrong, device="cpu")
     pickled = tmp_path / "pickled.pth"
     torch.save(torch.nn.Linear(2, 2), pickled)  # a whole module: refused by weights_only
-    with pytest.raises(ModelUnavailable, match="not a loadable state dict"):
+    with pytest.raises(ModelUnavailable, match="it pickles a torch.nn.modules.linear.Linear object, not just tensors"):
         load_classifier("resnet18", weights=pickled, device="cpu")
 
 
