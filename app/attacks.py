@@ -10,6 +10,7 @@ Budgets (``eps``, ``alpha``) are in 8-bit steps (eps=2 means 2/255).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class AttackResult:
     after: np.ndarray  # (1000,) probabilities of the adversarial image (as rounded to 8 bits)
     steps: int
     seconds: float
+    stopped: bool = False  # ended early by ``stop`` (its image is the last step's)
 
     @property
     def delta(self) -> np.ndarray:
@@ -101,7 +103,7 @@ class AttackResult:
             "top5_after": top5(self.after),
             "steps": self.steps,
             "seconds": round(self.seconds, 3),
-        }
+        } | ({"stopped": True} if self.stopped else {})
 
 
 def _to_float(image: np.ndarray, clf: Classifier) -> torch.Tensor:
@@ -156,9 +158,10 @@ def pgd(
     steps: int,
     seed: int = 0,
     random_start: bool = True,
+    stop: threading.Event | None = None,
 ) -> tuple[torch.Tensor, int]:
     """Projected gradient ascent in the L-infinity ball of radius ``eps`` (Madry et al.).
-    Stops early once the 8-bit image fools the model."""
+    Stops early once the 8-bit image fools the model, or when ``stop`` is set."""
     if eps == 0:
         return x, 0
     adv = x.clone()
@@ -166,7 +169,7 @@ def pgd(
         gen = torch.Generator(device="cpu").manual_seed(seed)
         adv = (x + (torch.rand(x.shape, generator=gen) * 2 - 1).to(x.device) * eps).clamp(0, 1)
     done = 0
-    while done < steps:
+    while done < steps and not (stop is not None and stop.is_set()):
         done += 1
         grad, _ = _loss_grad(clf, adv, label, target)
         adv = torch.min(torch.max(adv + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
@@ -179,7 +182,13 @@ def pgd(
 
 
 def deepfool(
-    clf: Classifier, x: torch.Tensor, label: int, overshoot: float = 0.02, steps: int = 50, candidates: int = 5
+    clf: Classifier,
+    x: torch.Tensor,
+    label: int,
+    overshoot: float = 0.02,
+    steps: int = 50,
+    candidates: int = 5,
+    stop: threading.Event | None = None,
 ) -> tuple[torch.Tensor, int]:
     """DeepFool (Moosavi-Dezfooli et al.): the smallest L2 step to the nearest linearised
     decision boundary among the ``candidates`` most likely classes, repeated until the image
@@ -204,7 +213,7 @@ def deepfool(
             if overshoot > 20:
                 break
             continue
-        if grads_done == steps:
+        if grads_done == steps or (stop is not None and stop.is_set()):
             break
         # the gradients of all candidate logits in one batched forward + backward
         a = adv.detach().expand(len(classes), -1, -1, -1).clone().requires_grad_(True)
@@ -229,9 +238,11 @@ def attack(
     alpha: float | None = None,
     steps: int = 10,
     seed: int = 0,
+    stop: threading.Event | None = None,
 ) -> AttackResult:
     """Attack ``image`` (the model-input view).  ``label`` defaults to the clean top-1;
-    ``eps``/``alpha`` are in 8-bit steps; DeepFool ignores them and ``target``."""
+    ``eps``/``alpha`` are in 8-bit steps; DeepFool ignores them and ``target``.  Setting
+    ``stop`` ends PGD or DeepFool after its current step, with the image reached so far."""
     if method not in METHODS:
         raise AttackError(f"unknown attack {method!r}; choose from {', '.join(METHODS)}")
     if not 0 <= eps <= 255:
@@ -248,10 +259,12 @@ def attack(
         adv, n = fgsm(clf, x, label, target, eps / 255)
     elif method == "pgd":
         step = (alpha if alpha is not None else max(eps / 4, 0.5)) / 255
-        adv, n = pgd(clf, x, label, target, eps / 255, step, steps, seed)
+        adv, n = pgd(clf, x, label, target, eps / 255, step, steps, seed, stop=stop)
     else:
-        adv, n = deepfool(clf, x, label, steps=max(steps, 1))
+        adv, n = deepfool(clf, x, label, steps=max(steps, 1), stop=stop)
     adversarial = _quantise(adv) if n else np.ascontiguousarray(image[..., :3]).copy()
     after = classify_image(clf, adversarial)
-    return AttackResult(method, label, target, np.ascontiguousarray(image[..., :3]).copy(), adversarial,
-                        before, after, n, time.perf_counter() - start)  # fmt: skip
+    result = AttackResult(method, label, target, np.ascontiguousarray(image[..., :3]).copy(), adversarial,
+                          before, after, n, time.perf_counter() - start)  # fmt: skip
+    result.stopped = stop is not None and stop.is_set() and n < steps and not result.fooled
+    return result

@@ -104,6 +104,8 @@ def _target(text: str | None) -> int | None:
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from app import classifiers
     from app.attacks import DEFAULT_STEPS, METHODS, AttackError, attack
     from app.imagenet import class_names
@@ -123,31 +125,56 @@ def cmd_attack(args: argparse.Namespace) -> int:
     image = pipe.render(pose)
     label = obj.imagenet_class
     results = []
-    for m in methods:
-        steps = args.steps or DEFAULT_STEPS[m]
-        r = attack(clf, image, m, label=label, target=None if m == "deepfool" else target, eps=args.eps,
-                   alpha=args.alpha, steps=steps, seed=args.seed)  # fmt: skip
-        results.append(r)
-        top = r.top()
-        print(f"{m:9s} {'fooled' if r.fooled else 'not fooled':10s} -> {names[top.indices[0]]} "
-              f"{top.probabilities[0]:.3f}; L-inf {r.linf}/255, L2 {r.l2:.1f}/255, "
-              f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.steps} steps, {r.seconds:.2f} s")  # fmt: skip
-    tiles = attack_tiles(clf.name, image, results, label)
-    record = {"object": obj.name, "model": clf.name, "pose": pose.to_dict(), "attacks": [r.record() for r in results]}
-    if not args.no_pose:
-        record["pose_attack"] = _pose_attack(pipe, obj, pose, target, args, tiles, names)
+    stop = threading.Event()
+    with cli.ctrl_c_stops(stop, tqdm, "stopping after this step; the attacks so far are kept"):
+        for m in methods:
+            if stop.is_set():
+                break
+            steps = args.steps or DEFAULT_STEPS[m]
+            print(f"{m}: attacking" + (f", up to {steps} steps" if m != "fgsm" else ""), file=sys.stderr)
+            r = attack(clf, image, m, label=label, target=None if m == "deepfool" else target, eps=args.eps,
+                       alpha=args.alpha, steps=steps, seed=args.seed, stop=stop)  # fmt: skip
+            results.append(r)
+            top = r.top()
+            print(f"{m:9s} {'fooled' if r.fooled else 'not fooled':10s} -> {names[top.indices[0]]} "
+                  f"{top.probabilities[0]:.3f}; L-inf {r.linf}/255, L2 {r.l2:.1f}/255, "
+                  f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.steps} steps, {r.seconds:.2f} s"
+                  f"{' (stopped)' if r.stopped else ''}")  # fmt: skip
+        tiles = attack_tiles(clf.name, image, results, label)
+        record = {
+            "object": obj.name,
+            "model": clf.name,
+            "pose": pose.to_dict(),
+            "attacks": [r.record() for r in results],
+        }
+        if not args.no_pose and not stop.is_set():
+            record["pose_attack"] = _pose_attack(pipe, obj, pose, target, args, tiles, names, stop)
+    if stop.is_set():
+        if not results and "pose_attack" not in record:
+            print("stopped (Ctrl-C) before any attack finished; nothing written", file=sys.stderr)
+            return 130
+        record["stopped"] = _stopped_at(results, methods, "pose_attack" in record, args.no_pose)
     sheet = write_attack(args.out, obj.name, tiles, results, record)
     print(f"wrote {sheet}, its .json and the adversarial images")
-    return 0
+    return 130 if stop.is_set() else 0
 
 
-def _pose_attack(pipe, obj, pose, target, args, tiles, names) -> dict:
+def _stopped_at(results: list, methods: list[str], posed: bool, no_pose: bool) -> str:
+    """Where Ctrl-C ended an attack run, for its JSON: "Ctrl-C during pgd; not run: deepfool, pose"."""
+    during = "the pose attack" if posed else next((r.method for r in results if r.stopped), None)
+    not_run = methods[len(results) :] + ([] if posed or no_pose else ["pose"])
+    where = f"during {during}" if during else f"after {results[-1].method}"
+    return f"Ctrl-C {where}" + (f"; not run: {', '.join(not_run)}" if not_run else "")
+
+
+def _pose_attack(pipe, obj, pose, target, args, tiles, names, stop: threading.Event) -> dict:
     from app.search import Budget, Goal, SearchSpace
 
     space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
     method = pipe.default_method()
+    print(f"pose attack: turning the object for up to {args.pose_seconds:g} s ({method})", file=sys.stderr)
     result = pipe.search(method, space, goal, Budget(seconds=args.pose_seconds), seed=args.seed,
-                         stop_on_success=True)  # fmt: skip
+                         stop_on_success=True, stop=stop)  # fmt: skip
     best = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     top = int(np.argmax(probs))

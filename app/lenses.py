@@ -120,6 +120,7 @@ class Lenses:
         self.attack_change: np.ndarray | None = None  # the attack's change, amplified to be seen
         self.attack_pose: tuple[Pose, np.ndarray, np.ndarray] | None = None  # pose, image, probabilities
         self.attacking = False
+        self._attack_stop = threading.Event()  # ends a running PGD or DeepFool after its step
         self.fragility_size = 0.5
         self.fragility_grid = "coarse"
         self.fragility_layer = "correct"
@@ -132,9 +133,12 @@ class Lenses:
 
     # ---------------------------------------------------------------- attacks
     def start_attack(self) -> None:
+        """Attack the view's pixels as a job on the classifier worker; while one runs, stop it."""
         ex = self.ex
         if self.attacking:
+            self._attack_stop.set()
             return
+        self._attack_stop.clear()
         image = ex.render_input()[..., :3].copy()
         label = ex.obj.imagenet_class
         run = ex.optimize_run
@@ -148,7 +152,7 @@ class Lenses:
         steps = DEFAULT_STEPS[method]
 
         def job(clf: Classifier):
-            result = attack(clf, image, method, label=label, eps=eps, steps=steps)
+            result = attack(clf, image, method, label=label, eps=eps, steps=steps, stop=self._attack_stop)
             pose = None if pose_image is None else (best, pose_image, classify_image(clf, pose_image))
             return result, pose
 
@@ -162,7 +166,8 @@ class Lenses:
             self.attack_change = self.attack.perturbation_image()
             r = self.attack
             ex.notify(f"{method}: {'fooled' if r.fooled else 'not fooled'} with L-inf {r.linf}/255, "
-                      f"L2 {r.l2:.0f}/255 in {r.seconds:.1f} s")  # fmt: skip
+                      f"L2 {r.l2:.0f}/255 in {r.seconds:.1f} s"
+                      + (f" (stopped after {r.steps} steps)" if r.stopped else ""))  # fmt: skip
 
         self.attacking = True
         ex.live.run_job(job, done)
@@ -333,6 +338,7 @@ class Lenses:
                        f"{run.elapsed:.1f} s; click a cell")  # fmt: skip
 
     def stop_all(self) -> None:
+        self._attack_stop.set()
         for run in (self.fragility, self.evolution):
             if run is not None:
                 run.stop()

@@ -43,10 +43,8 @@ def draw_attacks(panel: Panel) -> None:
     imgui.set_next_item_width(90 * ex.ui_scale)
     _, lenses.attack_eps = imgui.slider_float("eps/255", lenses.attack_eps, 0.0, 16.0, "%.1f")
     imgui.same_line()
-    imgui.begin_disabled(lenses.attacking)
-    if imgui.button("Attack pixels (A)" if not lenses.attacking else "attacking..."):
+    if imgui.button("Attack pixels (A)" if not lenses.attacking else "Stop attack (A)"):
         ex.act("attack")
-    imgui.end_disabled()
     panel._remember("attack_button")
     r = lenses.attack
     if r is None:

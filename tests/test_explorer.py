@@ -447,6 +447,15 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     assert np.array_equal(saved, r.adversarial)  # exactly the image that was classified
     sheet = Image.open(caps / "teddy_bear-attack.png")
     assert sheet.height == 2 * r.adversarial.shape[0] + 36 and sheet.width > 3 * 2 * r.adversarial.shape[1]
+    # a running attack is stopped by its button (a PGD within 0.1/255 cannot fool: it would run all its steps)
+    lenses.attack_method, lenses.attack_eps = "pgd", 0.1
+    lenses.start_attack()
+    explorer.draw(screen, (W, H))
+    x0, y0, x1, y1 = explorer.panel.item_rects["attack_button"]
+    click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
+    run_until(explorer, screen, lambda: not lenses.attacking, what="the stopped attack")
+    assert lenses.attack.method == "pgd" and lenses.attack.stopped and lenses.attack.steps < 10
+    assert "(stopped after" in explorer.messages[-1].text
     # fragility map of the full view, beside the window; a click on a cell shows the crop pair
     lenses.fragility_size, lenses.fragility_grid = 0.6, "coarse"
     lenses.start_fragility((W - int(explorer.panel.width), H))

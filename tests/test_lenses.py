@@ -299,3 +299,28 @@ def test_ctrl_c_keeps_the_finished_crop_sizes_and_generations(tmp_path):
     assert 2 <= generation < 500
     assert EvolveState.load(tmp_path / "e" / "archive.json").generation == generation
     assert (tmp_path / "e" / f"gallery-gen{generation}.png").exists()
+
+
+def test_ctrl_c_ends_an_attack_run_with_the_attacks_done_so_far(tmp_path):
+    """The first Ctrl-C ends PGD after its step (its image so far is kept and marked) or the pose
+    attack at its best pose so far; the sheet and JSON are written, exit 130."""
+    args = ["attack", "--object", "hen", "--model", "efficientnet_lite0", "--target", "ashcan"]
+    proc, seen, out, err, took = interrupted(
+        [*args, "--methods", "fgsm,pgd,deepfool", "--eps", "0.5", "--steps", "100000", "--out", tmp_path / "p"],
+        ready=r"pgd: attacking, up to 100000 steps",
+    )
+    assert proc.returncode == 130 and took < 10, seen + err
+    assert "stopping after this step; the attacks so far are kept" in err
+    doc = json.loads((tmp_path / "p" / "hen-attack.json").read_text())
+    assert [a["method"] for a in doc["attacks"]] == ["fgsm", "pgd"] and doc["attacks"][1]["stopped"] is True
+    assert doc["attacks"][1]["steps"] < 100000 and "stopped" not in doc["attacks"][0]
+    assert doc["stopped"] == "Ctrl-C during pgd; not run: deepfool, pose" and "pose_attack" not in doc
+    assert re.search(r"^pgd .* steps, .* s \(stopped\)$", out, re.M), out
+    assert (tmp_path / "p" / "hen-attack.png").exists() and (tmp_path / "p" / "hen-attack-pgd.png").exists()
+
+    proc, seen, out, err, took = interrupted(
+        [*args, "--methods", "fgsm", "--pose-seconds", "300", "--out", tmp_path / "q"], ready=r"pose attack: turning"
+    )
+    assert proc.returncode == 130 and took < 10, seen + err
+    doc = json.loads((tmp_path / "q" / "hen-attack.json").read_text())
+    assert doc["stopped"] == "Ctrl-C during the pose attack" and doc["pose_attack"]["seconds"] < 300
