@@ -124,7 +124,7 @@ class FragilityResult:
     model: str
     criterion: str
     maps: list[FragilityMap] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # mapping the kept maps (not a crop size that was stopped midway)
 
 
 def crop_side(relative: float, image_shape: tuple[int, ...]) -> int:
@@ -243,9 +243,9 @@ def fragility(
             break
         done += m.correct.size * CROPS_PER_POSITION
         result.maps.append(m)
+        result.seconds = time.perf_counter() - started  # the kept maps' time: not a stopped size's
         if on_map is not None:
             on_map(m)
-    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -122,6 +124,19 @@ def test_fragility_map_of_a_real_view(ctx, renderer, classifier):
     assert result.maps[1].correct.all()  # nine tenths of the view: the whole bear
     assert 0 < result.maps[0].correct.mean() < 1  # half the view: only some crops show a bear
     assert crop_image(image, result.maps[0].box(0, 0), 224).shape == (224, 224, 3)
+    # stopped in the second size: its time is not counted in the kept map's seconds (crops/s)
+    stop, mapped_at = threading.Event(), []
+
+    def slow_second_size(p) -> None:
+        if mapped_at and not stop.is_set():
+            time.sleep(1.0)
+            stop.set()
+
+    started = time.perf_counter()
+    result = fragility(classifier, image, obj.imagenet_class, [0.55, 0.9], steps=4, batch=16, stop=stop,
+                       report=slow_second_size, on_map=lambda m: mapped_at.append(time.perf_counter()))  # fmt: skip
+    assert len(result.maps) == 1 and 0 < result.seconds <= mapped_at[0] - started
+    assert time.perf_counter() - started > result.seconds + 1.0
 
 
 def test_fragility_refuses_crops_that_do_not_fit(classifier):
