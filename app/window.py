@@ -63,7 +63,9 @@ def create_window(options: WindowOptions):
         display = pyglet.display.get_display() if hasattr(pyglet, "display") else pyglet.canvas.get_display()
         screen = display.get_default_screen()
     except Exception as e:  # NoSuchDisplayException and friends
-        raise WindowUnavailable(f"cannot open the display {os.environ.get('DISPLAY', '')!r}: {e}") from None
+        name = os.environ.get("DISPLAY", "")
+        raise WindowUnavailable(f"cannot open the display {name!r}: no X server answers there, or it refuses this "
+                                f"user (pyglet: {e})") from None  # fmt: skip
     major, minor = divmod(REQUIRED_GL // 10, 10)
     templates = []
     if options.screen_msaa:

@@ -152,7 +152,8 @@ def wait_for(condition, timeout: float = 90, what: str = "condition", app: App |
 
 
 def captures(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+    """The finished captures' JSON files (each is written last; a ".NAME.tmp.json" is one being written)."""
+    return sorted(p.name for p in folder.glob("[!.]*.json")) if folder.is_dir() else []
 
 
 def test_drag_changes_pose_and_prediction_captures_never_overwrite_and_reproduce(app_factory, tmp_path):
@@ -238,11 +239,15 @@ def test_resize_keeps_working(app_factory, tmp_path):
     assert app.close() == 0, app.output()
 
 
-def test_no_display_is_a_clear_error():
+def test_no_display_or_no_x_server_is_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     r = subprocess.run([sys.executable, "run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "error: no display" in r.stderr and "Traceback" not in r.stderr
+    env["DISPLAY"] = ":987"  # set, but no X server there
+    r = subprocess.run([sys.executable, "run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "error: cannot open the display ':987': no X server answers there" in r.stderr
 
 
 def test_no_opengl_33_is_a_clear_error(display):
