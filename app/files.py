@@ -82,7 +82,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 @contextmanager
-def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Path]:
+def new_file(path: Path, overwrite: bool = False, hint: str = "", keep_suffix: bool = False) -> Iterator[Path]:
     """``with new_file(path) as tmp:`` write to ``tmp``, a temporary file beside ``path``;
     on leaving the block it takes ``path``'s place, so ``path`` never holds a half-written
     file (after a crash, or for a reader that finds it while it is being written).
@@ -91,10 +91,12 @@ def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Pa
     ``hint``) if the name is taken: the check and the write are one step, so two writers
     cannot both take the same name.  On a file system without hard links the file is
     copied into an exclusively created ``path`` instead.  ``overwrite`` renames it over
-    the old one.  The temporary file is removed in every case.
+    the old one.  The temporary file is removed in every case.  Its hidden name ends in
+    ``.tmp``, so that no ``*.json`` or ``*.png`` pattern takes it for a finished file, or
+    with ``keep_suffix`` in ``path``'s suffix, for writers that pick the format by it (ffmpeg).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temporary(path)
+    tmp = _create_temporary(path, path.suffix if keep_suffix else "")
     try:
         yield tmp
         if overwrite:
@@ -108,12 +110,12 @@ def new_file(path: Path, overwrite: bool = False, hint: str = "") -> Iterator[Pa
         tmp.unlink(missing_ok=True)
 
 
-def _create_temporary(path: Path) -> Path:
+def _create_temporary(path: Path, suffix: str) -> Path:
     """A new empty file beside ``path`` under a random hidden name, created with the
     permissions any new file gets (0666 less the umask; ``tempfile.mkstemp`` gives 0600,
     and the hard link would keep that, so captures were readable by their owner only)."""
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}"
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{suffix}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp

@@ -77,7 +77,7 @@ def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0, 
         return path
     frames = list(frames) + [frames[-1]] * round(hold * fps)
     even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
-    with new_file(path) as tmp:  # ffmpeg writes to a file: a temporary one beside the target
+    with new_file(path, keep_suffix=True) as tmp:  # ffmpeg writes to a file (named for its format) beside it
         iio.imwrite(tmp, np.stack(even), extension=suffix, fps=fps, codec="libx264", macro_block_size=1)
     return path
 

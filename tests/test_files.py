@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from app.files import FileExists, FolderBusy, FolderLock, claim_stem, write_new
+from app.files import FileExists, FolderBusy, FolderLock, claim_stem, new_file, write_new
 
 BIG = 64 * 1024 * 1024  # long enough to write that a reader polling meanwhile would catch a partial file
 
@@ -33,6 +33,13 @@ def test_a_reader_never_finds_the_file_half_written(tmp_path):
     assert path.read_bytes() == data
     assert set(seen) <= {len(data)}  # whenever the name was there, the whole file was
     assert sorted(p.name for p in tmp_path.iterdir()) == ["capture.png"]  # no temporary file left
+    # while being written, the file is hidden and no "*.png" pattern takes it for a finished one
+    with new_file(tmp_path / "next.png") as tmp:
+        tmp.write_bytes(data)
+        assert tmp.name.startswith(".next.png.") and list(tmp_path.glob("*.png")) == [path]
+    with new_file(tmp_path / "run.mp4", keep_suffix=True) as tmp:  # for ffmpeg, which goes by the suffix
+        assert tmp.name.startswith(".run.mp4.") and tmp.suffix == ".mp4"
+        tmp.write_bytes(data)
 
 
 def test_writers_racing_for_one_name_leave_one_whole_file(tmp_path):

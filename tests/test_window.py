@@ -152,7 +152,7 @@ def wait_for(condition, timeout: float = 90, what: str = "condition", app: App |
 
 
 def captures(folder: Path) -> list[str]:
-    """The finished captures' JSON files (each is written last; a ".NAME.tmp.json" is one being written)."""
+    """The finished captures' JSON files (each is written last; a hidden ".NAME.xxxx.tmp" is one being written)."""
     return sorted(p.name for p in folder.glob("[!.]*.json")) if folder.is_dir() else []
 
 
