@@ -127,7 +127,7 @@ def load_texture(path: Path, kind: str = "texture") -> np.ndarray:
         raise MeshError(f"{kind} {path.name} cannot be decoded: {e}") from None
     if max(rgba.size) > MAX_TEXTURE_SIZE:
         rgba.thumbnail((MAX_TEXTURE_SIZE, MAX_TEXTURE_SIZE), Image.Resampling.LANCZOS)
-    return np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8))
+    return np.array(rgba, dtype=np.uint8)  # a writable copy (np.asarray of an image is read-only)
 
 
 # ----------------------------------------------------------------------- MTL

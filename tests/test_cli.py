@@ -51,6 +51,7 @@ def run(*args, env=None, check_ok=True):
         timeout=300,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
+    assert not re.search(r"\w+Warning: ", proc.stderr), proc.stderr  # a library's warning leaked to the user
     if check_ok:
         assert proc.returncode == 0, proc.stderr
     return proc

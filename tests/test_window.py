@@ -139,6 +139,9 @@ def app_factory(display, tmp_path):
             app.proc.kill()
             app.proc.wait(10)
         app.log.close()
+    for app in apps:  # a library's warning leaked to the user's terminal
+        log = (app.tmp / "app.log").read_text()
+        assert not re.search(r"\w+Warning: |Traceback", log), log
 
 
 def wait_for(condition, timeout: float = 90, what: str = "condition", app: App | None = None) -> None:
