@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from app import classifiers
 from app.classifiers import REGISTRY_MODELS, ModelUnavailable
-from app.files import FileExists, png_bytes, writable_file, writable_folder, write_new
+from app.files import FileExists, png_bytes, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
 from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, resolve_object
@@ -131,6 +132,34 @@ def whole(low: int, high: int | None = None, name: str = "") -> Callable[[str], 
         return value
 
     return parse
+
+
+def writable_folder(text: str) -> Path:
+    """An argparse type for an output folder: refuses, before any work is done, a path that
+    is a file, lies inside a file, or lies in a folder this user cannot write."""
+    path = Path(text)
+    _refuse_unwritable(path, folder=True)
+    return path
+
+
+def writable_file(text: str) -> Path:
+    """An argparse type for an output file: as :func:`writable_folder`, and refuses a folder."""
+    path = Path(text)
+    _refuse_unwritable(path, folder=False)
+    return path
+
+
+def _refuse_unwritable(path: Path, folder: bool) -> None:
+    if path.is_dir() != folder and path.exists():
+        raise argparse.ArgumentTypeError(f"{path} is a {'file' if folder else 'folder'}; give a "
+                                         f"{'folder' if folder else 'file name'}")  # fmt: skip
+    parent = path if folder and path.is_dir() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{parent} is a file, so {path} cannot be made")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")
 
 
 def positive(text: str) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.files import FolderLock, writable_folder
+from app.files import FolderLock
 from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.streams import default_streams
 
@@ -61,7 +61,7 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
         help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)",
     )
     p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
-    p.add_argument("--out", type=writable_folder, required=True, help="folder for the sheet, JSON and images")
+    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for the sheet, JSON and images")
 
     p = sub.add_parser("fragility", help="fragile-recognition maps: classify every crop of the view on a grid",
                        epilog=FRAGILITY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -73,7 +73,7 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     p.add_argument("--grid", type=_cli().whole(2, 100), default=10, help="crop positions per axis, 2..100 (default 10)")
     p.add_argument("--criterion", choices=["top1", "top5"], default="top1", help="what counts as correct")
     p.add_argument("--batch", type=_cli().whole(1, 1024), default=32, help="crops classified together (default 32)")
-    p.add_argument("--out", type=writable_folder, required=True, help="folder for the JSON and the plots")
+    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for the JSON and the plots")
 
     p = sub.add_parser("evolve", help="evolve CPPN fooling images / object textures with MAP-Elites (resumable)",
                        epilog=EVOLVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -86,7 +86,7 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     seed_arg(p, "random seed (same seed, same machine: same run)")
     p.add_argument("--gallery", type=_cli().whole(1, 1000), default=24, help="elites shown in gallery.png (default 24)")
     p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
-    p.add_argument("--out", type=writable_folder, required=True, help="folder for archive.json and the gallery")
+    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for archive.json and the gallery")
 
 
 def _cli():

@@ -167,33 +167,3 @@ def claim_stem(
             if not first.exists():  # not a racing writer (the folder is a file, say): no other name helps
                 raise
     raise AssertionError("unreachable")  # the names never run out
-
-
-def writable_folder(text: str) -> Path:
-    """An argparse type for an output folder: refuses, before any work is done, a path that
-    is a file, lies inside a file, or lies in a folder this user cannot write."""
-    path = Path(text)
-    _refuse_unwritable(path, folder=True)
-    return path
-
-
-def writable_file(text: str) -> Path:
-    """An argparse type for an output file: as :func:`writable_folder`, and refuses a folder."""
-    path = Path(text)
-    _refuse_unwritable(path, folder=False)
-    return path
-
-
-def _refuse_unwritable(path: Path, folder: bool) -> None:
-    import argparse
-
-    if path.is_dir() != folder and path.exists():
-        raise argparse.ArgumentTypeError(f"{path} is a {'file' if folder else 'folder'}; give a "
-                                         f"{'folder' if folder else 'file name'}")  # fmt: skip
-    parent = path if folder and path.is_dir() else path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{parent} is a file, so {path} cannot be made")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")

@@ -272,13 +272,19 @@ def _read_obj(path: Path, data: bytes, warnings: list[str]) -> tuple[trimesh.Sce
             mtl_text = _decode_text(found.read_bytes(), found)
             mtl_texts[_file_key(lib)] = mtl_text
             materials.update(parse_mtl(mtl_text, found.parent, found.name, warnings))
-    scene = trimesh.load(
-        io.BytesIO(text.encode("utf-8")),
-        file_type="obj",
-        force="scene",
-        process=False,
-        resolver=_MtlResolver(mtl_texts),
-    )
+    try:
+        scene = trimesh.load(
+            io.BytesIO(text.encode("utf-8")),
+            file_type="obj",
+            force="scene",
+            process=False,
+            resolver=_MtlResolver(mtl_texts),
+        )
+    except Exception:
+        fault = _obj_fault(text)  # trimesh's own message is an IndexError or a ValueError
+        if fault:
+            raise MeshError(f"{path.name}: {fault}") from None
+        raise
     return scene, materials
 
 
@@ -336,8 +342,7 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
     except MeshError:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
-        why = _obj_fault(data.decode("utf-8", "replace")) if suffix == ".obj" else None
-        raise MeshError(f"{path.name}: {why or f'cannot be parsed ({type(e).__name__}: {e})'}") from None
+        raise MeshError(f"{path.name}: cannot be parsed ({type(e).__name__}: {e})") from None
     mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
     mesh.source = path
     return mesh
