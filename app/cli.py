@@ -22,7 +22,7 @@ from app.classifiers import REGISTRY_MODELS, ModelUnavailable
 from app.files import FileExists, png_bytes, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
-from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, resolve_object
+from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, object_names, resolve_object
 from app.mesh import MeshError
 from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
 from app.renderer import RenderSettings
@@ -53,6 +53,8 @@ examples:
   python run.py render --object models/hen/chicken.obj --pose pose.json --size 1024x768 --out big.png
   python run.py classify --object sports_car --pose pose.json --model resnet50
   python run.py classify --image photo.jpg
+  python run.py optimize --object teddy_bear --target parachute --budget 10s --record gif --out runs
+  python run.py optimize --object all --budget 5s --out runs  # every library object, then a summary table
   python run.py objects
   python run.py models
 
@@ -193,9 +195,10 @@ def _parse_color(text: str) -> tuple[float, float, float]:
 # ------------------------------------------------------------------ arguments
 
 
-def _scene_args(p: argparse.ArgumentParser) -> None:
+def _scene_args(p: argparse.ArgumentParser, several: bool = False) -> None:
     g = p.add_argument_group("scene")
-    g.add_argument("--object", help=f"library object name or mesh file path (default: {DEFAULT_OBJECT})")
+    more = "; several: NAME,NAME... or all, each searched in turn" if several else ""
+    g.add_argument("--object", help=f"library object name or mesh file path (default: {DEFAULT_OBJECT}){more}")
     g.add_argument("--pose", type=Path, help="pose JSON file (default: the object's canonical pose)")
     g.add_argument("--set", nargs="+", metavar="NAME=VALUE", default=[], help="override pose parameters")
     g.add_argument("--no-texture", action="store_true", help="draw material colours only")
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _scene_args(p)
+    _scene_args(p, several=True)
     _model_args(p)
     p.add_argument(
         "--method", choices=["cmaes", "grad", "random", "fd"],
@@ -534,6 +537,53 @@ def cmd_window(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    from app.imagenet import resolve_class
+    from app.pipeline import Pipeline
+    from app.search import Budget
+
+    many = args.object is not None and (args.object == "all" or "," in args.object)
+    if many and args.pose:
+        raise SearchError("--pose is one object's pose; with several objects each starts at its canonical pose")
+    names = [args.object] if not many else object_names() if args.object == "all" else args.object.split(",")
+    scenes = [_scene(argparse.Namespace(**{**vars(args), "object": name and name.strip()})) for name in names]
+    target = (
+        resolve_class(int(args.target) if args.target and args.target.isdigit() else args.target)
+        if args.target
+        else None
+    )
+    groups = _groups(args.params)
+    if args.budget is not None:
+        if args.iterations is not None or args.seconds is not None:
+            raise SearchError("give --budget or --iterations/--seconds, not both")
+        args.iterations, args.seconds = args.budget
+    unset = args.iterations is None and args.seconds is None
+    budget = Budget(100 if unset else args.iterations, args.seconds)  # 0 is refused, not read as "unset"
+    if target is None and (nameless := [o for o, *_ in scenes if o.imagenet_class is None]):
+        for o in nameless:
+            o.load()  # a broken mesh file is reported before anything else about it
+        raise SearchError(
+            f"{', '.join(o.name for o in nameless)} has no ImageNet class to get wrong: give --target CLASS"
+        )
+    clf = classifiers.load_classifier(_model_name(args, scenes[0][3]), args.weights, args.device, notify=_notice)
+    pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
+    args.method = args.method or pipe.default_method()
+    if args.edge_gradients and args.method != "grad":
+        raise SearchError(f"--edge-gradients is for --method grad, not {args.method}")
+    rows = []
+    for obj, pose, settings, _doc in scenes:
+        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget))
+        if rows[-1]["stopped"]:
+            break
+    if many:
+        _optimize_summary(args, rows, len(scenes))
+    if rows[-1]["stopped"]:
+        return 130
+    return 0 if all(r["success"] for r in rows) else 1
+
+
+def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> dict:
+    """One object's search for ``run.py optimize``: progress bar, files, a line of result;
+    returns the row of the summary."""
     import csv
     import io
 
@@ -541,34 +591,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     from app.capture import prediction_record
     from app.files import claim_stem
-    from app.imagenet import class_names, resolve_class
-    from app.pipeline import Pipeline
-    from app.search import Budget, Goal, SearchSpace
+    from app.imagenet import class_names
+    from app.search import Goal, SearchSpace
 
-    obj, pose, settings, doc = _scene(args)
-    target = (
-        resolve_class(int(args.target) if args.target and args.target.isdigit() else args.target)
-        if args.target
-        else None
-    )
-    names = _groups(args.params)
-    if args.budget is not None:
-        if args.iterations is not None or args.seconds is not None:
-            raise SearchError("give --budget or --iterations/--seconds, not both")
-        args.iterations, args.seconds = args.budget
-    unset = args.iterations is None and args.seconds is None
-    budget = Budget(100 if unset else args.iterations, args.seconds)  # 0 is refused, not read as "unset"
-    space = SearchSpace(pose, names)
-    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
-    pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
-    for w in pipe.set_object(obj):  # a broken mesh file is reported before anything else about it
+    clf = pipe.classifier
+    for w in pipe.set_object(obj):
         _notice(f"warning: {w}")
-    if obj.imagenet_class is None and target is None:
-        raise SearchError(f"{obj.name} has no ImageNet class to get wrong: give --target CLASS")
-    goal = Goal(obj.imagenet_class, target)
-    args.method = args.method or pipe.default_method()
-    if args.edge_gradients and args.method != "grad":
-        raise SearchError(f"--edge-gradients is for --method grad, not {args.method}")
+    space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
     what = f"target {class_names()[target]}" if target is not None else "any wrong class"
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 
@@ -608,7 +637,33 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
     print(f"wrote {args.out / stem}{wrote}")
-    return 130 if result.stopped else 0 if result.success else 1
+    return {"object": obj.name, "success": result.success, "top1": top["label"],
+            "top1_probability": round(top["probability"], 6),
+            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),
+            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
+            "files": stem}  # fmt: skip
+
+
+def _optimize_summary(args, rows: list[dict], objects: int) -> None:
+    """The table of a several-object run, printed and written as optimize-summary[-N].csv."""
+    import csv
+    import io
+
+    from app.files import claim_stem
+
+    print(f"\n{'object':14s} {'fooled':6s} {'top-1':23s} {'first success':>13s}  files")
+    for r in rows:
+        first = "-" if r["first_success_s"] is None else f"{r['first_success_s']:.1f} s"
+        print(f"{r['object']:14s} {'yes' if r['success'] else 'no':6s} "
+              f"{r['top1'][:17]:17s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
+    fooled = sum(r["success"] for r in rows)
+    left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, buf.getvalue().encode()))
+    print(f"fooled {fooled} of {len(rows)} objects{left}; wrote {path}")
 
 
 @contextlib.contextmanager

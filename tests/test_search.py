@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import subprocess
@@ -17,7 +18,7 @@ from app.library import resolve_object
 from app.params import PARAM_BY_NAME, Pose
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
-from tests.test_cli import interrupted
+from tests.test_cli import interrupted, run
 
 
 @pytest.fixture(scope="module")
@@ -411,3 +412,35 @@ def test_ctrl_c_stops_an_optimize_run_and_keeps_its_best_pose(tmp_path):
     assert doc["note"].endswith("stopped by Ctrl-C")
     rows = (tmp_path / "hen-cmaes-trajectory.csv").read_text().strip().splitlines()
     assert 1 + 2 <= len(rows) <= 1 + 5 and (tmp_path / "hen-cmaes.png").exists()
+
+
+def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path):
+    """--object NAME,NAME or all: one search per object, each with its own files, then a table
+    (printed and as optimize-summary.csv); exit 1 when some object was not fooled."""
+    r = run("optimize", "--object", "hen,soccer_ball", "--method", "random", "--iterations", "2",
+            "--out", tmp_path / "a", check_ok=False)  # fmt: skip
+    assert r.returncode == 1, r.stderr  # the soccer ball looks the same in every rotation
+    with open(tmp_path / "a" / "optimize-summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(x["object"], x["success"], x["files"]) for x in rows] == [
+        ("hen", "True", "hen-random"), ("soccer_ball", "False", "soccer_ball-random")]  # fmt: skip
+    doc = json.loads((tmp_path / "a" / "hen-random.json").read_text())
+    assert rows[0]["top1"] == doc["prediction"]["top5"][0]["label"] != "hen" and rows[1]["first_success_s"] == ""
+    assert "fooled 1 of 2 objects; wrote" in r.stdout and (tmp_path / "a" / "soccer_ball-random.png").exists()
+    pose = tmp_path / "a" / "hen-random.json"
+    bad = run("optimize", "--object", "all", "--pose", pose, "--out", tmp_path / "b", check_ok=False)
+    assert bad.returncode == 2 and "--pose is one object's pose" in bad.stderr
+    bad = run("optimize", "--object", "hen,nosuch", "--out", tmp_path / "b", check_ok=False)
+    assert bad.returncode == 2 and "nosuch" in bad.stderr and not (tmp_path / "b").exists()
+    # Ctrl-C ends the object being searched (its best pose is kept) and leaves the rest
+    proc, seen, out, err, took = interrupted(
+        ["optimize", "--object", "hen,teddy_bear", "--method", "cmaes", "--target", "ashcan", "--seconds", "120",
+         "--out", tmp_path / "c"],
+        ready=r"\b2it",
+    )  # fmt: skip
+    assert proc.returncode == 130 and took < 10, seen + err
+    assert "fooled 0 of 1 objects; stopped by Ctrl-C, 1 not searched" in out
+    with open(tmp_path / "c" / "optimize-summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(x["object"], x["stopped"]) for x in rows] == [("hen", "True")]
+    assert not list((tmp_path / "c").glob("teddy_bear*"))
