@@ -651,11 +651,11 @@ def _optimize_summary(args, rows: list[dict], objects: int) -> None:
 
     from app.files import claim_stem
 
-    print(f"\n{'object':14s} {'fooled':6s} {'top-1':23s} {'first success':>13s}  files")
+    print(f"\n{'object':14s} {'fooled':6s} {'top-1':28s} {'first success':>13s}  files")
     for r in rows:
         first = "-" if r["first_success_s"] is None else f"{r['first_success_s']:.1f} s"
         print(f"{r['object']:14s} {'yes' if r['success'] else 'no':6s} "
-              f"{r['top1'][:17]:17s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
+              f"{r['top1'][:22]:22s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
     fooled = sum(r["success"] for r in rows)
     left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
     buf = io.StringIO()
