@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scene_args(p)
     _model_args(p)
     p.add_argument("--image", type=Path, help="classify this image file instead of a render")
-    p.add_argument("--topk", type=int, default=5, help="how many classes to print (default 5)")
+    p.add_argument("--topk", type=whole(1, 1000), default=5, help="how many classes to print, 1..1000 (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("demo", help="render + classify the default object with the best available model")
@@ -429,8 +429,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
     obj, pose, settings, doc = _scene(args)
-    if not 1 <= args.topk <= 1000:
-        raise ValueError("--topk must be in 1..1000")
     clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
     if args.image:
         from app.mesh import load_texture

@@ -176,13 +176,14 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
         (["evolve", "--generations", "0"], "argument --generations: must be a whole number >= 1, got '0'"),
         (["evolve", "--gallery", "-1"], "argument --gallery: must be a whole number in 1..1,000, got '-1'"),
         (["window", "--threads", "0"], "argument --threads: must be a whole number in 1..1,024, got '0'"),
+        (["classify", "--topk", "0"], "argument --topk: must be a whole number in 1..1,000, got '0'"),
     ],
 )
 def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, args, message):
     """Before, --batch 0 said "range() arg 3 must not be zero" and --batch -4 raised a RuntimeError
     after the model had loaded; attack ran every pixel attack before refusing --pose-seconds nan."""
     with pytest.raises(SystemExit) as exit_:
-        main([*args, "--out", str(tmp_path / "out")] if args[0] != "window" else args)
+        main([*args, "--out", str(tmp_path / "out")] if args[0] not in ("window", "classify") else args)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
