@@ -19,7 +19,7 @@ from pathlib import Path
 
 from app import classifiers
 from app.classifiers import REGISTRY_MODELS, ModelUnavailable
-from app.files import FileExists, png_bytes, write_new
+from app.files import FileExists, csv_bytes, png_bytes, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
 from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, object_names, resolve_object
@@ -582,9 +582,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> dict:
     """One object's search for ``run.py optimize``: progress bar, files, a line of result;
     returns the row of the summary."""
-    import csv
-    import io
-
     from tqdm import tqdm
 
     from app.capture import prediction_record
@@ -619,11 +616,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
                          lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
     write_new(args.out / f"{stem}.png", png_bytes(image))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(result.history[0]))
-    writer.writeheader()
-    writer.writerows(result.history)
-    write_new(args.out / f"{stem}-trajectory.csv", buf.getvalue().encode())
+    write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
     wrote = ".json, .png, -trajectory.csv"
     if args.record:
         from app.recording import record_run
@@ -644,9 +637,6 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
 
 def _optimize_summary(args, rows: list[dict], objects: int) -> None:
     """The table of a several-object run, printed and written as optimize-summary[-N].csv."""
-    import csv
-    import io
-
     from app.files import claim_stem
 
     print(f"\n{'object':14s} {'fooled':6s} {'top-1':28s} {'first success':>13s}  files")
@@ -656,11 +646,7 @@ def _optimize_summary(args, rows: list[dict], objects: int) -> None:
               f"{r['top1'][:22]:22s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
     fooled = sum(r["success"] for r in rows)
     left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, buf.getvalue().encode()))
+    _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, csv_bytes(rows)))
     print(f"fooled {fooled} of {len(rows)} objects{left}; wrote {path}")
 
 
