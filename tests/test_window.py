@@ -62,11 +62,11 @@ class App:
     def __init__(self, display: str, args: list[str], tmp: Path):
         self.display = display
         self.env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
-        self.log = (tmp / "app.log").open("w")
+        self.log_path = tmp / f"app-{len(list(tmp.glob('app-*.log'))) + 1}.log"  # one per app started
+        self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "run.py", *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
-        self.tmp = tmp
         self.window = self._wait_for_window()
 
     def xdotool(self, *args: str) -> str:
@@ -91,7 +91,7 @@ class App:
 
     def output(self) -> str:
         self.log.flush()
-        return (self.tmp / "app.log").read_text()
+        return self.log_path.read_text()
 
     def key(self, name: str) -> None:
         self.xdotool("key", "--clearmodifiers", name)
@@ -140,7 +140,7 @@ def app_factory(display, tmp_path):
             app.proc.wait(10)
         app.log.close()
     for app in apps:  # a library's warning leaked to the user's terminal
-        log = (app.tmp / "app.log").read_text()
+        log = app.log_path.read_text()
         assert not re.search(r"\w+Warning: |Traceback", log), log
 
 
