@@ -164,6 +164,22 @@ def _refuse_unwritable(path: Path, folder: bool) -> None:
         raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")
 
 
+def number(low: float, high: float, *, above: bool = False, name: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number in low..high (``above``: strictly more than low)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
+            span = f"in ({low:g}, {high:g}]" if above else f"in {low:g}..{high:g}"
+            raise argparse.ArgumentTypeError(f"{name + ' ' if name else ''}must be a number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
 def positive(text: str) -> float:
     """An argparse type: a finite number > 0."""
     try:
@@ -264,15 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--captures", type=writable_folder, default="captures", help="folder for captures (default captures/)"
     )
     p.add_argument(
-        "--ui-scale", type=float, default=1.0, help="scale the panel and its text (e.g. 1.5 for a projector)"
+        "--ui-scale",
+        type=number(0, 4, above=True),
+        default=1.0,
+        help="scale the panel and its text (e.g. 1.5 for a projector)",
     )
     p.add_argument(
         "--view-scale",
-        type=float,
+        type=number(0.1, 1),
         help="3D view resolution, 0.1..1 (default: full, half while moving on software OpenGL)",
     )
     p.add_argument("--threads", type=whole(1, 1024), help="processor threads for the classifier (default: all but one)")
-    p.add_argument("--benchmark", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    p.add_argument("--benchmark", type=positive, metavar="SECONDS", help=argparse.SUPPRESS)
     p.add_argument("--benchmark-out", type=Path, help=argparse.SUPPRESS)
 
     p = sub.add_parser(
@@ -291,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
     p.add_argument("--budget", type=_parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
-    p.add_argument("--iterations", type=int, help="iterations (batches) at most (default 100 unless --seconds)")
-    p.add_argument("--seconds", type=float, help="wall-time budget in seconds")
+    p.add_argument("--iterations", type=whole(1), help="iterations (batches) at most (default 100 unless --seconds)")
+    p.add_argument("--seconds", type=positive, help="wall-time budget in seconds")
     _seed_arg(p, "random seed (same seed, same machine: same result)")
     p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
     p.add_argument("--edge-gradients", action="store_true",
@@ -502,10 +521,6 @@ def cmd_window(args: argparse.Namespace) -> int:
     from app.window import WindowOptions, check_display, run_window
 
     check_display()  # fail fast, before loading a model
-    if not 0 < args.ui_scale <= 4:
-        raise ValueError("--ui-scale must be in (0, 4]")
-    if args.view_scale is not None and not 0.1 <= args.view_scale <= 1:
-        raise ValueError("--view-scale must be in [0.1, 1]")
     obj, pose, settings, doc = _scene(args)
     threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)

@@ -48,7 +48,9 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     scene_args(p)
     model_args(p)
     p.add_argument("--methods", default="fgsm,pgd,deepfool", help="comma-separated: fgsm, pgd, deepfool")
-    p.add_argument("--eps", type=float, default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)")
+    p.add_argument(
+        "--eps", type=_cli().number(0, 255), default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)"
+    )
     p.add_argument("--alpha", type=_cli().positive, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
     p.add_argument("--steps", type=_cli().whole(1, 100_000),
                    help="PGD iterations (default 10) / DeepFool iterations (default 50)")  # fmt: skip

@@ -153,7 +153,7 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
     mesh = ROOT / "models" / "hen" / "chicken.obj"  # a good mesh, but as a path it has no class
     proc = run("optimize", "--object", mesh, "--out", tmp_path, "--budget", "1", check_ok=False)
     assert proc.returncode == 2 and "chicken has no ImageNet class to get wrong: give --target" in proc.stderr
-    for budget in (["--iterations", "0"], ["--budget", "0"], ["--seconds", "nan"], ["--budget", "inf s"]):
+    for budget in (["--budget", "0"], ["--budget", "inf s"], ["--budget", "0,5s"]):
         proc = run("optimize", "--out", tmp_path, *budget, check_ok=False)
         assert proc.returncode == 2 and "error: the budget must be positive" in proc.stderr, proc.stderr
     for command in (["optimize", "--out", tmp_path], ["sweep", "--out", tmp_path], ["attack", "--out", tmp_path]):
@@ -177,11 +177,17 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
         (["evolve", "--gallery", "-1"], "argument --gallery: must be a whole number in 1..1,000, got '-1'"),
         (["window", "--threads", "0"], "argument --threads: must be a whole number in 1..1,024, got '0'"),
         (["classify", "--topk", "0"], "argument --topk: must be a whole number in 1..1,000, got '0'"),
+        (["attack", "--eps", "300"], "argument --eps: must be a number in 0..255, got '300'"),
+        (["optimize", "--iterations", "0"], "argument --iterations: must be a whole number >= 1, got '0'"),
+        (["optimize", "--seconds", "nan"], "argument --seconds: must be a number > 0, got 'nan'"),
+        (["window", "--ui-scale", "9"], "argument --ui-scale: must be a number in (0, 4], got '9'"),
+        (["window", "--view-scale", "0"], "argument --view-scale: must be a number in 0.1..1, got '0'"),
     ],
 )
 def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, args, message):
     """Before, --batch 0 said "range() arg 3 must not be zero" and --batch -4 raised a RuntimeError
-    after the model had loaded; attack ran every pixel attack before refusing --pose-seconds nan."""
+    after the model had loaded; attack ran every pixel attack before refusing --pose-seconds nan,
+    and FGSM's notice before refusing --eps 300."""
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--out", str(tmp_path / "out")] if args[0] not in ("window", "classify") else args)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
