@@ -715,20 +715,27 @@ class Explorer:
             self.captures.append(result)
             self.notify(f"captured {result.stem} ({result.label}) in {request.directory}")
 
-        self.live.run_job(job, finished)
+        self.live.run_job(job, finished, finish_on_close=True)
 
     # -------------------------------------------------------------- shutdown
 
-    def close(self, timeout: float = 10.0) -> bool:
-        """Stop the worker and free GPU resources; True if the worker ended within ``timeout``."""
-        if self.optimize_run is not None:
-            self.optimize_run.stop()
-            self.optimize_run.join(30)
-        if self.atlas is not None:
-            self.atlas.stop()
-            self.atlas.join(30)
+    def wind_down(self) -> bool:
+        """Stop the background runs before the window closes; a pose search stopped so keeps
+        its best pose and captures it.  True if a frame must still be drawn for a capture."""
+        for run in (self.optimize_run, self.atlas):
+            if run is not None:
+                run.stop()
+                run.join(30)
         self.lenses.stop_all()
+        self._follow_optimize()
+        return self._capture_pending
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the worker once the captures and saves asked for are written, and free GPU
+        resources; True if the worker ended within ``timeout``."""
+        self.wind_down()
         ended = self.live.close(timeout)
+        self.live.poll()  # report the captures written while closing
         imgui.set_current_context(self.imgui_context)
         self.lenses.release()
         self.textures.release()

@@ -192,7 +192,7 @@ class Lenses:
                 record["pose_attack"] = pose_attack_record(Pose(scene["pose"]), best, probs, fooled)
             return write_attack(ex.captures_dir, scene["object"], tiles, [r], record)
 
-        ex.live.run_job(job, lambda out: self._saved("attack", out))
+        ex.live.run_job(job, lambda out: self._saved("attack", out), finish_on_close=True)
 
     def _saved(self, what: str, out: Path | Exception) -> None:
         if isinstance(out, Exception):
@@ -258,7 +258,7 @@ class Lenses:
         record = {"object": run.object, "pose": run.pose.to_dict(), "image_size": list(run.image.shape[1::-1]),
                   "grid": run.steps, "crops": run.crops_total}  # fmt: skip
         ex.live.run_job(lambda _clf: write_fragility(ex.captures_dir, run.object, run.result, record),
-                        lambda out: self._saved("fragility map", out))  # fmt: skip
+                        lambda out: self._saved("fragility map", out), finish_on_close=True)  # fmt: skip
 
     # ---------------------------------------------------------------- evolve
     @property
@@ -301,7 +301,7 @@ class Lenses:
             state.save(folder / "archive.json")
             return write_gallery(state, folder, len(pictures), pictures=pictures)
 
-        ex.live.run_job(job, lambda out: self._saved("evolution", out))
+        ex.live.run_job(job, lambda out: self._saved("evolution", out), finish_on_close=True)
 
     def remove_skin(self) -> None:
         self.ex.renderer.set_skin(None)

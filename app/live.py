@@ -94,7 +94,7 @@ class LiveClassifier:
         self.freeze = freeze
         self._cond = threading.Condition()
         self._pending: Frame | None = None
-        self._jobs: deque[tuple[Job, Done]] = deque()
+        self._jobs: deque[tuple[Job, Done, bool]] = deque()
         self._finished: deque[tuple[Done, Any]] = deque()
         self._latest: LiveResult | None = None
         self._busy = False
@@ -116,11 +116,13 @@ class LiveClassifier:
             self._pending = frame
             self._cond.notify()
 
-    def run_job(self, job: Job, done: Done) -> None:
+    def run_job(self, job: Job, done: Done, *, finish_on_close: bool = False) -> None:
         """Run ``job(classifier)`` on the worker before any live frame; ``done(result)`` runs
-        in :meth:`poll` (an exception raised by the job is passed to ``done`` as the result)."""
+        in :meth:`poll` (an exception raised by the job is passed to ``done`` as the result).
+        ``finish_on_close``: :meth:`close` runs it before the worker stops (a job that writes
+        the user's files); other jobs still waiting then are dropped."""
         with self._cond:
-            self._jobs.append((job, done))
+            self._jobs.append((job, done, finish_on_close))
             self._cond.notify()
 
     def latest(self) -> LiveResult | None:
@@ -138,10 +140,12 @@ class LiveClassifier:
             n += 1
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Stop the worker after the step it is running; True if it ended within ``timeout``."""
+        """Stop the worker after the step it is running and the jobs waiting that write files;
+        True if it ended within ``timeout``.  :meth:`poll` still delivers their results."""
         with self._cond:
             self._stopping = True
             self._pending = None
+            self._jobs = deque(j for j in self._jobs if j[2])
             self._cond.notify()
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -154,11 +158,11 @@ class LiveClassifier:
             with self._cond:
                 while not self._stopping and self._pending is None and not self._jobs:
                     self._cond.wait()
-                if self._stopping:
+                if self._stopping and not self._jobs:
                     return
                 self._busy = True
                 if self._jobs:
-                    job, frame = self._jobs.popleft(), None
+                    job, frame = self._jobs.popleft()[:2], None
                 else:
                     job, frame = None, self._pending
                     self._pending = None

@@ -252,6 +252,8 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
             return
         state["closing"] = True
         pyglet.clock.unschedule(tick)
+        if explorer.wind_down():  # a stopped pose search's best pose: draw it once, for its capture
+            window.draw(0.0)
         ended = explorer.close()
         if not ended:
             print("warning: the classifier worker did not stop in time", file=sys.stderr)

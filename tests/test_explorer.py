@@ -103,6 +103,18 @@ def test_live_classifier_skips_stale_frames_and_keeps_the_newest(classifier):
         assert live.close()
 
 
+def test_closing_the_live_classifier_finishes_the_jobs_that_write_files_and_drops_the_rest(classifier):
+    live = LiveClassifier(classifier)
+    gate, ran, delivered = threading.Event(), [], []
+    live.run_job(lambda _clf: gate.wait(30), lambda _r: None)  # keep the worker busy
+    live.run_job(lambda _clf: ran.append("load a model"), delivered.append)
+    live.run_job(lambda _clf: ran.append("capture") or "captured", delivered.append, finish_on_close=True)
+    threading.Timer(0.3, gate.set).start()
+    assert live.close()
+    assert ran == ["capture"]
+    assert live.poll() == 2 and delivered == ["captured"]  # the busy job's result and the capture's
+
+
 def test_slider_drag_sets_the_pose(explorer, screen):
     explorer.live_enabled = False
     explorer.draw(screen, (W, H))

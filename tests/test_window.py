@@ -288,6 +288,26 @@ def test_optimize_key_searches_animates_and_captures_the_fooling_pose(app_factor
     assert app.close() == 0, app.output()
 
 
+def test_closing_the_window_keeps_a_capture_just_asked_for_and_the_best_pose_of_a_search_it_stops(
+    app_factory, tmp_path
+):
+    """Before, a capture still waiting for the classifier was dropped when the window closed, and
+    closing during "Optimize pose" lost the best pose found."""
+    out = tmp_path / "caps"
+    app = app_factory("--object", "soccer_ball", "--captures", str(out))
+    app.xdotool("key", "--clearmodifiers", "c", "Escape")
+    assert app.proc.wait(60) == 0, app.output()
+    assert captures(out) == ["soccer_ball-001.json"], app.output()
+    app = app_factory("--object", "soccer_ball", "--captures", str(out))
+    app.key("o")  # nothing fools the soccer ball untargeted, so the search runs its 20 s
+    time.sleep(4)
+    app.key("Escape")
+    assert app.proc.wait(60) == 0, app.output()
+    assert "stopped: not fooled" in app.output() and "captured soccer_ball-002" in app.output(), app.output()
+    doc = json.loads((out / "soccer_ball-002.json").read_text())
+    assert doc["pose"] != json.loads((out / "soccer_ball-001.json").read_text())["pose"]  # the search's best
+
+
 def test_atlas_key_maps_the_view_and_a_click_on_a_red_cell_loads_its_pose(app_factory, tmp_path):
     from app.library import resolve_object
 
