@@ -386,7 +386,8 @@ def _scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSetting
         settings.background = args.background
     if args.background_image:
         if not args.background_image.is_file():
-            raise MeshError(f"background image not found: {args.background_image}")
+            what = "is a folder, not an image file" if args.background_image.is_dir() else "not found"
+            raise MeshError(f"background image {what}: {args.background_image}")
         settings.background_image = str(args.background_image)
     if args.quality:
         settings.quality = args.quality
@@ -448,11 +449,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
     obj, pose, settings, doc = _scene(args)
-    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
-    if args.image:
+    if args.image:  # read before the model loads: a bad file is the first thing reported
         from app.mesh import load_texture
 
         frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image, "image")))
+    clf = classifiers.load_classifier(_model_name(args, doc), args.weights, args.device, notify=_notice)
+    if args.image:
         pred = clf.predict(frame, args.topk)[0]
         true_class, what = None, str(args.image)
     else:

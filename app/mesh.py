@@ -119,6 +119,10 @@ def load_texture(path: Path, kind: str = "texture") -> np.ndarray:
 
     `kind` names the file in the error message ("texture", "image", "background image").
     """
+    if path.is_dir():
+        raise MeshError(f"{kind} {path.name} is a folder, not an image file")
+    if not path.exists():
+        raise MeshError(f"{kind} {path} not found")
     try:
         with Image.open(path) as img:
             img.load()

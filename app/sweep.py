@@ -276,6 +276,8 @@ def read_plan(folder: Path) -> SweepPlan:
     """The plan of the sweep in ``folder``, read without touching anything (a report reads
     a sweep while it runs)."""
     plan_path = folder / PLAN_FILE
+    if not folder.is_dir():
+        raise SweepError(f"no folder {folder}" if not folder.exists() else f"{folder} is a file, not a sweep folder")
     if not plan_path.is_file():
         raise SweepError(f"{folder} holds no sweep ({PLAN_FILE} is missing)")
     try:

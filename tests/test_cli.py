@@ -127,6 +127,11 @@ def test_auto_model_falls_back_with_a_visible_notice():
         (["classify", "--model", "resnet5000"], "unknown model"),
         (["classify", "--model", "resnet18", "--weights", "missing.pth"], "weights file not found"),
         (["render", "--background-image", "missing.png", "--out", "x.png"], "background image not found"),
+        (["render", "--background-image", "models", "--out", "x.png"], "background image is a folder, not an image"),
+        (["classify", "--image", "models"], "image models is a folder, not an image file"),
+        (["classify", "--image", "missing.png"], "image missing.png not found"),
+        (["report", "missing"], "no folder missing"),
+        (["report", "README.md"], "README.md is a file, not a sweep folder"),
     ],
 )
 def test_bad_input_gives_one_error_line(tmp_path, args, message):

@@ -255,6 +255,9 @@ def test_resume_after_a_kill_gives_every_row_exactly_once(tmp_path):
 
 def test_sweep_errors_are_one_line_and_keep_the_folder(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "no folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["sweep", "--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "holds no sweep" in capsys.readouterr().err
     assert main(["sweep", "--object", "hen", "--out", str(tmp_path / "a"), "--device", "cpu"]) == 2
     assert "--samples N" in capsys.readouterr().err
