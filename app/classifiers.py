@@ -268,6 +268,8 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelUnavailable(f"weights file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelUnavailable(f"weights path {path} is a folder; give the weights file in it") from None
     except Exception as e:
         raise ModelUnavailable(f"{path} is not a loadable state dict ({_load_failure(path, e)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -126,6 +126,7 @@ def test_auto_model_falls_back_with_a_visible_notice():
         (["render", "--set", "wobble=1", "--out", "x.png"], "unknown pose parameter"),
         (["classify", "--model", "resnet5000"], "unknown model"),
         (["classify", "--model", "resnet18", "--weights", "missing.pth"], "weights file not found"),
+        (["classify", "--model", "resnet18", "--weights", "models"], "weights path models is a folder; give the"),
         (["render", "--background-image", "missing.png", "--out", "x.png"], "background image not found"),
         (["render", "--background-image", "models", "--out", "x.png"], "background image is a folder, not an image"),
         (["classify", "--image", "models"], "image models is a folder, not an image file"),
