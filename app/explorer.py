@@ -34,7 +34,7 @@ from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.optimize_run import OptimizeRun
-from app.params import Pose, PoseDocument, load_pose_file
+from app.params import GROUPS, Pose, PoseDocument, load_pose_file
 from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
 
@@ -95,7 +95,7 @@ class OptimizeOptions:
     """The panel's choices for the pose search."""
 
     method: str = "cmaes"  # the Explorer picks search.default_method for its machine
-    groups: dict[str, bool] = field(default_factory=lambda: {"rotation": True, "translation": False, "light": False})
+    groups: dict[str, bool] = field(default_factory=lambda: {g: g == "rotation" for g in GROUPS})
     seconds: float = 20.0
     seed: int = 0
     until_fooled: bool = True

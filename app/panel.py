@@ -226,19 +226,22 @@ class Panel:
         imgui.begin_disabled(running)
         o.method = combo("method", METHOD_LABELS, o.method, 110 * ex.ui_scale)
         imgui.same_line()
-        for g in o.groups:
-            _, o.groups[g] = imgui.checkbox(f"{g[:5]}##{g}", o.groups[g])
-            imgui.same_line()
-        imgui.new_line()
-        imgui.set_next_item_width(150 * ex.ui_scale)
-        _, o.seconds = imgui.slider_float("budget s", o.seconds, 1.0, 120.0, "%.0f s")
-        imgui.same_line()
         imgui.set_next_item_width(70 * ex.ui_scale)
         _, seed = imgui.input_int("seed", o.seed, 0)
         o.seed = max(0, seed)  # searches take seeds >= 0
-        _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
+        self._remember("optimize: seed")
+        for i, g in enumerate(o.groups):
+            if i:
+                imgui.same_line()
+            _, o.groups[g] = imgui.checkbox(f"{g}##search", o.groups[g])
+            imgui.set_item_tooltip("search " + ", ".join(p.label for p in params_in_groups([g])))
+            self._remember(f"optimize: {g}")
+        imgui.set_next_item_width(130 * ex.ui_scale)
+        _, o.seconds = imgui.slider_float("budget s", o.seconds, 1.0, 120.0, "%.0f s")
         imgui.same_line()
         o.record = combo("record", RECORD_LABELS, o.record, 70 * ex.ui_scale)
+        self._remember("optimize: record")
+        _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         imgui.text_colored(GREY, f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel

@@ -22,7 +22,7 @@ from app.capture import SUFFIXES
 from app.explorer import SHORTCUTS, Explorer
 from app.library import resolve_object
 from app.live import Frame, LiveClassifier
-from app.params import PARAM_BY_NAME, Pose
+from app.params import GROUPS, PARAM_BY_NAME, Pose
 from tests.conftest import ARTIFACTS, ROOT
 
 W, H = 1024, 768
@@ -137,6 +137,29 @@ def test_slider_drag_sets_the_pose(explorer, screen):
     assert values == sorted(values) and len(set(values)) == 4  # follows the mouse
     assert yaw.low + 0.6 * yaw.span < values[-1] < yaw.low + 0.95 * yaw.span
     assert explorer.pose.pitch == explorer.obj.canonical_pose.pitch  # only yaw moved
+
+
+@pytest.mark.parametrize("ui_scale", [1.0, 1.5])
+def test_the_optimize_controls_fit_in_the_panel_and_offer_every_parameter_group(ctx, classifier, tmp_path, ui_scale):
+    """Before, the group checkboxes read "rotat", "trans", "light" (cut to fit) and the window
+    could not search the camera group that run.py optimize --params camera searches."""
+    ex = Explorer(ctx, classifier, resolve_object("hen"), captures_dir=tmp_path, ui_scale=ui_scale)
+    try:
+        ex.live_enabled = False
+        width, height = W * ui_scale, H * ui_scale
+        target = ctx.simple_framebuffer((int(width), int(height)))
+        for _ in range(2):
+            ex.draw(target, (width, height))
+        rects = {k.removeprefix("optimize: "): v for k, v in ex.panel.item_rects.items() if k.startswith("optimize")}
+        assert set(GROUPS) <= set(rects)
+        assert len({rects[g][1] for g in GROUPS}) == 1  # one row
+        right = width - imgui.get_style().scrollbar_size
+        for name, (x0, _y0, x1, _y1) in rects.items():
+            assert width - ex.panel.width <= x0 and x1 <= right, (name, x1, right)
+        assert ex.optimize_options.groups == {"rotation": True, "translation": False, "light": False, "camera": False}
+        target.release()
+    finally:
+        ex.close()
 
 
 def grab_position(img: np.ndarray, rect) -> float:
