@@ -15,7 +15,7 @@ from app.imagenet import class_names, search_classes
 from app.library import list_objects
 from app.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
-from app.panel_widgets import combo
+from app.panel_widgets import combo, hint
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ class Panel:
         self.popup_open = False
         self.mouse_at_frame = (-1.0, -1.0)
         self.section_seen: dict[str, object] = {}  # section -> the run (or result) it last opened for
+        self.open_all = False  # open every section (tests and screenshots check the whole panel)
+        self.content_right = 0.0  # the right edge of the panel's widest line in the last frame
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -108,6 +110,7 @@ class Panel:
             self._pose()
             self._scene()
             self._captures()
+            self.content_right = imgui.internal.get_current_window().dc.cursor_max_pos.x
             imgui.end()
         if self.ex.show_help:
             self._help(width, height)
@@ -157,7 +160,7 @@ class Panel:
 
     def _prediction(self) -> None:
         ex = self.ex
-        if not imgui.collapsing_header("Prediction", imgui.TreeNodeFlags_.default_open):
+        if not self.section("Prediction", default_open=True):
             return
         changed, ex.live_enabled = imgui.checkbox("Live prediction (L)", ex.live_enabled)
         clf = ex.classifier
@@ -199,8 +202,8 @@ class Panel:
         imgui.begin_group()
         imgui.text("what the model sees")
         imgui.text(f"{st.fps:5.1f} FPS")
-        imgui.text(f"latency {st.median_ms(st.latencies):6.1f} ms")
-        imgui.text(f"model   {st.median_ms(st.inferences):6.1f} ms")
+        for name, values in (("latency", st.latencies), ("model  ", st.inferences)):
+            imgui.text(f"{name} {st.median_ms(values):6.1f} ms" if values else f"{name}      - ms")  # none yet
         imgui.end_group()
 
     def _target(self) -> None:
@@ -219,7 +222,7 @@ class Panel:
 
     def _optimize(self) -> None:
         ex = self.ex
-        if not imgui.collapsing_header("Optimize pose", imgui.TreeNodeFlags_.default_open):
+        if not self.section("Optimize pose", default_open=True):
             return
         o = ex.optimize_options
         running = ex.optimizing
@@ -244,7 +247,7 @@ class Panel:
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
-        imgui.text_colored(GREY, f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
+        hint(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
         if imgui.button("Stop (O)" if running else "Optimize pose (O)"):
             ex.act("optimize")
         run = ex.optimize_run
@@ -264,14 +267,16 @@ class Panel:
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
             imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {what} p now {now:.3f}, best {best:.3f}")
 
-    def section(self, label: str, key: str, thing: object) -> bool:
+    def section(self, label: str, key: str = "", thing: object = None, default_open: bool = False) -> bool:
         """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a
         result) is new: a map started with its key, an attack that came back."""
         fresh = thing is not None and self.section_seen.get(key) is not thing
         if fresh:
             imgui.set_next_item_open(True)
             self.section_seen[key] = thing
-        if not imgui.collapsing_header(label):
+        elif self.open_all:
+            imgui.set_next_item_open(True)
+        if not imgui.collapsing_header(label, imgui.TreeNodeFlags_.default_open if default_open else 0):
             return False
         if fresh:
             imgui.set_scroll_here_y(0.0)
@@ -291,7 +296,7 @@ class Panel:
             ex.act("atlas")
         run = ex.atlas
         if run is None:
-            imgui.text_colored(GREY, "every yaw and pitch, the rest as now; green: right, amber: top-5, red: wrong")
+            hint("every yaw and pitch, the rest as now; green: right, amber: top-5, red: wrong")
             return
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
@@ -358,7 +363,7 @@ class Panel:
 
     def _pose(self) -> None:
         ex = self.ex
-        if not imgui.collapsing_header("Pose, light, camera", imgui.TreeNodeFlags_.default_open):
+        if not self.section("Pose, light, camera", default_open=True):
             return
         if imgui.button("Reset pose (R)"):
             ex.act("reset_pose")
@@ -381,7 +386,7 @@ class Panel:
 
     def _scene(self) -> None:
         ex = self.ex
-        if not imgui.collapsing_header("Object, model, rendering"):
+        if not self.section("Object, model, rendering"):
             return
         if imgui.begin_combo("object", f"{ex.obj.name} ({ex.obj.display_name})"):
             for o in self.objects:
@@ -413,7 +418,7 @@ class Panel:
 
     def _captures(self) -> None:
         ex = self.ex
-        if not imgui.collapsing_header("Captures and pose files", imgui.TreeNodeFlags_.default_open):
+        if not self.section("Captures and pose files", default_open=True):
             return
         if imgui.button("Capture (C)"):
             ex.act("capture")
@@ -421,7 +426,7 @@ class Panel:
         if imgui.button("Save pose (S)"):
             ex.act("save_pose")
         imgui.same_line()
-        imgui.text_colored(GREY, f"to {ex.captures_dir}/")
+        hint(f"to {ex.captures_dir}/")
         self.pose_path, clicked = self._field("##posepath", "pose .json path", self.pose_path, "Load")
         if clicked and self.pose_path.strip():
             ex.load_pose(self.pose_path.strip())

@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from imgui_bundle import imgui
 
+from app.panel_colours import GREY
+
 T = TypeVar("T", bound=Hashable)
 
 
@@ -20,3 +22,10 @@ def combo(label: str, choices: Mapping[T, str], current: T, width: float, previe
                 current = value
         imgui.end_combo()
     return current
+
+
+def hint(text: str) -> None:
+    """Grey text wrapped at the panel's edge (a hint, a path, a goal)."""
+    imgui.push_style_color(imgui.Col_.text, GREY)
+    imgui.text_wrapped(text)
+    imgui.pop_style_color()
