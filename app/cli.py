@@ -23,7 +23,7 @@ from app.files import FileExists, csv_bytes, png_bytes, write_new
 from app.glcontext import GLUnavailable
 from app.imagenet import UnknownClass
 from app.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, list_objects, object_names, resolve_object
-from app.mesh import MeshError
+from app.mesh import MeshError, check_image_file
 from app.params import PARAMS, Pose, PoseDocument, PoseError, load_pose_file
 from app.renderer import RenderSettings
 from app.search import SearchError
@@ -385,9 +385,7 @@ def _scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSetting
     if args.background:
         settings.background = args.background
     if args.background_image:
-        if not args.background_image.is_file():
-            what = "is a folder, not an image file" if args.background_image.is_dir() else "not found"
-            raise MeshError(f"background image {what}: {args.background_image}")
+        check_image_file(args.background_image, "background image")  # before the model loads
         settings.background_image = str(args.background_image)
     if args.quality:
         settings.quality = args.quality

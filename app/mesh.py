@@ -114,15 +114,20 @@ def _decode_text(data: bytes, path: Path) -> str:
         return data.decode("latin-1")
 
 
+def check_image_file(path: Path, kind: str = "image") -> None:
+    """A MeshError unless ``path`` is a file (its decoding is :func:`load_texture`'s)."""
+    if path.is_dir():
+        raise MeshError(f"{kind} {path} is a folder, not an image file")
+    if not path.exists():
+        raise MeshError(f"{kind} {path} not found")
+
+
 def load_texture(path: Path, kind: str = "texture") -> np.ndarray:
     """Decode an image file to (H, W, 4) uint8, scaled down to at most MAX_TEXTURE_SIZE.
 
     `kind` names the file in the error message ("texture", "image", "background image").
     """
-    if path.is_dir():
-        raise MeshError(f"{kind} {path.name} is a folder, not an image file")
-    if not path.exists():
-        raise MeshError(f"{kind} {path} not found")
+    check_image_file(path, kind)
     try:
         with Image.open(path) as img:
             img.load()
