@@ -105,8 +105,9 @@ def test_live_classifier_skips_stale_frames_and_keeps_the_newest(classifier):
 
 def test_closing_the_live_classifier_finishes_the_jobs_that_write_files_and_drops_the_rest(classifier):
     live = LiveClassifier(classifier)
-    gate, ran, delivered = threading.Event(), [], []
-    live.run_job(lambda _clf: gate.wait(30), lambda _r: None)  # keep the worker busy
+    busy, gate, ran, delivered = threading.Event(), threading.Event(), [], []
+    live.run_job(lambda _clf: busy.set() or gate.wait(30), lambda _r: None)  # keep the worker busy
+    assert busy.wait(30)  # the worker runs that job: close() lets it end
     live.run_job(lambda _clf: ran.append("load a model"), delivered.append)
     live.run_job(lambda _clf: ran.append("capture") or "captured", delivered.append, finish_on_close=True)
     threading.Timer(0.3, gate.set).start()
