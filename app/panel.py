@@ -15,7 +15,7 @@ from app.imagenet import class_names, search_classes
 from app.library import list_objects
 from app.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
-from app.panel_widgets import combo, hint
+from app.panel_widgets import combo, wrapped
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
 
 if TYPE_CHECKING:
@@ -154,9 +154,7 @@ class Panel:
 
     def _messages(self) -> None:
         for m in list(self.ex.messages)[-4:]:
-            imgui.push_text_wrap_pos(0.0)
-            imgui.text_colored(RED if m.error else GREY, m.text)
-            imgui.pop_text_wrap_pos()
+            wrapped(m.text, RED if m.error else GREY)
 
     def _prediction(self) -> None:
         ex = self.ex
@@ -247,7 +245,7 @@ class Panel:
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
-        hint(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
+        wrapped(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
         if imgui.button("Stop (O)" if running else "Optimize pose (O)"):
             ex.act("optimize")
         run = ex.optimize_run
@@ -296,7 +294,7 @@ class Panel:
             ex.act("atlas")
         run = ex.atlas
         if run is None:
-            hint("every yaw and pitch, the rest as now; green: right, amber: top-5, red: wrong")
+            wrapped("every yaw and pitch, the rest as now; green: right, amber: top-5, red: wrong")
             return
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
@@ -405,9 +403,7 @@ class Panel:
                     ex.load_model(name)
             imgui.end_combo()
         if ex.model_notice:
-            imgui.push_text_wrap_pos(0.0)
-            imgui.text_colored(AMBER, ex.model_notice)
-            imgui.pop_text_wrap_pos()
+            wrapped(ex.model_notice, AMBER)
         s = ex.settings
         _, s.textures = imgui.checkbox("Textures (X)", s.textures)
         imgui.same_line()
@@ -426,7 +422,7 @@ class Panel:
         if imgui.button("Save pose (S)"):
             ex.act("save_pose")
         imgui.same_line()
-        hint(f"to {ex.captures_dir}/")
+        wrapped(f"to {ex.captures_dir}/")
         self.pose_path, clicked = self._field("##posepath", "pose .json path", self.pose_path, "Load")
         if clicked and self.pose_path.strip():
             ex.load_pose(self.pose_path.strip())

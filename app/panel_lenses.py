@@ -14,7 +14,7 @@ from app.fragility_plots import TITLES
 from app.imagenet import class_names
 from app.lenses import FRAGILITY_GRIDS
 from app.panel_colours import GREEN, GREY, RED
-from app.panel_widgets import combo, hint
+from app.panel_widgets import combo, wrapped
 
 if TYPE_CHECKING:
     from app.panel import Panel
@@ -48,7 +48,7 @@ def draw_attacks(panel: Panel) -> None:
     panel._remember("attack_button")
     r = lenses.attack
     if r is None:
-        hint("changes the model-input pixels; the pose search (O) changes the pose")
+        wrapped("changes the model-input pixels; the pose search (O) changes the pose")
         return
     side = (imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3
     true_class = ex.obj.imagenet_class
@@ -89,7 +89,7 @@ def draw_fragility(panel: Panel) -> None:
     panel._remember("fragility_button")
     run = lenses.fragility
     if run is None:
-        hint("square crops on a grid, each shifted 1 px and shrunk 2 px: where does it flip?")
+        wrapped("square crops on a grid, each shifted 1 px and shrunk 2 px: where does it flip?")
         return
     if run.error is not None:
         imgui.text_colored(RED, f"failed: {run.error}")
@@ -182,7 +182,7 @@ def draw_evolve(panel: Panel) -> None:
     run = lenses.evolution
     goal = class_names()[ex.target_class] if ex.target_class is not None else "as many classes as possible"
     if run is None:
-        hint(f"CPPN textures, MAP-Elites archive; aim: {goal} (the Target above)")
+        wrapped(f"CPPN textures, MAP-Elites archive; aim: {goal} (the Target above)")
         return
     if run.error is not None:
         imgui.text_colored(RED, f"failed: {run.error}")

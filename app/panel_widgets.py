@@ -24,8 +24,8 @@ def combo(label: str, choices: Mapping[T, str], current: T, width: float, previe
     return current
 
 
-def hint(text: str) -> None:
-    """Grey text wrapped at the panel's edge (a hint, a path, a goal)."""
-    imgui.push_style_color(imgui.Col_.text, GREY)
-    imgui.text_wrapped(text)
-    imgui.pop_style_color()
+def wrapped(text: str, color: imgui.ImVec4 = GREY) -> None:
+    """Coloured text wrapped at the panel's edge (a hint, a message, a notice)."""
+    imgui.push_text_wrap_pos(0.0)
+    imgui.text_colored(color, text)
+    imgui.pop_text_wrap_pos()
