@@ -588,7 +588,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         if rows[-1]["stopped"]:
             break
     if many:
-        _optimize_summary(args, rows, len(scenes))
+        _optimize_summary(args, rows, len(scenes), target)
     if rows[-1]["stopped"]:
         return 130
     return 0 if all(r["success"] for r in rows) else 1
@@ -609,6 +609,9 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
         _notice(f"warning: {w}")
     space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
     what = f"target {class_names()[target]}" if target is not None else "any wrong class"
+    if goal.own_class:
+        _notice(f"note: the target {class_names()[target]} is {obj.name}'s own class: "
+                "the search looks for a pose it is recognised in")  # fmt: skip
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 
     def report(p) -> None:
@@ -639,7 +642,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
         record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
         wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
-    verdict = ("stopped (Ctrl-C), " if result.stopped else "") + ("fooled" if result.success else "not fooled")
+    verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
     print(f"wrote {args.out / stem}{wrote}")
@@ -650,19 +653,22 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
             "files": stem}  # fmt: skip
 
 
-def _optimize_summary(args, rows: list[dict], objects: int) -> None:
+def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) -> None:
     """The table of a several-object run, printed and written as optimize-summary[-N].csv."""
     from app.files import claim_stem
+    from app.imagenet import class_names
 
-    print(f"\n{'object':14s} {'fooled':6s} {'top-1':28s} {'first success':>13s}  files")
+    column = "fooled" if target is None else "reached"
+    print(f"\n{'object':14s} {column:7s} {'top-1':28s} {'first success':>13s}  files")
     for r in rows:
         first = "-" if r["first_success_s"] is None else f"{r['first_success_s']:.1f} s"
-        print(f"{r['object']:14s} {'yes' if r['success'] else 'no':6s} "
+        print(f"{r['object']:14s} {'yes' if r['success'] else 'no':7s} "
               f"{r['top1'][:22]:22s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
-    fooled = sum(r["success"] for r in rows)
+    done = sum(r["success"] for r in rows)
     left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
     _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, csv_bytes(rows)))
-    print(f"fooled {fooled} of {len(rows)} objects{left}; wrote {path}")
+    what = "fooled" if target is None else f"reached {class_names()[target]} on"
+    print(f"{what} {done} of {len(rows)} objects{left}; wrote {path}")
 
 
 @contextlib.contextmanager

@@ -493,7 +493,7 @@ class Explorer:
         r = run.result
         self.pose = r.best
         how = "stopped" if r.stopped else "done"
-        verdict = "fooled" if r.success else "not fooled"
+        verdict = run.goal.outcome(r.success)
         self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept (Revert to go back), captured")
         if run.recording is not None:
             self.notify(f"recorded the run: {run.recording}")

@@ -217,6 +217,8 @@ class Panel:
                     ex.target_class, self.target_query = idx, name
         elif ex.target_class is None:
             imgui.text_colored(GREY, "target: any wrong class")
+        elif ex.target_class == ex.obj.imagenet_class:
+            wrapped("the target is the object's own class: a search looks for a pose it is recognised in")
 
     def _optimize(self) -> None:
         ex = self.ex
@@ -259,7 +261,7 @@ class Panel:
             best = (p.best_target if targeted else p.best_true) or 0.0
             now = (p.latest_target if targeted else p.latest_true) or 0.0
             what = "target" if targeted else "true class"
-            state = "FOOLED" if p.success else "searching" if running else "not fooled"
+            state = run.goal.outcome(True).upper() if p.success else "searching" if running else run.goal.outcome(False)
             if running and run.phase == "recording":
                 state += ", recording"
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")

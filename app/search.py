@@ -64,6 +64,21 @@ class Goal:
         top1 = probs.argmax(dim=1).cpu().numpy()
         return top1 == self.target if self.target is not None else top1 != self.true_class
 
+    @property
+    def own_class(self) -> bool:
+        """The target is the object's own class: a search for a pose it is recognised in."""
+        return self.target is not None and self.target == self.true_class
+
+    def outcome(self, success: bool) -> str:
+        """How a search ended, in words: "fooled" / "not fooled", or for a targeted search
+        "reached ashcan" / "did not reach ashcan" (reaching the object's own class is not fooling)."""
+        if self.target is None:
+            return "fooled" if success else "not fooled"
+        from app.imagenet import class_names
+
+        name = class_names()[self.target]
+        return f"reached {name}" if success else f"did not reach {name}"
+
 
 class SearchSpace:
     """The free parameters (by group) around a base pose, as points of the unit cube."""

@@ -414,6 +414,18 @@ def test_ctrl_c_stops_an_optimize_run_and_keeps_its_best_pose(tmp_path):
     assert 1 + 2 <= len(rows) <= 1 + 5 and (tmp_path / "hen-cmaes.png").exists()
 
 
+def test_a_targeted_run_says_whether_it_reached_its_target_and_notes_an_own_class_target(tmp_path):
+    """A targeted search reports "reached CLASS", not "fooled"; a target that is the
+    object's own class is a search for a pose it is recognised in, and says so."""
+    assert Goal(8).outcome(True) == "fooled" and Goal(8).outcome(False) == "not fooled"
+    assert Goal(8, 412).outcome(True) == "reached ashcan" and Goal(8, 412).outcome(False) == "did not reach ashcan"
+    assert Goal(8, 8).own_class and not Goal(8, 412).own_class and not Goal(8).own_class
+    r = run("optimize", "--object", "hen", "--method", "random", "--target", "hen", "--iterations", "1",
+            "--out", tmp_path)  # fmt: skip
+    assert "note: the target hen is hen's own class" in r.stderr
+    assert r.stdout.startswith("reached hen: top-1 hen"), r.stdout  # the canonical pose is recognised
+
+
 def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path):
     """--object NAME,NAME or all: one search per object, each with its own files, then a table
     (printed and as optimize-summary.csv); exit 1 when some object was not fooled."""
@@ -439,7 +451,7 @@ def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path
         ready=r"\b2it",
     )  # fmt: skip
     assert proc.returncode == 130 and took < 10, seen + err
-    assert "fooled 0 of 1 objects; stopped by Ctrl-C, 1 not searched" in out
+    assert "reached ashcan on 0 of 1 objects; stopped by Ctrl-C, 1 not searched" in out
     with open(tmp_path / "c" / "optimize-summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(x["object"], x["stopped"]) for x in rows] == [("hen", "True")]
