@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", help="library object(s): NAME, NAME,NAME... or all (default: all with --resume)")
     p.add_argument("--models", help="comma-separated classifiers (default auto; run.py models lists them)")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH", help="state-dict file of a model")
-    p.add_argument("--samples", type=int, help="random poses per object (a --resume may raise it)")
+    p.add_argument("--samples", type=whole(1), help="random poses per object (a --resume may raise it)")
     p.add_argument("--grid", help="a regular grid instead of random poses: NAME=STEPS,... e.g. yaw=36,pitch=18")
     p.add_argument("--params", help="groups sampled at random (default rotation,translation: the 6D pose)")
     _seed_arg(p, "random seed (default 0): the same seed gives the same poses", default=None)
@@ -755,11 +755,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         names = object_names() if args.object in (None, "all") else [n.strip() for n in args.object.split(",")]
         for n in names:
             resolve_object(n)  # an unknown name fails before any model loads
-        models = _sweep_models((args.models or "auto").split(","), weights, args.device, strict=False)
-        settings = RenderSettings(textures=not args.no_texture, quality=args.quality or "auto")
         grid = parse_grid(args.grid) if args.grid else ()
         if not grid and not args.samples:
             raise SweepError("say how many poses: --samples N (random) or --grid NAME=STEPS,...")
+        if grid and (args.samples or args.params):
+            given = " and ".join(f for f, v in (("--samples", args.samples), ("--params", args.params)) if v)
+            raise SweepError(f"{given} is for random poses; a --grid names its parameters and steps: leave one out")
+        models = _sweep_models((args.models or "auto").split(","), weights, args.device, strict=False)
+        settings = RenderSettings(textures=not args.no_texture, quality=args.quality or "auto")
         plan = SweepPlan(
             objects=tuple(names), models=tuple(m.name for m in models), samples=args.samples or 0,
             seed=args.seed or 0, groups=tuple(_groups(args.params or "rotation,translation")), grid=grid,
