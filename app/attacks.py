@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from app.classifiers import Classifier, Prediction
 from app.live import classify_image, rank_of, top_k
+from app.search import Goal
 
 METHODS = ("fgsm", "pgd", "deepfool")
 DEFAULT_STEPS = {"fgsm": 1, "pgd": 10, "deepfool": 50}  # the window's, and run.py attack without --steps
@@ -65,6 +66,11 @@ class AttackResult:
     def fooled(self) -> bool:
         top = int(np.argmax(self.after))
         return top == self.target if self.target is not None else top != self.label
+
+    @property
+    def outcome(self) -> str:
+        """How the attack ended: "fooled" / "not fooled", or "reached CLASS" / "did not reach CLASS"."""
+        return Goal(self.label, self.target).outcome(self.fooled)
 
     def top(self, after: bool = True, k: int = 5) -> Prediction:
         return top_k(self.after if after else self.before, k)

@@ -89,6 +89,16 @@ M map yaw x pitch, H help, Tab panel, Esc quit.
 """
 
 
+def note_own_class(obj, target: int | None) -> None:
+    """A target that is the object's own class is a search for a pose (or image) it is
+    recognised in, not a way to fool the classifier: say so."""
+    from app.imagenet import class_names
+
+    if target is not None and target == obj.imagenet_class:
+        _notice(f"note: the target {class_names()[target]} is {obj.name}'s own class: "
+                "the search looks for a pose (or pixels) it is recognised in")  # fmt: skip
+
+
 def _notice(msg: str) -> None:
     print(msg, file=sys.stderr)
 
@@ -609,9 +619,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
         _notice(f"warning: {w}")
     space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
     what = f"target {class_names()[target]}" if target is not None else "any wrong class"
-    if goal.own_class:
-        _notice(f"note: the target {class_names()[target]} is {obj.name}'s own class: "
-                "the search looks for a pose it is recognised in")  # fmt: skip
+    note_own_class(obj, target)
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 
     def report(p) -> None:

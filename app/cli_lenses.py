@@ -123,6 +123,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
     for w in pipe.set_object(obj):
         cli._notice(f"warning: {w}")
+    cli.note_own_class(obj, target)
     names = class_names()
     image = pipe.render(pose)
     label = obj.imagenet_class
@@ -138,7 +139,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
                        alpha=args.alpha, steps=steps, seed=args.seed, stop=stop)  # fmt: skip
             results.append(r)
             top = r.top()
-            print(f"{m:9s} {'fooled' if r.fooled else 'not fooled':10s} -> {names[top.indices[0]]} "
+            print(f"{m:9s} {r.outcome:10s} -> {names[top.indices[0]]} "
                   f"{top.probabilities[0]:.3f}; L-inf {r.linf}/255, L2 {r.l2:.1f}/255, "
                   f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.steps} steps, {r.seconds:.2f} s"
                   f"{' (stopped)' if r.stopped else ''}")  # fmt: skip
@@ -183,7 +184,7 @@ def _pose_attack(pipe, obj, pose, target, args, tiles, names, stop: threading.Ev
     record = pose_attack_record(pose, result.best, probs, result.success, result.elapsed)
     turn = ", ".join(f"{n} {v:+.0f}" for n, v in record["changed"].items())
     tiles.append(pose_tile(best, probs, f"pose attack: {turn}", result.success))
-    print(f"pose      {'fooled' if result.success else 'not fooled':10s} -> {names[top]} {probs[top]:.3f}; "
+    print(f"pose      {goal.outcome(result.success):10s} -> {names[top]} {probs[top]:.3f}; "
           f"turned {turn or 'nothing'}, {method}, {result.elapsed:.1f} s")  # fmt: skip
     return record
 

@@ -165,7 +165,7 @@ class Lenses:
             self.attack_record = scene
             self.attack_change = self.attack.perturbation_image()
             r = self.attack
-            ex.notify(f"{method}: {'fooled' if r.fooled else 'not fooled'} with L-inf {r.linf}/255, "
+            ex.notify(f"{method}: {r.outcome} with L-inf {r.linf}/255, "
                       f"L2 {r.l2:.0f}/255 in {r.seconds:.1f} s"
                       + (f" (stopped after {r.steps} steps)" if r.stopped else ""))  # fmt: skip
 

@@ -64,11 +64,6 @@ class Goal:
         top1 = probs.argmax(dim=1).cpu().numpy()
         return top1 == self.target if self.target is not None else top1 != self.true_class
 
-    @property
-    def own_class(self) -> bool:
-        """The target is the object's own class: a search for a pose it is recognised in."""
-        return self.target is not None and self.target == self.true_class
-
     def outcome(self, success: bool) -> str:
         """How a search ended, in words: "fooled" / "not fooled", or for a targeted search
         "reached ashcan" / "did not reach ashcan" (reaching the object's own class is not fooling)."""
