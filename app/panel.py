@@ -265,7 +265,8 @@ class Panel:
             if running and run.phase == "recording":
                 state += ", recording"
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
-            imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {what} p now {now:.3f}, best {best:.3f}")
+            figures = f"{what} p now {now:.3f}, best {best:.3f}" if running else f"best {what} p {best:.3f}"
+            imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {figures}")  # the view shows the best
 
     def section(self, label: str, key: str = "", thing: object = None, default_open: bool = False) -> bool:
         """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a
