@@ -325,7 +325,8 @@ def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> in
         return 130
     written = write_gallery(state, args.out, args.gallery, pipe)
     best = state.best(1)[0]
-    line = f"generation {state.generation}: {len(state.best(minimum=0.9))} classes at >= 0.9"
+    n = len(state.best(minimum=0.9))
+    line = f"generation {state.generation}: {n} class{'es' * (n != 1)} at >= 0.9"
     if state.target is not None:
         line += f"; target {names[state.target]} {state.target_fitness():.3f}"
     if stop.is_set():

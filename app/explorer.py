@@ -529,7 +529,8 @@ class Explorer:
             return
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
-        self.notify(f"atlas of {run.object} / {run.model}: {run.done_cells} of {run.cells} poses in "
+        stopped = " (stopped)" if run.done_cells < run.cells else ""
+        self.notify(f"atlas of {run.object} / {run.model}{stopped}: {run.done_cells} of {run.cells} poses in "
                     f"{run.elapsed:.1f} s, top-1 correct {right}; click a cell to see its pose")  # fmt: skip
 
     # ----------------------------------------------------------------- mouse

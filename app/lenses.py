@@ -323,8 +323,9 @@ class Lenses:
                 best = s.best(1, exclude=run.true_class)
                 top = f"; best {class_names()[best[0][0]]} {100 * best[0][1].fitness:.0f}%" if best else ""
                 aim = f"; target {100 * s.target_fitness():.1f}%" if s.target is not None else ""
+                n = len(s.best(minimum=0.5, exclude=run.true_class))
                 self.ex.notify(f"evolution stopped at generation {s.generation} ({s.evaluations} pictures, "
-                               f"{len(s.best(minimum=0.5, exclude=run.true_class))} classes at >= 50%){top}{aim}; "
+                               f"{n} class{'es' * (n != 1)} at >= 50%){top}{aim}; "
                                "click an elite to dress the object")  # fmt: skip
 
     def _announce_fragility(self, run: FragilityRun) -> None:

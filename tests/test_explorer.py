@@ -429,7 +429,7 @@ def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(exp
     assert (run.true_rank > 0).all()
     assert 0 < run.fraction_correct() < 1  # right in some poses, wrong in others
     assert run.fraction_correct() == pytest.approx((run.true_rank == 1).mean())
-    assert any("atlas of teddy_bear" in m.text for m in explorer.messages)
+    assert any("atlas of teddy_bear / efficientnet_lite0: 72 of 72 poses" in m.text for m in explorer.messages)
     assert explorer.pose == start  # mapping never moves the view
     # the drawn cells have the colours of their ranks
     img = image_of(screen)
@@ -453,6 +453,10 @@ def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(exp
     assert explorer.pose.z == start.z and explorer.pose.roll == start.roll
     run_until(explorer, screen, lambda: fresh_result(explorer), what="the prediction of the cell's pose")
     assert explorer.result.rank_of(850) == run.true_rank[tuple(wrong)]
+    explorer.act("atlas")  # a map stopped part-way says so
+    explorer.act("atlas")
+    run_until(explorer, screen, lambda: "(stopped): " in explorer.messages[-1].text, timeout=60, what="the stop")
+    assert not explorer.mapping and explorer.atlas.done_cells < 72
 
 
 def click_at(explorer: Explorer, screen, x: float, y: float) -> None:
