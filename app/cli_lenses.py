@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cli_args import model_args, number, parse_size, positive, scene_args, seed_arg, whole, writable_folder
+from app.cli_shared import ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
 from app.files import FolderLock
 from app.lens_files import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.streams import default_streams
@@ -42,40 +44,41 @@ end, gallery.png and elites/CLASS.png for the best entries.
 """
 
 
-def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
+def add_parsers(sub) -> None:
+    """The parsers of attack, fragility and evolve."""
     p = sub.add_parser("attack", help="pixel attacks (FGSM, PGD, DeepFool) next to a pose attack of the same view",
                        epilog=ATTACK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     scene_args(p)
     model_args(p)
     p.add_argument("--methods", default="fgsm,pgd,deepfool", help="comma-separated: fgsm, pgd, deepfool")
     p.add_argument(
-        "--eps", type=_cli().number(0, 255), default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)"
+        "--eps", type=number(0, 255), default=2.0, help="L-inf budget of FGSM/PGD in 8-bit steps (default 2)"
     )
-    p.add_argument("--alpha", type=_cli().positive, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
-    p.add_argument("--steps", type=_cli().whole(1, 100_000),
+    p.add_argument("--alpha", type=positive, help="PGD step in 8-bit steps (default eps/4, at least 0.5)")
+    p.add_argument("--steps", type=whole(1, 100_000),
                    help="PGD iterations (default 10) / DeepFool iterations (default 50)")  # fmt: skip
     p.add_argument("--target", help="class for a targeted FGSM/PGD (default: untargeted)")
     seed_arg(p, "PGD random start and pose search seed")
     p.add_argument(
         "--pose-seconds",
-        type=_cli().positive,
+        type=positive,
         default=10.0,
         help="pose attack budget (rotation; grad on CPU, CMA-ES with CUDA)",
     )
     p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
-    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for the sheet, JSON and images")
+    p.add_argument("--out", type=writable_folder, required=True, help="folder for the sheet, JSON and images")
 
     p = sub.add_parser("fragility", help="fragile-recognition maps: classify every crop of the view on a grid",
                        epilog=FRAGILITY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     scene_args(p)
     model_args(p)
-    p.add_argument("--size", type=_cli()._parse_size, default=(1024, 768),
+    p.add_argument("--size", type=parse_size, default=(1024, 768),
                    help="view resolution WxH the crops come from (default 1024x768)")  # fmt: skip
     p.add_argument("--sizes", default="0.4,0.6,0.8", help="crop sides as fractions of the shorter image side")
-    p.add_argument("--grid", type=_cli().whole(2, 100), default=10, help="crop positions per axis, 2..100 (default 10)")
+    p.add_argument("--grid", type=whole(2, 100), default=10, help="crop positions per axis, 2..100 (default 10)")
     p.add_argument("--criterion", choices=["top1", "top5"], default="top1", help="what counts as correct")
-    p.add_argument("--batch", type=_cli().whole(1, 1024), default=32, help="crops classified together (default 32)")
-    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for the JSON and the plots")
+    p.add_argument("--batch", type=whole(1, 1024), default=32, help="crops classified together (default 32)")
+    p.add_argument("--out", type=writable_folder, required=True, help="folder for the JSON and the plots")
 
     p = sub.add_parser("evolve", help="evolve CPPN fooling images / object textures with MAP-Elites (resumable)",
                        epilog=EVOLVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -83,26 +86,12 @@ def add_parsers(sub, scene_args, model_args, seed_arg) -> None:
     model_args(p)
     p.add_argument("--kind", choices=["image", "object"], help="plain fooling images or a skin on the object")
     p.add_argument("--target", help="class to aim for (default: as many classes as possible)")
-    p.add_argument("--generations", type=_cli().whole(1), default=50, help="generations to run (default 50)")
-    p.add_argument("--batch", type=_cli().whole(1, 1024), default=16, help="children per generation (default 16)")
+    p.add_argument("--generations", type=whole(1), default=50, help="generations to run (default 50)")
+    p.add_argument("--batch", type=whole(1, 1024), default=16, help="children per generation (default 16)")
     seed_arg(p, "random seed (same seed, same machine: same run)")
-    p.add_argument("--gallery", type=_cli().whole(1, 1000), default=24, help="elites shown in gallery.png (default 24)")
+    p.add_argument("--gallery", type=whole(1, 1000), default=24, help="elites shown in gallery.png (default 24)")
     p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
-    p.add_argument("--out", type=_cli().writable_folder, required=True, help="folder for archive.json and the gallery")
-
-
-def _cli():
-    from app import cli
-
-    return cli
-
-
-def _target(text: str | None) -> int | None:
-    from app.imagenet import resolve_class
-
-    if not text:
-        return None
-    return resolve_class(int(text) if text.isdigit() else text)
+    p.add_argument("--out", type=writable_folder, required=True, help="folder for archive.json and the gallery")
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
@@ -113,23 +102,22 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from app.imagenet import class_names
     from app.pipeline import Pipeline
 
-    cli = _cli()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods or any(m not in METHODS for m in methods):
         raise AttackError(f"--methods takes {', '.join(METHODS)}; got {args.methods!r}")
-    obj, pose, settings, doc = cli._scene(args)
-    target = _target(args.target)
-    clf = classifiers.load_classifier(cli._model_name(args, doc), args.weights, args.device, notify=cli._notice)
+    obj, pose, settings, doc = scene(args)
+    target = target_class(args.target)
+    clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
     for w in pipe.set_object(obj):
-        cli._notice(f"warning: {w}")
-    cli.note_own_class(obj, target)
+        notice(f"warning: {w}")
+    note_own_class(obj, target)
     names = class_names()
     image = pipe.render(pose)
     label = obj.imagenet_class
     results = []
     stop = threading.Event()
-    with cli.ctrl_c_stops(stop, tqdm, "stopping after this step; the attacks so far are kept"):
+    with ctrl_c_stops(stop, tqdm, "stopping after this step; the attacks so far are kept"):
         for m in methods:
             if stop.is_set():
                 break
@@ -197,25 +185,24 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     from app.glcontext import create_headless_context
     from app.renderer import OffscreenTarget, Renderer
 
-    cli = _cli()
     width, height = args.size
     try:
         relatives = [float(v) for v in args.sizes.split(",") if v.strip()]
     except ValueError:
         raise FragilityError(f"--sizes takes fractions like 0.4,0.6,0.8; got {args.sizes!r}") from None
-    obj, pose, settings, doc = cli._scene(args)
+    obj, pose, settings, doc = scene(args)
     if obj.imagenet_class is None:
         raise FragilityError(f"{obj.name} has no ImageNet class, so correctness cannot be judged")
     ctx = create_headless_context()
     renderer = Renderer(ctx)
     mesh = obj.load()
     for w in mesh.warnings:
-        cli._notice(f"warning: {w}")
+        notice(f"warning: {w}")
     renderer.set_mesh(mesh)
     target = OffscreenTarget(ctx, width, height, settings.quality)
     renderer.render(pose, target, settings)
     image = target.read()[..., :3].copy()
-    clf = classifiers.load_classifier(cli._model_name(args, doc), args.weights, args.device, notify=cli._notice)
+    clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     clf.freeze()
     total = crops_for(image.shape, relatives, args.grid)
     bar = tqdm(total=total, desc=f"fragility of {obj.name} ({clf.name})", unit="crop", file=sys.stderr)
@@ -226,7 +213,7 @@ def cmd_fragility(args: argparse.Namespace) -> int:
         bar.refresh()
 
     stop = threading.Event()
-    with cli.ctrl_c_stops(stop, bar, "stopping; the crop sizes already mapped are kept"):
+    with ctrl_c_stops(stop, bar, "stopping; the crop sizes already mapped are kept"):
         result = fragility(clf, image, obj.imagenet_class, relatives, args.grid, args.criterion, args.batch,
                            stop=stop, report=report)  # fmt: skip
     bar.close()
@@ -256,16 +243,15 @@ def cmd_fragility(args: argparse.Namespace) -> int:
 def cmd_evolve(args: argparse.Namespace) -> int:
     from app.evolve import EvolveError
 
-    cli = _cli()
     path = args.out / "archive.json"
-    target = _target(args.target)
+    target = target_class(args.target)
     if args.resume and not path.is_file():
         raise EvolveError(f"nothing to resume: {path} does not exist")
     with FolderLock(args.out, "evolution"):  # one writer of the archive at a time
-        return _evolve(args, cli, path, target)
+        return _evolve(args, path, target)
 
 
-def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> int:
+def _evolve(args: argparse.Namespace, path: Path, target: int | None) -> int:
     """The evolution of ``cmd_evolve``, with its folder held."""
     from tqdm import tqdm
 
@@ -284,11 +270,11 @@ def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> in
         if path.exists():
             raise EvolveError(f"{path} exists: pass --resume to go on with it, or choose another --out")
         kind = args.kind or ("object" if args.object else "image")
-        obj, pose, _settings, doc = cli._scene(args) if kind == "object" else (None, None, None, None)
-        model = classifiers.resolve_name(cli._model_name(args, doc), args.weights)
+        obj, pose, _settings, doc = scene(args) if kind == "object" else (None, None, None, None)
+        model = classifiers.resolve_name(model_name(args, doc), args.weights)
         state = EvolveState(kind, model, target, args.seed, object=obj.name if obj else None,
                             pose=pose.to_dict() if pose else None)  # fmt: skip
-    clf = classifiers.load_classifier(state.model, args.weights, args.device, notify=cli._notice)
+    clf = classifiers.load_classifier(state.model, args.weights, args.device, notify=notice)
     clf.freeze()
     if clf.name != state.model:
         raise EvolveError(f"the archive was made with {state.model}, which is not available here ({clf.name} is)")
@@ -299,7 +285,7 @@ def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> in
         from app.pipeline import Pipeline
 
         args.object = state.object
-        _obj, _pose, settings, _doc = cli._scene(args)
+        _obj, _pose, settings, _doc = scene(args)
         pipe = Pipeline(clf, settings=settings, batch=args.batch)
         pipe.set_object(resolve_object(state.object))
         evaluate = object_evaluator(clf, pipe.renderer, pipe.reader, Pose(state.pose), settings)
@@ -316,7 +302,7 @@ def _evolve(args: argparse.Namespace, cli, path: Path, target: int | None) -> in
         bar.set_postfix(shown)
 
     stop = threading.Event()
-    with cli.ctrl_c_stops(stop, bar, "stopping after this generation; the archive and the gallery are kept"):
+    with ctrl_c_stops(stop, bar, "stopping after this generation; the archive and the gallery are kept"):
         evolve(state, evaluate, args.generations, args.batch, stop=stop, report=report,
                checkpoint=lambda s: s.save(path))  # fmt: skip
     bar.close()

@@ -105,6 +105,15 @@ def test_classify_reports_top5_and_the_true_class():
     assert data["true_rank"] is None and len(data["top"]) == 5
 
 
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
+    """run.py objects | head -1: no "Broken pipe" error or traceback, exit 141 as for SIGPIPE."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "objects"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, STRIKE_OFFLINE="1"))  # fmt: skip
+    proc.stdout.close()  # before the command prints (it starts in about a second)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
+
+
 def test_classify_an_image_file(tmp_path):
     run("render", "--object", "coffee_cup", "--out", tmp_path / "cup.png")
     out = run("classify", "--image", tmp_path / "cup.png").stdout

@@ -1,0 +1,133 @@
+"""``run.py optimize``: search the pose space of one or several objects, with a progress
+bar, and write each best pose (JSON + PNG), its trajectory and optionally a recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from app import classifiers
+from app.cli_args import parse_groups
+from app.cli_shared import ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
+from app.files import csv_bytes, png_bytes, write_new
+from app.library import object_names
+from app.params import PoseDocument
+from app.search import SearchError
+from app.streams import default_streams
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from app.pipeline import Pipeline
+    from app.search import Budget
+
+    many = args.object is not None and (args.object == "all" or "," in args.object)
+    if many and args.pose:
+        raise SearchError("--pose is one object's pose; with several objects each starts at its canonical pose")
+    names = [args.object] if not many else object_names() if args.object == "all" else args.object.split(",")
+    scenes = [scene(argparse.Namespace(**{**vars(args), "object": name and name.strip()})) for name in names]
+    target = target_class(args.target)
+    groups = parse_groups(args.params)
+    if args.budget is not None:
+        if args.iterations is not None or args.seconds is not None:
+            raise SearchError("give --budget or --iterations/--seconds, not both")
+        args.iterations, args.seconds = args.budget
+    unset = args.iterations is None and args.seconds is None
+    budget = Budget(100 if unset else args.iterations, args.seconds)  # 0 is refused, not read as "unset"
+    if target is None and (nameless := [o for o, *_ in scenes if o.imagenet_class is None]):
+        for o in nameless:
+            o.load()  # a broken mesh file is reported before anything else about it
+        raise SearchError(
+            f"{', '.join(o.name for o in nameless)} has no ImageNet class to get wrong: give --target CLASS"
+        )
+    clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
+    pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
+    args.method = args.method or pipe.default_method()
+    if args.edge_gradients and args.method != "grad":
+        raise SearchError(f"--edge-gradients is for --method grad, not {args.method}")
+    rows = []
+    for obj, pose, settings, _doc in scenes:
+        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget))
+        if rows[-1]["stopped"]:
+            break
+    if many:
+        _optimize_summary(args, rows, len(scenes), target)
+    if rows[-1]["stopped"]:
+        return 130
+    return 0 if all(r["success"] for r in rows) else 1
+
+
+def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> dict:
+    """One object's search for ``run.py optimize``: progress bar, files, a line of result;
+    returns the row of the summary."""
+    from tqdm import tqdm
+
+    from app.capture import prediction_record
+    from app.files import claim_stem
+    from app.imagenet import class_names
+    from app.search import Goal, SearchSpace
+
+    clf = pipe.classifier
+    for w in pipe.set_object(obj):
+        notice(f"warning: {w}")
+    space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
+    what = f"target {class_names()[target]}" if target is not None else "any wrong class"
+    note_own_class(obj, target)
+    bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
+
+    def report(p) -> None:
+        bar.update(1)
+        shown = p.best_target if target is not None else p.best_true
+        bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
+
+    stop = threading.Event()
+    with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
+        result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
+                             stop_on_success=args.until_fooled, edges=args.edge_gradients)  # fmt: skip
+    bar.close()
+    image = pipe.render(result.best)
+    probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
+    suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
+    extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
+             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
+                     + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
+    best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
+    stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
+                         lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
+    write_new(args.out / f"{stem}.png", png_bytes(image))
+    write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
+    wrote = ".json, .png, -trajectory.csv"
+    if args.record:
+        from app.recording import record_run
+
+        record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
+        wrote += f", .{args.record}"
+    top = extra["prediction"]["top5"][0]
+    verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
+    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
+          f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
+    print(f"wrote {args.out / stem}{wrote}")
+    return {"object": obj.name, "success": result.success, "top1": top["label"],
+            "top1_probability": round(top["probability"], 6),
+            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),
+            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
+            "files": stem}  # fmt: skip
+
+
+def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) -> None:
+    """The table of a several-object run, printed and written as optimize-summary[-N].csv."""
+    from app.files import claim_stem
+    from app.imagenet import class_names
+
+    column = "fooled" if target is None else "reached"
+    print(f"\n{'object':14s} {column:7s} {'top-1':28s} {'first success':>13s}  files")
+    for r in rows:
+        first = "-" if r["first_success_s"] is None else f"{r['first_success_s']:.1f} s"
+        print(f"{r['object']:14s} {'yes' if r['success'] else 'no':7s} "
+              f"{r['top1'][:22]:22s} {r['top1_probability']:.3f} {first:>13s}  {r['files']}")  # fmt: skip
+    done = sum(r["success"] for r in rows)
+    left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
+    _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, csv_bytes(rows)))
+    what = "fooled" if target is None else f"reached {class_names()[target]} on"
+    print(f"{what} {done} of {len(rows)} objects{left}; wrote {path}")
