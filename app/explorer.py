@@ -720,6 +720,15 @@ class Explorer:
 
     # -------------------------------------------------------------- shutdown
 
+    def announce_closing(self) -> bool:
+        """Before :meth:`wind_down` waits: say that a running pose search's recording will
+        be written first (it can take seconds); True if there is a message to draw."""
+        run = self.optimize_run
+        if run is None or run.done or run.record is None:
+            return False
+        self.notify("closing: the pose search stops and its recording is written first")
+        return True
+
     def wind_down(self) -> bool:
         """Stop the background runs before the window closes; a pose search stopped so keeps
         its best pose and captures it.  True if a frame must still be drawn for a capture."""

@@ -252,6 +252,8 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
             return
         state["closing"] = True
         pyglet.clock.unschedule(tick)
+        if explorer.announce_closing():
+            window.draw(0.0)  # the message shows while the window waits for the recording
         if explorer.wind_down():  # a stopped pose search's best pose: draw it once, for its capture
             window.draw(0.0)
         ended = explorer.close()

@@ -387,6 +387,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
     assert explorer.pose == start
+    assert not explorer.announce_closing()  # nothing running: nothing to say
 
 
 def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
@@ -398,6 +399,8 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     explorer.optimize_options.record = "mp4"
     explorer.act("optimize")
     run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    assert explorer.announce_closing()  # closing the window now would say why it waits
+    assert explorer.messages[-1].text.startswith("closing: the pose search stops and its recording is written")
     explorer.act("optimize")  # stop
     run_until(explorer, screen, lambda: not explorer.optimizing, timeout=60, what="the stop and the recording")
     explorer.draw(screen, (W, H))
