@@ -28,6 +28,7 @@ from app.cli_args import (
     scene_args,
     seed_arg,
     whole,
+    window_size,
     writable_file,
     writable_folder,
 )
@@ -147,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scene_args(p)
     model_args(p)
-    p.add_argument("--size", type=parse_size, default=(1024, 768), help="window size WxH (default 1024x768)")
+    p.add_argument("--size", type=window_size, default=(1024, 768), help="window size WxH (default 1024x768)")
     p.add_argument(
         "--captures", type=writable_folder, default="captures", help="folder for captures (default captures/)"
     )
@@ -351,7 +352,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_window(args: argparse.Namespace) -> int:
-
     import torch
 
     from app.window import WindowOptions, check_display, run_window

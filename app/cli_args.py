@@ -26,6 +26,16 @@ def parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """A window's ``WxH`` (or ``N``): each side 1..MAX_SIZE pixels."""
+    from app.renderer import MAX_SIZE
+
+    w, h = parse_size(text)
+    if not (1 <= w <= MAX_SIZE and 1 <= h <= MAX_SIZE):
+        raise argparse.ArgumentTypeError(f"window size must be 1..{MAX_SIZE} pixels a side, got {text!r}")
+    return w, h
+
+
 def parse_budget(text: str) -> tuple[int | None, float | None]:
     """``5s``, ``40`` (iterations), ``40it`` or both (``40,5s``): (iterations, seconds)."""
     iterations = seconds = None

@@ -35,7 +35,7 @@ from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.optimize_run import OptimizeRun
 from app.params import GROUPS, Pose, PoseDocument, load_pose_file
-from app.renderer import OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
+from app.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
@@ -625,6 +625,10 @@ class Explorer:
         return MOVING_VIEW_SCALE if self.software_gl and moving else 1.0
 
     def _scaled_view(self, width: int, height: int) -> OffscreenTarget:
+        """The offscreen target of a view drawn at reduced resolution (at most MAX_SIZE a
+        side, so a very wide window or framebuffer draws a coarser view, not an error)."""
+        shrink = min(1.0, MAX_SIZE / max(width, height))
+        width, height = max(int(width * shrink), 1), max(int(height * shrink), 1)
         t = self._view_target
         if t is None or t.size != (width, height) or t.quality != self.quality:
             if t is not None:

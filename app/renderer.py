@@ -24,6 +24,7 @@ NEAR, FAR = 0.5, 40.0
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 # quality -> (MSAA samples, texture anisotropy)
 QUALITY = {"fast": (0, 1.0), "high": (4, 8.0)}
+MAX_SIZE = 8192  # the widest or tallest offscreen render, in pixels
 
 
 def is_software(ctx: moderngl.Context) -> bool:
@@ -105,8 +106,8 @@ def _is_blended(part: MeshPart) -> bool:
 
 
 def _checked_size(width: int, height: int) -> tuple[int, int]:
-    if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
-        raise ValueError(f"render size {width}x{height} is out of range (1..8192)")
+    if not (1 <= int(width) <= MAX_SIZE and 1 <= int(height) <= MAX_SIZE):
+        raise ValueError(f"render size {width}x{height} is out of range (1..{MAX_SIZE})")
     return int(width), int(height)
 
 

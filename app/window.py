@@ -8,10 +8,12 @@ otherwise, so an idle window leaves the processor to the classifier.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,15 +249,18 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         shutdown()
         return pyglet.event.EVENT_HANDLED
 
-    def shutdown() -> None:
+    def shutdown(draw: Callable[[], None] | None = None) -> None:
+        """Close as the window's close button does: stop the runs, write what was asked for
+        (``draw`` draws the frames that needs), stop the worker, close the window."""
         if state["closing"]:
             return
         state["closing"] = True
         pyglet.clock.unschedule(tick)
+        draw = draw or (lambda: window.draw(0.0))
         if explorer.announce_closing():
-            window.draw(0.0)  # the message shows while the window waits for the recording
+            draw()  # the message shows while the window waits for the recording
         if explorer.wind_down():  # a stopped pose search's best pose: draw it once, for its capture
-            window.draw(0.0)
+            draw()
         ended = explorer.close()
         if not ended:
             print("warning: the classifier worker did not stop in time", file=sys.stderr)
@@ -316,6 +321,15 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
                 print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list) or k == "window"}))
             shutdown()
 
+    def draw_if_possible() -> None:
+        with contextlib.suppress(Exception):  # a frame cut short by Ctrl-C may leave ImGui mid-frame
+            window.draw(0.0)
+
     pyglet.clock.schedule_once(tick, 0.0)
-    pyglet.app.run(None)
+    try:
+        pyglet.app.run(None)
+    except BaseException as e:  # Ctrl-C in the terminal, or a frame that failed: close as the window would
+        with contextlib.suppress(Exception):  # and report the original failure, not one from closing
+            shutdown(draw_if_possible if isinstance(e, KeyboardInterrupt) else lambda: None)
+        raise
     return 0

@@ -200,6 +200,7 @@ def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed
         (["optimize", "--seconds", "nan"], "argument --seconds: must be a number > 0, got 'nan'"),
         (["window", "--ui-scale", "9"], "argument --ui-scale: must be a number in (0, 4], got '9'"),
         (["window", "--view-scale", "0"], "argument --view-scale: must be a number in 0.1..1, got '0'"),
+        (["window", "--size", "100000x100"], "argument --size: window size must be 1..8192 pixels a side, got"),
     ],
 )
 def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys, args, message):

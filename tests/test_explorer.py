@@ -412,6 +412,13 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     assert len(iio.imread(mp4, index=None)) == 1 + result.iterations + 1 + 12  # start, steps, best held 1.5 s
 
 
+def test_a_view_wider_than_the_largest_render_is_drawn_coarser_not_refused(explorer):
+    """A framebuffer over 2 x 8192 pixels wide (a huge or HiDPI window) while the view moves
+    at half resolution: before, "render size 49805x50 is out of range (1..8192)" ended the app."""
+    assert explorer._scaled_view(18000, 100).size == (8192, 45)
+    assert explorer._scaled_view(300, 200).size == (300, 200)
+
+
 def test_optimize_without_groups_is_a_message(explorer):
     for g in explorer.optimize_options.groups:
         explorer.optimize_options.groups[g] = False

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -306,6 +307,14 @@ def test_closing_the_window_keeps_a_capture_just_asked_for_and_the_best_pose_of_
     assert "stopped: not fooled" in app.output() and "captured soccer_ball-002" in app.output(), app.output()
     doc = json.loads((out / "soccer_ball-002.json").read_text())
     assert doc["pose"] != json.loads((out / "soccer_ball-001.json").read_text())["pose"]  # the search's best
+    # Ctrl-C in the terminal closes as the window does (before, a failure in a frame left the
+    # worker threads running and the process aborted: "terminate called without an active exception")
+    app = app_factory("--object", "soccer_ball", "--captures", str(out))
+    app.key("o")
+    time.sleep(4)
+    app.proc.send_signal(signal.SIGINT)
+    assert app.proc.wait(60) == 130, app.output()
+    assert "captured soccer_ball-003" in app.output() and app.output().rstrip().endswith("interrupted"), app.output()
 
 
 def test_atlas_key_maps_the_view_and_a_click_on_a_red_cell_loads_its_pose(app_factory, tmp_path):
