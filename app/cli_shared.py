@@ -50,7 +50,7 @@ def scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings
             except ValueError:
                 raise PoseError(f"--set {key}: {value!r} is not a number") from None
         pose = pose.replace(**changes)
-    settings = RenderSettings.from_dict(doc.settings) if doc and doc.settings else RenderSettings()
+    settings = (RenderSettings.from_file_dict(doc.settings, args.pose) if doc else None) or RenderSettings()
     if args.no_texture:
         settings.textures = False
     if args.cull:

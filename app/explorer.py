@@ -351,7 +351,7 @@ class Explorer:
     def load_pose(self, path: str | Path) -> None:
         try:
             doc = load_pose_file(path)
-            settings = RenderSettings.from_dict(doc.settings) if doc.settings else None
+            settings = RenderSettings.from_file_dict(doc.settings, path)
         except Exception as e:
             self.notify(str(e), error=True)
             return

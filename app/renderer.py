@@ -17,7 +17,7 @@ import numpy as np
 from app.culling import INWARD, OPEN, OUTWARD, closed_pieces
 from app.glcontext import GLUnavailable
 from app.mesh import Mesh, MeshPart, load_texture
-from app.params import Pose, light_direction, rotation_matrix, world_translation
+from app.params import Pose, PoseError, light_direction, rotation_matrix, world_translation
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
 NEAR, FAR = 0.5, 40.0
@@ -63,18 +63,36 @@ class RenderSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> RenderSettings:
+        """Settings from their JSON form (a pose file's "settings"); ValueError names what is wrong."""
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown render setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        out = cls(**data)
-        bg = tuple(float(c) for c in out.background)
-        if len(bg) != 3 or not all(0.0 <= c <= 1.0 for c in bg):
-            raise ValueError(f"background must be three numbers in [0, 1], got {out.background!r}")
-        out.background = bg  # type: ignore[assignment]
-        if out.quality not in ("auto", *QUALITY):
-            raise ValueError(f"quality must be auto, fast or high, got {out.quality!r}")
-        return out
+        for name in ("textures", "cull_back_faces"):
+            if name in data and not isinstance(data[name], bool):
+                raise ValueError(f"render setting {name} must be true or false, got {data[name]!r}")
+        bg = data.get("background", cls.background)
+        numbers = isinstance(bg, (list, tuple)) and all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in bg
+        )
+        if not (numbers and len(bg) == 3 and all(0.0 <= c <= 1.0 for c in bg)):
+            raise ValueError(f"background must be three numbers in [0, 1], got {bg!r}")
+        image = data.get("background_image")
+        if image is not None and not (isinstance(image, str) and image):
+            raise ValueError(f"background_image must be a file path or null, got {image!r}")
+        if data.get("quality", "auto") not in ("auto", *QUALITY):
+            raise ValueError(f"quality must be auto, fast or high, got {data['quality']!r}")
+        return cls(**{**data, "background": tuple(float(c) for c in bg)})
+
+    @classmethod
+    def from_file_dict(cls, data: dict | None, path: str | Path) -> RenderSettings | None:
+        """A pose file's settings (None when it has none); a bad one is a PoseError naming the file."""
+        if not data:
+            return None
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise PoseError(f"{path}: {e}") from None
 
 
 def projection_matrix(fov_deg: float, width: int, height: int, flip_y: bool = False) -> np.ndarray:

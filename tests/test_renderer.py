@@ -128,6 +128,28 @@ def test_quality_resolution(ctx):
         RenderSettings.from_dict({"shadows": True})
 
 
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"background": 5}, "background must be three numbers in [0, 1], got 5"),  # was a TypeError traceback
+        ({"background": "red"}, "background must be three numbers in [0, 1], got 'red'"),
+        ({"background": [1, 1, True]}, "background must be three numbers"),
+        ({"background": [0.5, 0.5]}, "background must be three numbers"),
+        ({"textures": "no"}, "render setting textures must be true or false, got 'no'"),  # was read as true
+        ({"cull_back_faces": 2}, "render setting cull_back_faces must be true or false, got 2"),
+        ({"background_image": 5}, "background_image must be a file path or null, got 5"),  # was a TypeError
+        ({"quality": None}, "quality must be auto, fast or high, got None"),
+    ],
+)
+def test_a_pose_files_bad_render_settings_are_named_with_the_file(tmp_path, settings, message):
+    from app.params import PoseError
+
+    assert RenderSettings.from_dict({"background": [0, 0.5, 1], "textures": False}).background == (0.0, 0.5, 1.0)
+    with pytest.raises(PoseError) as e:
+        RenderSettings.from_file_dict(settings, tmp_path / "p.json")
+    assert str(e.value).startswith(f"{tmp_path / 'p.json'}: ") and message in str(e.value), str(e.value)
+
+
 def test_frame_reader_views_its_buffer_without_copies(ctx, renderer):
     renderer.set_mesh(resolve_object("hen").load())
     target = OffscreenTarget(ctx, 64, 64, "fast")
