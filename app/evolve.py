@@ -121,7 +121,9 @@ class EvolveState:
                         history=list(data.get("history", [])))  # fmt: skip
             for c, e in data["elites"].items():
                 state.elites[int(c)] = Elite(Genome.from_dict(e["genome"]), float(e["fitness"]), int(e["generation"]))
-        except (KeyError, TypeError, ValueError) as e:
+        except KeyError as e:
+            raise EvolveError(f"broken evolution archive: no field {e}") from None
+        except (TypeError, ValueError, AttributeError) as e:
             raise EvolveError(f"broken evolution archive: {e}") from None
         return state
 
@@ -138,6 +140,8 @@ class EvolveState:
             return cls.from_dict(json.loads(path.read_text()))
         except json.JSONDecodeError as e:
             raise EvolveError(f"{path}: not JSON ({e})") from None
+        except EvolveError as e:
+            raise EvolveError(f"{path}: {e}") from None
 
 
 @dataclass

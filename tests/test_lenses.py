@@ -280,7 +280,10 @@ def test_evolve_command_resumes_and_refuses_contradictions(tmp_path):
     assert EvolveState.load(tmp_path / "archive.json").generation >= 4
     (tmp_path / "archive.json").write_text("{}")
     broken = run("evolve", "--resume", "--generations", "1", *args, check_ok=False)
-    assert broken.returncode == 2 and "not an evolution archive" in broken.stderr
+    assert broken.returncode == 2 and "archive.json: not an evolution archive" in broken.stderr
+    with pytest.raises(EvolveError, match=r"archive.json: broken evolution archive: no field 'model'"):
+        (tmp_path / "archive.json").write_text('{"format": "strike-a-pose/evolve", "version": 1, "kind": "image"}')
+        EvolveState.load(tmp_path / "archive.json")
     unknown = run("evolve", "--object", "nosuch", "--generations", "1", "--out", tmp_path / "new", check_ok=False)
     assert unknown.returncode == 2 and "nosuch" in unknown.stderr
     assert not (tmp_path / "new").exists()  # a failed start leaves no empty folder
