@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         raise
     explorer = explorer_factory(ctx)
     io = imgui.get_io()
-    state = {"last_input": time.monotonic(), "last_draw": 0.0, "drawn": None, "closing": False}
+    state = {"last_input": time.monotonic(), "last_draw": 0.0, "drawn": None, "closing": False, "ctrl_c": False}
     bench: dict = {"frames": [], "draw": [], "start": None}
 
     key_actions = {getattr(key, name): (s.action, amount) for s in SHORTCUTS for name, amount in s.bindings}
@@ -325,11 +326,26 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         with contextlib.suppress(Exception):  # a frame cut short by Ctrl-C may leave ImGui mid-frame
             window.draw(0.0)
 
+    def on_ctrl_c(_signum, _frame) -> None:
+        """The first Ctrl-C in the terminal closes the window at its next frame, as Esc does;
+        a second one interrupts at once.  Installed explicitly, so it also works where the
+        app was started with SIGINT ignored (a background job of a script)."""
+        if state["ctrl_c"]:
+            raise KeyboardInterrupt
+        state["ctrl_c"] = True
+        explorer.quit_requested = True
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     pyglet.clock.schedule_once(tick, 0.0)
     try:
         pyglet.app.run(None)
-    except BaseException as e:  # Ctrl-C in the terminal, or a frame that failed: close as the window would
+    except BaseException as e:  # a second Ctrl-C, or a frame that failed: close as the window would
         with contextlib.suppress(Exception):  # and report the original failure, not one from closing
             shutdown(draw_if_possible if isinstance(e, KeyboardInterrupt) else lambda: None)
         raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if state["ctrl_c"]:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
