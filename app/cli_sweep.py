@@ -5,6 +5,7 @@ models into a resumable sweep folder, and write its report.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from app import classifiers
 from app.classifiers import ModelUnavailable
 from app.cli_args import parse_groups
 from app.cli_shared import notice
-from app.library import resolve_object
+from app.library import object_names, resolve_object
 from app.renderer import RenderSettings
 from app.streams import default_streams
 
@@ -50,7 +51,6 @@ def _parse_weights(items: list[str]) -> dict[str, Path]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from app.library import object_names
     from app.sweep import SweepError, SweepPlan, SweepStore, parse_grid, read_plan
 
     weights = _parse_weights(args.weights)
@@ -134,8 +134,6 @@ def _run_sweep(args: argparse.Namespace, store, models: list) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
-
     from app.sweep_report import write_report
 
     path = write_report(args.folder)
