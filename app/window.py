@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,18 +249,17 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
         shutdown()
         return pyglet.event.EVENT_HANDLED
 
-    def shutdown(draw: Callable[[], None] | None = None) -> None:
+    def shutdown(draw: bool = True) -> None:
         """Close as the window's close button does: stop the runs, write what was asked for
-        (``draw`` draws the frames that needs), stop the worker, close the window."""
+        (with ``draw``, drawing the frames that needs), stop the worker, close the window."""
         if state["closing"]:
             return
         state["closing"] = True
         pyglet.clock.unschedule(tick)
-        draw = draw or (lambda: window.draw(0.0))
-        if explorer.announce_closing():
-            draw()  # the message shows while the window waits for the recording
-        if explorer.wind_down():  # a stopped pose search's best pose: draw it once, for its capture
-            draw()
+        if explorer.announce_closing() and draw:
+            window.draw(0.0)  # the message shows while the window waits for the recording
+        if explorer.wind_down() and draw:  # a stopped pose search's best pose: draw it once, for its capture
+            window.draw(0.0)
         ended = explorer.close()
         if not ended:
             print("warning: the classifier worker did not stop in time", file=sys.stderr)
@@ -322,10 +320,6 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
                 print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list) or k == "window"}))
             shutdown()
 
-    def draw_if_possible() -> None:
-        with contextlib.suppress(Exception):  # a frame cut short by Ctrl-C may leave ImGui mid-frame
-            window.draw(0.0)
-
     def on_ctrl_c(_signum, _frame) -> None:
         """The first Ctrl-C in the terminal closes the window at its next frame, as Esc does;
         a second one interrupts at once.  Installed explicitly, so it also works where the
@@ -339,9 +333,9 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
     pyglet.clock.schedule_once(tick, 0.0)
     try:
         pyglet.app.run(None)
-    except BaseException as e:  # a second Ctrl-C, or a frame that failed: close as the window would
+    except BaseException:  # a second Ctrl-C, or a frame that failed: stop the runs and the worker, draw nothing
         with contextlib.suppress(Exception):  # and report the original failure, not one from closing
-            shutdown(draw_if_possible if isinstance(e, KeyboardInterrupt) else lambda: None)
+            shutdown(draw=False)
         raise
     finally:
         signal.signal(signal.SIGINT, previous)

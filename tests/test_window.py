@@ -65,8 +65,9 @@ class App:
         self.env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
         self.log_path = tmp / f"app-{len(list(tmp.glob('app-*.log'))) + 1}.log"  # one per app started
         self.log = self.log_path.open("w")
-        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None  # as for a
-        self.proc = subprocess.Popen(  # background job started by a script, which CI machines may be
+        # sigint_ignored: as for a background job started by a script (a CI machine may run the tests so)
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+        self.proc = subprocess.Popen(
             [sys.executable, "run.py", *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=ignore,
         )  # fmt: skip
