@@ -41,6 +41,7 @@ from app.search import Budget, Goal, default_method
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
 NUDGE_DEG = 5.0
 MOTION_HOLD = 0.4  # seconds after the last change that count as "moving"
+RECORDING_WAIT = 120.0  # seconds closing waits for a search's recording before it captures without it
 MOVING_VIEW_SCALE = 0.5  # 3D view resolution while moving on software GL
 FONT_PX = 15.0
 
@@ -739,7 +740,20 @@ class Explorer:
         for run in (self.optimize_run, self.atlas):
             if run is not None:
                 run.stop()
-                run.join(30)
+        if self.atlas is not None:
+            self.atlas.join(30)
+        run = self.optimize_run
+        if run is not None and not run.done:
+            end = time.monotonic() + 30
+            while run.result is None and not run.join(0.05) and time.monotonic() < end:
+                pass  # the search stops after its current iteration
+            run.join(RECORDING_WAIT)  # then writes its recording, if asked to
+            if not run.done and run.result is not None:  # the best pose is not lost with the recording
+                run.announced = True
+                self.pose = run.result.best
+                self.notify(f"the recording took over {RECORDING_WAIT:.0f} s and was left unfinished; "
+                            "best pose captured", error=True)  # fmt: skip
+                self.act("capture")
         self.lenses.stop_all()
         self._follow_optimize()
         return self._capture_pending

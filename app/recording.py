@@ -3,11 +3,14 @@ with its top-1 label and probability.
 
 The search itself only keeps the poses it visited (its history); the frames are rendered
 and classified afterwards in batches, so recording never slows the search or changes
-its timings.  Files are written under a new name (never over an existing file).
+its timings.  A long run shows at most :data:`MAX_STEP_FRAMES` of its iterations, evenly
+spaced, so that its recording stays short to watch and quick to write.  Files are
+written under a new name (never over an existing file).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from app.params import NAMES, Pose
 from app.search import SearchResult
 
 FORMATS = (".gif", ".mp4")
+FPS = 8.0
+MAX_STEP_FRAMES = 240  # iterations shown at most: 30 s at 8 frames a second
 
 
 class RecordingError(ValueError):
@@ -34,6 +39,14 @@ def check_format(path: Path) -> None:
 def history_poses(history: Sequence[dict]) -> list[Pose]:
     """The pose the method stood at after each iteration (``current_*`` columns)."""
     return [Pose({n: row[f"current_{n}"] for n in NAMES}) for row in history]
+
+
+def shown_iterations(n: int, limit: int = MAX_STEP_FRAMES) -> list[int]:
+    """The iterations (1..n) a recording shows: all of them, or ``limit`` evenly spaced
+    ones from the first to the last."""
+    if n <= limit:
+        return list(range(1, n + 1))
+    return sorted({round(1 + i * (n - 1) / (limit - 1)) for i in range(limit)})
 
 
 def label_frame(
@@ -59,12 +72,21 @@ def label_frame(
     return np.asarray(out)
 
 
-def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0, hold: float = 0.0) -> Path:
+def gif_bytes(frames: Sequence[np.ndarray], durations: Sequence[float]) -> bytes:
+    """An endlessly looping GIF, each frame with its own palette.  Fast-octree quantising
+    encodes a recording's frame in 5-8 ms where Pillow's default (median cut) took 33-380
+    ms (the most for textured objects' many colours), with a mean error of 1.3-1.8 of 255
+    instead of 0.2-0.9 (the 99th percentile about 8 either way) and smaller files."""
+    images = [Image.fromarray(f[..., :3]).quantize(256, method=Image.Quantize.FASTOCTREE) for f in frames]
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=list(durations), loop=0)
+    return out.getvalue()
+
+
+def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = FPS, hold: float = 0.0) -> Path:
     """Write ``frames`` (equal-size RGB uint8) as a GIF or MP4 at ``path``, which must not
     exist yet, the last frame shown ``hold`` seconds longer; the file appears complete or
     not at all."""
-    import imageio.v3 as iio
-
     check_format(path)
     if not frames:
         raise RecordingError("nothing to record: the run has no iterations")
@@ -72,9 +94,10 @@ def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0, 
     if suffix == ".gif":
         durations = [1000.0 / fps] * len(frames)
         durations[-1] += 1000.0 * hold
-        data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=durations, loop=0)
-        write_new(path, data)
+        write_new(path, gif_bytes(frames, durations))
         return path
+    import imageio.v3 as iio
+
     frames = list(frames) + [frames[-1]] * round(hold * fps)
     even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # yuv420p needs even sizes
     with new_file(path, keep_suffix=True) as tmp:  # ffmpeg writes to a file (named for its format) beside it
@@ -83,20 +106,29 @@ def write_recording(path: Path, frames: Sequence[np.ndarray], fps: float = 8.0, 
 
 
 def record_run(
-    pipe, start: Pose, result: SearchResult, true_class: int | None, target: int | None, path: Path, hold: float = 1.5
+    pipe,
+    start: Pose,
+    result: SearchResult,
+    true_class: int | None,
+    target: int | None,
+    path: Path,
+    hold: float = 1.5,
+    limit: int = MAX_STEP_FRAMES,
 ) -> Path:
     """Render, classify and label a run with ``pipe`` (:class:`app.pipeline.Pipeline`) and
-    write the recording to ``path``: the start pose, the pose after each iteration, and
-    the best pose (the one the search keeps and captures), held ``hold`` seconds."""
+    write the recording to ``path``: the start pose, the pose after each iteration (at most
+    ``limit`` of them, evenly spaced), and the best pose (the one the search
+    keeps and captures), held ``hold`` seconds.  Each pose is rendered once."""
     check_format(path)
     n = len(result.history)
-    poses = [start, *history_poses(result.history), result.best]
-    steps = [f"{result.method}  iteration {i}/{n}" for i in range(1, n + 1)]
-    captions = ["start", *steps, f"{result.method}  best pose"]
+    shown = shown_iterations(n, limit)
+    visited = history_poses(result.history)
+    poses = [start, *(visited[i - 1] for i in shown), result.best]
+    captions = ["start", *(f"{result.method}  iteration {i}/{n}" for i in shown), f"{result.method}  best pose"]
     frames = []
     for first in range(0, len(poses), 16):
-        chunk = poses[first : first + 16]
-        probs = pipe.probabilities(chunk).float().cpu().numpy()
-        for pose, p, caption in zip(chunk, probs, captions[first : first + 16], strict=True):
-            frames.append(label_frame(pipe.render(pose), p, true_class, target, caption))
+        images = pipe.frames(poses[first : first + 16])
+        probs = pipe.classifier.probabilities(images).float().cpu().numpy()
+        for image, p, caption in zip(images[..., :3].cpu().numpy(), probs, captions[first : first + 16], strict=True):
+            frames.append(label_frame(image, p, true_class, target, caption))
     return write_recording(path, frames, hold=hold)

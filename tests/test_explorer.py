@@ -412,6 +412,30 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     assert len(iio.imread(mp4, index=None)) == 1 + result.iterations + 1 + 12  # start, steps, best held 1.5 s
 
 
+def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(explorer, screen, monkeypatch):
+    """Closing waits for a search's recording only so long (here not at all); the best pose
+    is then captured without it, once, and the recording goes on being written."""
+    import app.explorer
+
+    monkeypatch.setattr(app.explorer, "RECORDING_WAIT", 0.0)
+    explorer.optimize_options.seconds = 120
+    explorer.optimize_options.until_fooled = False
+    explorer.optimize_options.method = "random"
+    explorer.optimize_options.record = "gif"
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    assert explorer.wind_down()  # a capture is due
+    run = explorer.optimize_run
+    assert not run.done and run.result is not None and run.result.stopped  # stopped, still recording
+    assert "left unfinished; best pose captured" in explorer.messages[-1].text
+    run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the capture of the best pose")
+    assert explorer.captures[0].pose == run.result.best == explorer.pose
+    assert run.join(60) and run.recording is not None and run.recording.exists()
+    for _ in range(3):
+        explorer.draw(screen, (W, H))
+    assert len(explorer.captures) == 1  # the run's end is not reported (and captured) a second time
+
+
 def test_a_view_wider_than_the_largest_render_is_drawn_coarser_not_refused(explorer):
     """A framebuffer over 2 x 8192 pixels wide (a huge or HiDPI window) while the view moves
     at half resolution: before, "render size 49805x50 is out of range (1..8192)" ended the app."""

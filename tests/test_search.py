@@ -360,6 +360,29 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     assert len((tmp_path / "hen-grad-3-trajectory.csv").read_text().strip().splitlines()) == 4
 
 
+def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipeline, tmp_path):
+    """At most ``limit`` iterations are shown, from the first to the last, so a long run's
+    recording stays short; each frame is the render of its pose."""
+    import imageio.v3 as iio
+
+    from app.recording import history_poses, record_run, shown_iterations
+
+    assert shown_iterations(3, 5) == [1, 2, 3]
+    assert shown_iterations(9, 5) == [1, 3, 5, 7, 9] and shown_iterations(100, 4) == [1, 34, 67, 100]
+    obj, space, goal = setup(batch_pipeline, "hen")
+    r = batch_pipeline.search("random", space, goal, Budget(iterations=7), seed=0)
+    assert r.iterations == 7
+    gif = record_run(batch_pipeline, obj.canonical_pose, r, obj.imagenet_class, None, tmp_path / "run.gif", limit=4)
+    frames = iio.imread(gif, index=None)[..., :3].astype(float)
+    assert len(frames) == 1 + 4 + 1  # start, iterations 1, 3, 5, 7, best
+    visited = history_poses(r.history)
+    expected = [obj.canonical_pose, visited[0], visited[2], visited[4], visited[6], r.best]
+    for frame, pose in zip(frames, expected, strict=True):
+        halved = frame[36:].reshape(224, 2, 224, 2, 3).mean(axis=(1, 3))
+        assert np.abs(halved - batch_pipeline.render(pose)).mean() < 4  # GIF colours; other poses differ by 10-40
+    assert np.abs(frames[2] - frames[3]).mean() > 1  # a frame per shown iteration, not one held
+
+
 def test_gradient_search_reports_the_best_pose_as_opengl_renders_it():
     """The re-shaded image's probabilities differ a little from the OpenGL render's; the
     result's best pose, score and probabilities are the render's, and no render scored better."""
