@@ -99,8 +99,9 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
     wrote = ".json, .png, -trajectory.csv"
     if args.record:
-        from app.recording import record_run
+        from app.recording import record_run, shown_iterations
 
+        notice(f"recording the run: {len(shown_iterations(len(result.history))) + 2} frames ...")
         record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
         wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]

@@ -342,6 +342,7 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     for fmt in ("gif", "mp4"):
         r = subprocess.run([*base, "--record", fmt], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode in (0, 1), r.stderr
+        assert "recording the run: 5 frames ..." in r.stderr  # the wait is announced
     assert (tmp_path / "hen-grad.gif").exists() and (tmp_path / "hen-grad-2.mp4").exists()
     assert not (tmp_path / "hen-grad.mp4").exists()  # the second run took new names for all its files
     rows = (tmp_path / "hen-grad-trajectory.csv").read_text().strip().splitlines()
