@@ -206,6 +206,7 @@ class Explorer:
         self.weights = dict(weights or {})
         self.ui_scale = ui_scale
         self.messages: deque[Message] = deque(maxlen=6)
+        self.messages_posted = 0  # redraw on each new message (the deque's length stops at 6)
         if classifier.notice:  # already printed where the model was loaded
             self.messages.append(Message(classifier.notice, True))
         self.model_notice = classifier.notice
@@ -282,6 +283,7 @@ class Explorer:
 
     def notify(self, text: str, error: bool = False) -> None:
         self.messages.append(Message(text, error))
+        self.messages_posted += 1
         if self.echo:
             print(("error: " if error else "") + text, file=sys.stderr if error else sys.stdout, flush=True)
 
@@ -606,7 +608,7 @@ class Explorer:
             self.scene_key,
             id(self.live.latest()),
             len(self.captures),
-            len(self.messages),
+            self.messages_posted,
             self.busy,
             self.show_help,
             self.show_panel,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from app.live import LiveResult
 
 PANEL_WIDTH = 390.0
+MESSAGE_LINES = 6  # the message box's height: a message arriving never moves the widgets below it
 MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
 
 
@@ -60,6 +61,7 @@ class Panel:
         self.section_seen: dict[str, object] = {}  # section -> the run (or result) it last opened for
         self.open_all = False  # open every section (tests and screenshots check the whole panel)
         self.content_right = 0.0  # the right edge of the panel's widest line in the last frame
+        self.shown_messages: list[str] = []  # the messages the box showed in the last frame
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -153,8 +155,23 @@ class Panel:
     # -------------------------------------------------------------- sections
 
     def _messages(self) -> None:
-        for m in list(self.ex.messages)[-4:]:
+        """The newest messages that fit a box of fixed height, oldest first (the terminal
+        keeps them all); the newest is shown even if it must be cut."""
+        ex = self.ex
+        height = MESSAGE_LINES * imgui.get_text_line_height_with_spacing()
+        flags = imgui.WindowFlags_.no_scrollbar | imgui.WindowFlags_.no_scroll_with_mouse
+        imgui.begin_child("messages", imgui.ImVec2(0, height), 0, flags)
+        wrap, gap = imgui.get_content_region_avail().x, imgui.get_style().item_spacing.y
+        shown, used = [], 0.0
+        for m in reversed(ex.messages):
+            used += imgui.calc_text_size(m.text, wrap_width=wrap).y + gap
+            if shown and used > height:
+                break
+            shown.insert(0, m)
+        for m in shown:
             wrapped(m.text, RED if m.error else GREY)
+        self.shown_messages = [m.text for m in shown]
+        imgui.end_child()
 
     def _prediction(self) -> None:
         ex = self.ex

@@ -116,6 +116,32 @@ def test_closing_the_live_classifier_finishes_the_jobs_that_write_files_and_drop
     assert live.poll() == 2 and delivered == ["captured"]  # the busy job's result and the capture's
 
 
+def test_messages_arriving_never_move_the_widgets_below_them(explorer, screen):
+    """A search's end and its capture post messages just when a hand goes to Revert: the
+    message box keeps its height and shows the newest messages that fit, the newest last."""
+    explorer.live_enabled = False
+    for _ in range(3):  # the panel's scrollbar appears a frame after its content outgrows it
+        explorer.draw(screen, (W, H))
+    before = dict(explorer.panel.item_rects)
+    long = "cannot load /a/long/path/to/a/mesh.obj: " + "a long reason, " * 30
+    for i, text in enumerate(["first", "second", long, "third", "fourth"]):
+        explorer.notify(text, error=i == 2)
+        state = explorer.drawn_state()
+        assert state != getattr(explorer, "_previous_state", None)  # each message redraws, past the deque's 6
+        explorer._previous_state = state
+        explorer.draw(screen, (W, H))
+        assert explorer.panel.item_rects == before
+        assert explorer.panel.shown_messages[-1] == text
+        if text == long:
+            assert explorer.panel.shown_messages == [long]  # taller than the box: shown alone, cut
+    assert explorer.panel.shown_messages == ["third", "fourth"]  # the long one no longer fits above them
+    for i in range(10):
+        explorer.notify(f"message {i}")
+    explorer.draw(screen, (W, H))
+    assert explorer.panel.item_rects == before
+    assert explorer.panel.shown_messages == [f"message {i}" for i in range(4, 10)]  # the six kept, all fit
+
+
 def test_slider_drag_sets_the_pose(explorer, screen):
     explorer.live_enabled = False
     explorer.draw(screen, (W, H))
