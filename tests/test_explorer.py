@@ -416,15 +416,18 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert not explorer.announce_closing()  # nothing running: nothing to say
 
 
+def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
+    """A 120 s random search, recorded, that has finished its first iteration."""
+    o = explorer.optimize_options
+    o.seconds, o.until_fooled, o.method, o.record = 120, False, "random", record
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+
+
 def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
     import imageio.v3 as iio
 
-    explorer.optimize_options.seconds = 120
-    explorer.optimize_options.until_fooled = False
-    explorer.optimize_options.method = "random"
-    explorer.optimize_options.record = "mp4"
-    explorer.act("optimize")
-    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    start_long_recorded_search(explorer, screen, "mp4")
     assert explorer.announce_closing()  # closing the window now would say why it waits
     assert explorer.messages[-1].text.startswith("closing: the pose search stops and its recording is written")
     explorer.act("optimize")  # stop
@@ -444,12 +447,7 @@ def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(
     import app.explorer
 
     monkeypatch.setattr(app.explorer, "RECORDING_WAIT", 0.0)
-    explorer.optimize_options.seconds = 120
-    explorer.optimize_options.until_fooled = False
-    explorer.optimize_options.method = "random"
-    explorer.optimize_options.record = "gif"
-    explorer.act("optimize")
-    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    start_long_recorded_search(explorer, screen, "gif")
     assert explorer.wind_down()  # a capture is due
     run = explorer.optimize_run
     assert not run.done and run.result is not None and run.result.stopped  # stopped, still recording
