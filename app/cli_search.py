@@ -77,7 +77,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
 
     def report(p) -> None:
-        bar.update(1)
+        bar.update(p.iteration - bar.n)  # the last iteration may be reported twice
         shown = p.best_target if target is not None else p.best_true
         bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
 

@@ -123,7 +123,8 @@ class Budget:
 
 @dataclass
 class Progress:
-    """Sent after every iteration (a batch of evaluations)."""
+    """Sent after every iteration (a batch of evaluations); the last one may come twice,
+    the second time with the render that settled the best pose (:meth:`_Tracker.close`)."""
 
     iteration: int
     evaluations: int
@@ -173,6 +174,7 @@ class _Tracker:
         self.latest_probs: torch.Tensor | None = None
         self.success, self.time_to_success = False, None
         self.history: list[dict] = []
+        self._current = space.base  # the method's point at the last iteration
 
     def _book(self, poses: list[Pose], probs: torch.Tensor, fools: np.ndarray, rendered: bool = True) -> np.ndarray:
         """Count the evaluations and keep the best (and the latest batch's best) pose.  A
@@ -213,7 +215,7 @@ class _Tracker:
     def step_done(self, current: Pose) -> bool:
         """Record an iteration; True when the search must end (budget or stop)."""
         self.iteration += 1
-        self._reported = self.evaluations
+        self._reported, self._current = self.evaluations, current
         elapsed = time.perf_counter() - self.start
         bt, bg = self._true_and_target(self.best_probs)
         lt, lg = self._true_and_target(self.latest_probs)
@@ -249,10 +251,16 @@ class _Tracker:
         """Settle the best pose on OpenGL renders (:meth:`_settle_best`), then report
         evaluations made after the last iteration's report (a gradient line search that
         fooled, a stop between iterations) as one last iteration, so the last report and
-        the history end where the search did."""
+        the history end where the search did.  A settling render alone is part of the last
+        iteration, which is then reported again, so an iteration budget is not exceeded."""
+        pending = self.evaluations > self._reported
         self._settle_best()
-        if self.evaluations > self._reported:
+        if pending:
             self.step_done(self.best)
+        elif self.evaluations > self._reported and self.history:
+            self.iteration -= 1
+            self.history.pop()
+            self.step_done(self._current)
 
     def _settle_best(self) -> None:
         """If the best pose's figures come from the gradient's re-shaded image (which

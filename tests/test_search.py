@@ -413,9 +413,15 @@ def test_gradient_search_reports_the_best_pose_as_opengl_renders_it():
         d = np.where(space.circular, (d + 0.5) % 1.0 - 0.5, d)
         return GradientStep(probabilities(1.5 * target_p(u)), 0.0, d)
 
-    r = search("grad", evaluate, space, goal, Budget(iterations=4), gradient=reshaded_gradient)
+    reports = []
+    r = search("grad", evaluate, space, goal, Budget(iterations=4), gradient=reshaded_gradient, report=reports.append)
     best_rendered = max(p for _, p in rendered)
     assert r.history[-1]["best_target"] == pytest.approx(best_rendered)
+    # the settling render belongs to the last iteration: the budget of 4 holds, and that
+    # iteration is reported again with it (the panel shows the last report)
+    assert r.iterations == len(r.history) == 4 and [p.iteration for p in reports] == [1, 2, 3, 4, 4]
+    assert reports[-1].evaluations == r.evaluations == r.history[-1]["evaluations"]
+    assert reports[-1].best_target == pytest.approx(best_rendered)
     assert r.best_score == pytest.approx(math.log(best_rendered), abs=1e-5)  # scores are float32
     assert target_p(space.to_unit(r.best)) == pytest.approx(best_rendered)
     assert not r.success
