@@ -33,12 +33,17 @@ def is_software(ctx: moderngl.Context) -> bool:
     return any(s in renderer for s in SOFTWARE_RENDERERS)
 
 
+def check_quality(quality: object) -> None:
+    """ValueError unless ``quality`` is auto, fast or high."""
+    if quality not in ("auto", *QUALITY):
+        raise ValueError(f"quality must be auto, fast or high, got {quality!r}")
+
+
 def resolve_quality(ctx: moderngl.Context, quality: str) -> str:
     """``auto`` is ``high`` on a GPU and ``fast`` on a software rasteriser (llvmpipe)."""
+    check_quality(quality)
     if quality == "auto":
         return "fast" if is_software(ctx) else "high"
-    if quality not in QUALITY:
-        raise ValueError(f"quality must be auto, fast or high, got {quality!r}")
     return quality
 
 
@@ -80,8 +85,7 @@ class RenderSettings:
         image = data.get("background_image")
         if image is not None and not (isinstance(image, str) and image):
             raise ValueError(f"background_image must be a file path or null, got {image!r}")
-        if data.get("quality", "auto") not in ("auto", *QUALITY):
-            raise ValueError(f"quality must be auto, fast or high, got {data['quality']!r}")
+        check_quality(data.get("quality", "auto"))
         return cls(**{**data, "background": tuple(float(c) for c in bg)})
 
     @classmethod
