@@ -98,16 +98,20 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     write_new(args.out / f"{stem}.png", png_bytes(image))
     write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
     wrote = ".json, .png, -trajectory.csv"
-    if args.record:
-        from app.recording import record_run, shown_iterations
-
-        notice(f"recording the run: {len(shown_iterations(len(result.history))) + 2} frames ...")
-        record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
-        wrote += f", .{args.record}"
     top = extra["prediction"]["top5"][0]
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
-          f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})")  # fmt: skip
+          f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})", flush=True)  # fmt: skip
+    if args.record:  # after the result line: a Ctrl-C while recording leaves the result said and written
+        from app.recording import record_run, shown_iterations
+
+        try:
+            notice(f"recording the run: {len(shown_iterations(len(result.history))) + 2} frames ...")
+            record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
+        except KeyboardInterrupt:
+            print(f"wrote {args.out / stem}{wrote}; the recording was interrupted (Ctrl-C)")
+            raise
+        wrote += f", .{args.record}"
     print(f"wrote {args.out / stem}{wrote}")
     return {"object": obj.name, "success": result.success, "top1": top["label"],
             "top1_probability": round(top["probability"], 6),
