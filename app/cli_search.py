@@ -102,22 +102,23 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
           f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})", flush=True)  # fmt: skip
-    if args.record:  # after the result line: a Ctrl-C while recording leaves the result said and written
+    row = {"object": obj.name, "success": result.success, "top1": top["label"],
+           "top1_probability": round(top["probability"], 6),
+           "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),
+           "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
+           "files": stem}  # fmt: skip
+    if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
         from app.recording import record_run, shown_iterations
 
         try:
             notice(f"recording the run: {len(shown_iterations(len(result.history))) + 2} frames ...")
             record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # as a Ctrl-C in the search: this object's files kept, the rest skipped
             print(f"wrote {args.out / stem}{wrote}; the recording was interrupted (Ctrl-C)")
-            raise
+            return {**row, "stopped": True}
         wrote += f", .{args.record}"
     print(f"wrote {args.out / stem}{wrote}")
-    return {"object": obj.name, "success": result.success, "top1": top["label"],
-            "top1_probability": round(top["probability"], 6),
-            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),
-            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
-            "files": stem}  # fmt: skip
+    return row
 
 
 def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) -> None:

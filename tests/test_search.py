@@ -446,16 +446,20 @@ def test_ctrl_c_stops_an_optimize_run_and_keeps_its_best_pose(tmp_path):
 
 def test_ctrl_c_while_recording_keeps_the_result_said_and_written(tmp_path):
     """The search is over when the recording starts: a Ctrl-C then ends only the recording
-    (no half-written or hidden file is left), after the result line and its files."""
+    (no half-written or hidden file is left), after the result line and its files; as in a
+    search, the objects after it are skipped and the summary is written."""
     proc, seen, out, err, _ = interrupted(
-        ["optimize", "--object", "hen", "--seconds", "8", "--record", "gif", "--out", tmp_path],
+        ["optimize", "--object", "hen,teddy_bear", "--seconds", "8", "--record", "gif", "--out", tmp_path],
         ready=r"recording the run: \d+ frames",
     )
     assert proc.returncode == 130, seen + err
     assert "Traceback" not in err and out.startswith("fooled: top-1 ")
     files = f"{tmp_path / 'hen-grad'}.json, .png, -trajectory.csv"
-    assert out.splitlines()[-1] == f"wrote {files}; the recording was interrupted (Ctrl-C)"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hen-grad-trajectory.csv", "hen-grad.json", "hen-grad.png"]
+    assert f"wrote {files}; the recording was interrupted (Ctrl-C)\n" in out
+    assert out.splitlines()[-1].startswith("fooled 1 of 1 objects; stopped by Ctrl-C, 1 not searched; wrote ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "hen-grad-trajectory.csv", "hen-grad.json", "hen-grad.png", "optimize-summary.csv"
+    ]  # fmt: skip
 
 
 def test_a_targeted_run_says_whether_it_reached_its_target_and_notes_an_own_class_target(tmp_path):
