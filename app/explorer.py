@@ -749,7 +749,8 @@ class Explorer:
             end = time.monotonic() + 30
             while run.result is None and not run.join(0.05) and time.monotonic() < end:
                 pass  # the search stops after its current iteration
-            run.join(RECORDING_WAIT)  # then writes its recording, if asked to
+            if run.result is not None:
+                run.join(RECORDING_WAIT)  # the search is over; it writes its recording, if asked to
             if not run.done and run.result is not None:  # the best pose is not lost with the recording
                 run.announced = True
                 self.pose = run.result.best
