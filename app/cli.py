@@ -193,7 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=writable_folder, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV"
     )
-    p.add_argument("--record", choices=["gif", "mp4"], help="also write the run as an animation (label on each frame)")
+    p.add_argument(
+        "--record",
+        choices=["gif", "mp4"],
+        help="also write the run as an animation: the start, each iteration (at most 240, evenly spaced) "
+        "and the best pose, each labelled",
+    )
 
     p = sub.add_parser(
         "sweep",
