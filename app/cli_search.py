@@ -10,7 +10,7 @@ import threading
 
 from app import classifiers
 from app.cli_args import parse_groups
-from app.cli_shared import ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
+from app.cli_shared import ctrl_c_interrupts, ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
 from app.files import csv_bytes, png_bytes, write_new
 from app.library import object_names
 from app.params import PoseDocument
@@ -110,9 +110,14 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
         from app.recording import record_run, shown_iterations
 
+        frames = len(shown_iterations(len(result.history))) + 2
         try:
-            notice(f"recording the run: {len(shown_iterations(len(result.history))) + 2} frames ...")
-            record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}")
+            with (
+                ctrl_c_interrupts(),
+                tqdm(total=frames, desc="recording the run", unit="frame", file=sys.stderr) as rec_bar,
+            ):
+                record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}",
+                           report=lambda done, _total: rec_bar.update(done - rec_bar.n))  # fmt: skip
         except KeyboardInterrupt:  # as a Ctrl-C in the search: this object's files kept, the rest skipped
             print(f"wrote {args.out / stem}{wrote}; the recording was interrupted (Ctrl-C)")
             return {**row, "stopped": True}

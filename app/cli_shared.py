@@ -92,6 +92,20 @@ def ctrl_c_stops(stop: threading.Event, bar, saying: str) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Inside the block, Ctrl-C raises KeyboardInterrupt, even in a process that started
+    with SIGINT ignored (as a background job does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def target_class(text: str | None) -> int | None:
     """``--target``: a class name or index, or None."""
     from app.imagenet import resolve_class

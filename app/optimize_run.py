@@ -44,6 +44,7 @@ class OptimizeRun(BackgroundRun):
         self.record_suffix = f".{record_format}"
         check_format(Path(f"run{self.record_suffix}"))  # raises RecordingError before the thread
         self.recording: Path | None = None  # the file written
+        self.frames = (0, 0)  # the recording's frames made, of how many
         self.phase = "searching"
         self.method = method
         self.goal = goal
@@ -69,7 +70,8 @@ class OptimizeRun(BackgroundRun):
                 self.phase = "recording"
                 _stem, self.recording = claim_stem(
                     self.record, f"{obj.name}-{self.method}-run", (self.record_suffix,),
-                    lambda p: record_run(pipe, self.start, self.result, self.goal.true_class, self.goal.target, p),
+                    lambda p: record_run(pipe, self.start, self.result, self.goal.true_class, self.goal.target, p,
+                                         report=self._frames_made),
                 )  # fmt: skip
         finally:
             if pipe is not None:
@@ -79,3 +81,6 @@ class OptimizeRun(BackgroundRun):
 
     def _report(self, progress: Progress) -> None:
         self.progress = progress
+
+    def _frames_made(self, done: int, total: int) -> None:
+        self.frames = (done, total)

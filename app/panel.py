@@ -280,7 +280,7 @@ class Panel:
             what = "target" if targeted else "true class"
             state = run.goal.outcome(True).upper() if p.success else "searching" if running else run.goal.outcome(False)
             if running and run.phase == "recording":
-                state += ", recording"
+                state += ", recording: frame {} of {}".format(*run.frames) if run.frames[1] else ", recording"
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
             figures = f"{what} p now {now:.3f}, best {best:.3f}" if running else f"best {what} p {best:.3f}"
             imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {figures}")  # the view shows the best

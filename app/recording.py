@@ -11,7 +11,7 @@ written under a new name (never over an existing file).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +114,13 @@ def record_run(
     path: Path,
     hold: float = 1.5,
     limit: int = MAX_STEP_FRAMES,
+    report: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Render, classify and label a run with ``pipe`` (:class:`app.pipeline.Pipeline`) and
     write the recording to ``path``: the start pose, the pose after each iteration (at most
     ``limit`` of them, evenly spaced), and the best pose (the one the search
-    keeps and captures), held ``hold`` seconds.  Each pose is rendered once."""
+    keeps and captures), held ``hold`` seconds.  Each pose is rendered once.  ``report(done,
+    total)`` follows the frames as they are made."""
     check_format(path)
     n = len(result.history)
     shown = shown_iterations(n, limit)
@@ -131,4 +133,6 @@ def record_run(
         probs = pipe.classifier.probabilities(images).float().cpu().numpy()
         for image, p, caption in zip(images[..., :3].cpu().numpy(), probs, captions[first : first + 16], strict=True):
             frames.append(label_frame(image, p, true_class, target, caption))
+        if report is not None:
+            report(len(frames), len(poses))
     return write_recording(path, frames, hold=hold)

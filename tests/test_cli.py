@@ -16,12 +16,16 @@ from app.cli import main
 from tests.conftest import ROOT
 
 
-def started(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+def started(args: list, ready: str, timeout: float = 120, sigint_ignored: bool = False) -> tuple[subprocess.Popen, str]:
     """Start ``run.py ARGS`` and wait until its stderr matches the regex ``ready``;
-    (the running process, its stderr up to then)."""
+    (the running process, its stderr up to then).  ``sigint_ignored``: start it with
+    SIGINT ignored, as a background job is (and as CI ran the tests)."""
     env = dict(os.environ, STRIKE_OFFLINE="1")
     cmd = [sys.executable, str(ROOT / "run.py"), *map(str, args)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=ignore
+    )
     seen, deadline = "", time.time() + timeout
     while not re.search(ready, seen):
         char = proc.stderr.read(1)
@@ -30,10 +34,12 @@ def started(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Po
     return proc, seen
 
 
-def interrupted(args: list, ready: str, timeout: float = 120) -> tuple[subprocess.Popen, str, str, str, float]:
+def interrupted(
+    args: list, ready: str, timeout: float = 120, sigint_ignored: bool = False
+) -> tuple[subprocess.Popen, str, str, str, float]:
     """:func:`started`, then Ctrl-C (SIGINT); (the process, stderr up to the Ctrl-C, stdout,
     the rest of stderr, seconds from Ctrl-C to exit)."""
-    proc, seen = started(args, ready, timeout)
+    proc, seen = started(args, ready, timeout, sigint_ignored)
     pressed = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -410,6 +410,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
     frames = iio.imread(gif, index=None)
     assert len(frames) == 1 + result.iterations + 1 and frames.shape[1] > explorer.classifier.input_size
+    assert explorer.optimize_run.frames == (len(frames), len(frames))  # the panel followed them
     assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
     assert explorer.pose == start
