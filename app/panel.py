@@ -62,6 +62,7 @@ class Panel:
         self.open_all = False  # open every section (tests and screenshots check the whole panel)
         self.content_right = 0.0  # the right edge of the panel's widest line in the last frame
         self.shown_messages: list[str] = []  # the messages the box showed in the last frame
+        self.optimize_status = ""  # the pose search's state and figures, as last shown
 
     def hit(self, x: float, y: float) -> bool:
         """Is (x, y) (ImGui coordinates, y down) over one of the panel's windows in the last frame?"""
@@ -278,12 +279,15 @@ class Panel:
             best = (p.best_target if targeted else p.best_true) or 0.0
             now = (p.latest_target if targeted else p.latest_true) or 0.0
             what = "target" if targeted else "true class"
-            state = run.goal.outcome(True).upper() if p.success else "searching" if running else run.goal.outcome(False)
-            if running and run.phase == "recording":
+            searching = running and run.phase != "recording"
+            outcome = run.goal.outcome(True).upper() if p.success else run.goal.outcome(False)
+            state = "searching" if searching and not p.success else outcome
+            if running and not searching:
                 state += ", recording: frame {} of {}".format(*run.frames) if run.frames[1] else ", recording"
             imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
-            figures = f"{what} p now {now:.3f}, best {best:.3f}" if running else f"best {what} p {best:.3f}"
-            imgui.text_colored(GREEN if p.success else AMBER, f"{state}; {figures}")  # the view shows the best
+            figures = f"{what} p now {now:.3f}, best {best:.3f}" if searching else f"best {what} p {best:.3f}"
+            self.optimize_status = f"{state}; {figures}"
+            imgui.text_colored(GREEN if p.success else AMBER, self.optimize_status)  # the view shows the best
 
     def section(self, label: str, key: str = "", thing: object = None, default_open: bool = False) -> bool:
         """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a

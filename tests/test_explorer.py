@@ -8,6 +8,7 @@ predictions, captures and pose files are checked on every machine.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -453,6 +454,9 @@ def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(
     run = explorer.optimize_run
     assert not run.done and run.result is not None and run.result.stopped  # stopped, still recording
     assert "left unfinished; best pose captured" in explorer.messages[-1].text
+    explorer.draw(screen, (W, H))  # the search is over: its outcome and best, and the recording's frames
+    assert re.fullmatch(r"(FOOLED|not fooled), recording(: frame \d+ of \d+)?; best true class p 0\.\d{3}",
+                        explorer.panel.optimize_status), explorer.panel.optimize_status  # fmt: skip
     run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the capture of the best pose")
     assert explorer.captures[0].pose == run.result.best == explorer.pose
     assert run.join(60) and run.recording is not None and run.recording.exists()
