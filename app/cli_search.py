@@ -108,9 +108,9 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
            "files": stem}  # fmt: skip
     if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
-        from app.recording import record_run, shown_iterations
+        from app.recording import frame_count, record_run
 
-        frames = len(shown_iterations(len(result.history))) + 2
+        frames = frame_count(len(result.history))
         try:
             with (
                 ctrl_c_interrupts(),

@@ -71,13 +71,23 @@ def model_name(args: argparse.Namespace, doc: PoseDocument | None) -> str:
 
 
 @contextlib.contextmanager
-def ctrl_c_stops(stop: threading.Event, bar, saying: str) -> Iterator[None]:
-    """Inside the block, the first Ctrl-C sets ``stop`` and writes ``saying`` above the progress
-    ``bar`` (the work ends at its next check and keeps what it has); a second one interrupts
-    at once."""
+def _on_ctrl_c(handler) -> Iterator[None]:
+    """Inside the block, Ctrl-C calls ``handler`` (on the main thread only), even in a
+    process that started with SIGINT ignored (as a background job does)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_stops(stop: threading.Event, bar, saying: str) -> contextlib.AbstractContextManager[None]:
+    """Inside the block, the first Ctrl-C sets ``stop`` and writes ``saying`` above the progress
+    ``bar`` (the work ends at its next check and keeps what it has); a second one interrupts
+    at once."""
 
     def first(_signum, _frame) -> None:
         if stop.is_set():
@@ -85,25 +95,12 @@ def ctrl_c_stops(stop: threading.Event, bar, saying: str) -> Iterator[None]:
         stop.set()
         bar.write(f"{saying} (Ctrl-C again to quit)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return _on_ctrl_c(first)
 
 
-@contextlib.contextmanager
-def ctrl_c_interrupts() -> Iterator[None]:
-    """Inside the block, Ctrl-C raises KeyboardInterrupt, even in a process that started
-    with SIGINT ignored (as a background job does)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def ctrl_c_interrupts() -> contextlib.AbstractContextManager[None]:
+    """Inside the block, Ctrl-C raises KeyboardInterrupt."""
+    return _on_ctrl_c(signal.default_int_handler)
 
 
 def target_class(text: str | None) -> int | None:

@@ -49,6 +49,11 @@ def shown_iterations(n: int, limit: int = MAX_STEP_FRAMES) -> list[int]:
     return sorted({round(1 + i * (n - 1) / (limit - 1)) for i in range(limit)})
 
 
+def frame_count(iterations: int, limit: int = MAX_STEP_FRAMES) -> int:
+    """The frames of a run's recording: the start, the iterations shown, the best pose."""
+    return 1 + len(shown_iterations(iterations, limit)) + 1
+
+
 def label_frame(
     image: np.ndarray, probs: np.ndarray, true_class: int | None, target: int | None, caption: str, scale: int = 2
 ) -> np.ndarray:

@@ -367,7 +367,7 @@ def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipelin
     recording stays short; each frame is the render of its pose."""
     import imageio.v3 as iio
 
-    from app.recording import history_poses, record_run, shown_iterations
+    from app.recording import frame_count, history_poses, record_run, shown_iterations
 
     assert shown_iterations(3, 5) == [1, 2, 3]
     assert shown_iterations(9, 5) == [1, 3, 5, 7, 9] and shown_iterations(100, 4) == [1, 34, 67, 100]
@@ -376,7 +376,7 @@ def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipelin
     assert r.iterations == 7
     gif = record_run(batch_pipeline, obj.canonical_pose, r, obj.imagenet_class, None, tmp_path / "run.gif", limit=4)
     frames = iio.imread(gif, index=None)[..., :3].astype(float)
-    assert len(frames) == 1 + 4 + 1  # start, iterations 1, 3, 5, 7, best
+    assert len(frames) == 1 + 4 + 1 == frame_count(7, 4)  # start, iterations 1, 3, 5, 7, best
     visited = history_poses(r.history)
     expected = [obj.canonical_pose, visited[0], visited[2], visited[4], visited[6], r.best]
     for frame, pose in zip(frames, expected, strict=True):
