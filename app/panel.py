@@ -181,7 +181,7 @@ class Panel:
         changed, ex.live_enabled = imgui.checkbox("Live prediction (L)", ex.live_enabled)
         clf = ex.classifier
         imgui.same_line()
-        imgui.text_colored(GREY, f"{clf.name}, {clf.input_size} px, {clf.device}")
+        wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}")
         result = ex.result
         if result is None:
             imgui.text_colored(GREY, "waiting for the first prediction ...")
@@ -201,11 +201,11 @@ class Panel:
                     imgui.pop_style_color()
             if true_cls is not None:
                 p = float(result.probabilities[true_cls])
-                imgui.text(f"true class: {class_names()[true_cls]} {p * 100:.2f}%, rank {result.rank_of(true_cls)}")
+                wrapped(f"true class: {class_names()[true_cls]} {p * 100:.2f}%, rank {result.rank_of(true_cls)}", None)
             if ex.target_class is not None:
                 p = float(result.probabilities[ex.target_class])
                 rank = result.rank_of(ex.target_class)
-                imgui.text_colored(BLUE, f"target: {class_names()[ex.target_class]} {p * 100:.2f}%, rank {rank}")
+                wrapped(f"target: {class_names()[ex.target_class]} {p * 100:.2f}%, rank {rank}", BLUE)
             if stale and ex.live_enabled:
                 imgui.text_colored(GREY, "(updating ...)")
         self._target()
@@ -284,10 +284,10 @@ class Panel:
             state = "searching" if searching and not p.success else outcome
             if running and not searching:
                 state += ", recording: frame {} of {}".format(*run.frames) if run.frames[1] else ", recording"
-            imgui.text(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s")
+            wrapped(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s", None)
             figures = f"{what} p now {now:.3f}, best {best:.3f}" if searching else f"best {what} p {best:.3f}"
             self.optimize_status = f"{state}; {figures}"
-            imgui.text_colored(GREEN if p.success else AMBER, self.optimize_status)  # the view shows the best
+            wrapped(self.optimize_status, GREEN if p.success else AMBER)  # the view shows the best
 
     def section(self, label: str, key: str = "", thing: object = None, default_open: bool = False) -> bool:
         """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a
@@ -322,9 +322,8 @@ class Panel:
             return
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
-        imgui.text(
-            f"{run.object} / {run.model}: {run.done_cells}/{run.cells} poses, {run.elapsed:.1f} s, right {right}"
-        )
+        done = f"{run.done_cells}/{run.cells} poses, {run.elapsed:.1f} s, right {right}"
+        wrapped(f"{run.object} / {run.model}: {done}", None)
         if (run.object, run.model) != (ex.obj.name, ex.classifier.name):
             imgui.text_colored(AMBER, "made for another object or model: map again")
         self._atlas_map(run)

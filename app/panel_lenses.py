@@ -14,7 +14,7 @@ from app.fragility_plots import TITLES
 from app.imagenet import class_names
 from app.lenses import FRAGILITY_GRIDS
 from app.panel_colours import GREEN, GREY, RED
-from app.panel_widgets import combo, wrapped
+from app.panel_widgets import combo, fitted, text_and_button, wrapped
 
 if TYPE_CHECKING:
     from app.panel import Panel
@@ -28,9 +28,9 @@ def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVe
 
 def _image_column(panel: Panel, name: str, image: np.ndarray, caption: str, line: str, colour, side: float) -> None:
     imgui.begin_group()
-    imgui.text(caption)
+    imgui.text(fitted(caption, side))
     imgui.image(panel.ex.textures.ref(name, image), imgui.ImVec2(side, side))
-    imgui.text_colored(colour, line)
+    imgui.text_colored(colour, fitted(line, side))  # a long class name would push the next column off the panel
     imgui.end_group()
 
 
@@ -38,9 +38,9 @@ def draw_attacks(panel: Panel) -> None:
     ex, lenses = panel.ex, panel.ex.lenses
     if not panel.section("Pixel attacks vs pose", "attack", lenses.attack):
         return
-    lenses.attack_method = combo("##attackmethod", {m: m for m in ATTACKS}, lenses.attack_method, 100 * ex.ui_scale)
+    lenses.attack_method = combo("##attackmethod", {m: m for m in ATTACKS}, lenses.attack_method, 84 * ex.ui_scale)
     imgui.same_line()
-    imgui.set_next_item_width(90 * ex.ui_scale)
+    imgui.set_next_item_width(80 * ex.ui_scale)  # with "Attack pixels (A)" the row just fits the panel
     _, lenses.attack_eps = imgui.slider_float("eps/255", lenses.attack_eps, 0.0, 16.0, "%.1f")
     imgui.same_line()
     if imgui.button("Attack pixels (A)" if not lenses.attacking else "Stop attack (A)"):
@@ -62,11 +62,11 @@ def draw_attacks(panel: Panel) -> None:
         _image_column(panel, "attack_pose", image, "pose search's best", *_verdict(probs, true_class), side)
     else:
         imgui.begin_group()
-        imgui.text_colored(GREY, "no pose attack yet:\nrun Optimize pose (O),\nthen attack again")
+        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + side)  # the column's width, not the panel's
+        imgui.text_colored(GREY, "no pose attack yet: run Optimize pose (O), then attack again")
+        imgui.pop_text_wrap_pos()
         imgui.end_group()
-    imgui.text_colored(GREY, f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.seconds:.1f} s")
-    imgui.same_line()
-    if imgui.small_button("Save##attack"):
+    if text_and_button(f"{100 * r.changed_pixels:.0f}% of pixels changed, {r.seconds:.1f} s", GREY, "Save##attack"):
         lenses.save_attack()
     panel._remember("attack_save")
 
@@ -92,16 +92,15 @@ def draw_fragility(panel: Panel) -> None:
         wrapped("square crops on a grid, each shifted 1 px and shrunk 2 px: where does it flip?")
         return
     if run.error is not None:
-        imgui.text_colored(RED, f"failed: {run.error}")
+        wrapped(f"failed: {run.error}", RED)
         return
     m = run.map
     if m is None:
         imgui.text(f"{run.crops_done}/{run.crops_total} crops, {run.elapsed:.1f} s")
         return
     f = m.fractions()
-    imgui.text(f"{run.model}, crop {m.size} px, {run.elapsed:.1f} s: correct {100 * f['correct']:.0f}%")
-    imgui.same_line()
-    if imgui.small_button("Save##frag"):
+    summary = f"{run.model}, crop {m.size} px, {run.elapsed:.1f} s: correct {100 * f['correct']:.0f}%"
+    if text_and_button(summary, None, "Save##frag"):
         lenses.save_fragility()
     panel._remember("fragility_save")
     for kind in ("correct", *KINDS):
@@ -162,11 +161,12 @@ def draw_evolve(panel: Panel) -> None:
         return
     running = lenses.evolving
     imgui.begin_disabled(running)
-    for kind, label in (("object", "skin on the object"), ("image", "plain image")):
+    for i, (kind, label) in enumerate((("object", "skin on the object"), ("image", "plain image"))):
+        if i:
+            imgui.same_line()
         if imgui.radio_button(label, lenses.evolve_kind == kind):
             lenses.evolve_kind = kind
-        imgui.same_line()
-    imgui.end_disabled()
+    imgui.end_disabled()  # the buttons go on a line of their own: with Save and Undress they fill it
     if imgui.button("Stop (V)##evolve" if running else "Evolve (V)"):
         ex.act("evolve")
     panel._remember("evolve_button")
@@ -179,19 +179,20 @@ def draw_evolve(panel: Panel) -> None:
         imgui.same_line()
         if imgui.button("Undress"):
             lenses.remove_skin()
+        panel._remember("evolve_undress")
     run = lenses.evolution
     goal = class_names()[ex.target_class] if ex.target_class is not None else "as many classes as possible"
     if run is None:
         wrapped(f"CPPN textures, MAP-Elites archive; aim: {goal} (the Target above)")
         return
     if run.error is not None:
-        imgui.text_colored(RED, f"failed: {run.error}")
+        wrapped(f"failed: {run.error}", RED)
     s = run.state
     line = f"generation {s.generation}, {s.evaluations} pictures, {run.elapsed:.0f} s; "
     line += f"{len(s.best(minimum=0.9, exclude=run.true_class))} classes >= 90%"
     if s.target is not None:
         line += f"; target {100 * s.target_fitness():.1f}%"
-    imgui.text(line)
+    wrapped(line, None)
     gallery = run.gallery()
     if not gallery:
         return

@@ -24,8 +24,33 @@ def combo(label: str, choices: Mapping[T, str], current: T, width: float, previe
     return current
 
 
-def wrapped(text: str, color: imgui.ImVec4 = GREY) -> None:
-    """Coloured text wrapped at the panel's edge (a hint, a message, a notice)."""
+def wrapped(text: str, color: imgui.ImVec4 | None = GREY) -> None:
+    """Text wrapped at the panel's edge (a hint, a message, a notice, a line that holds a
+    class or model name of any length); ``color`` None: the normal text colour."""
     imgui.push_text_wrap_pos(0.0)
-    imgui.text_colored(color, text)
+    if color is None:
+        imgui.text(text)
+    else:
+        imgui.text_colored(color, text)
     imgui.pop_text_wrap_pos()
+
+
+def text_and_button(text: str, color: imgui.ImVec4 | None, label: str) -> bool:
+    """``text`` with a small button after it on the same line when both fit, else the text
+    wrapped and the button below it; returns whether the button was clicked."""
+    style = imgui.get_style()
+    button = imgui.calc_text_size(label.split("##")[0]).x + 2 * style.frame_padding.x
+    fits = imgui.calc_text_size(text).x + style.item_spacing.x + button <= imgui.get_content_region_avail().x
+    wrapped(text, color)
+    if fits:
+        imgui.same_line()
+    return imgui.small_button(label)
+
+
+def fitted(text: str, width: float) -> str:
+    """``text`` cut short (ending in "..") so that it is at most ``width`` pixels wide."""
+    if imgui.calc_text_size(text).x <= width:
+        return text
+    while text and imgui.calc_text_size(text + "..").x > width:
+        text = text[:-1]
+    return text.rstrip() + ".."

@@ -21,6 +21,7 @@ from PIL import Image
 
 from app.capture import SUFFIXES
 from app.explorer import SHORTCUTS, Explorer
+from app.imagenet import class_names
 from app.library import resolve_object
 from app.live import Frame, LiveClassifier
 from app.params import GROUPS, PARAM_BY_NAME, Pose
@@ -193,6 +194,33 @@ def test_the_panel_fits_its_width_and_the_optimize_controls_offer_every_paramete
         target.release()
     finally:
         ex.close()
+
+
+def test_lines_with_long_names_wrap_inside_the_panel(explorer, screen):
+    """Status lines hold object, model and class names of any length.  As plain text, the
+    Atlas line of the reflex camera's fine map ran off the panel's right edge."""
+    right = W - imgui.get_style().scrollbar_size
+    explorer.load_object("reflex_camera")
+    run_until(explorer, screen, lambda: explorer.obj.name == "reflex_camera", what="the reflex camera")
+    explorer.atlas_resolution = "fine"
+    explorer.act("atlas")
+    run_until(explorer, screen, lambda: explorer.atlas.done_cells >= 10, what="the first cells of the map")
+    explorer.act("atlas")  # stop
+    run_until(explorer, screen, lambda: not explorer.mapping, what="the map to stop")
+    explorer.draw(screen, (W, H))
+    assert explorer.panel.content_right <= right
+    longest = max(range(1000), key=lambda i: len(class_names()[i]))
+    explorer.target_class = longest
+    o = explorer.optimize_options
+    o.method, o.seconds = "random", 1.0
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=60, what="the search")
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="a prediction")
+    explorer.panel.open_all = True
+    for _ in range(3):
+        explorer.draw(screen, (W, H))
+    assert explorer.panel.optimize_status.startswith(f"did not reach {class_names()[longest]};")
+    assert explorer.panel.content_right <= right
 
 
 def grab_position(img: np.ndarray, rect) -> float:
@@ -612,5 +640,9 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     assert not np.allclose(explorer.result.probabilities, before)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_of(screen)).save(ARTIFACTS / "explorer-lenses.png")
-    lenses.remove_skin()
-    assert not explorer.renderer.has_skin
+    right = W - imgui.get_style().scrollbar_size
+    assert explorer.panel.content_right <= right  # Evolve, Save and Undress once ran off the panel
+    x0, y0, x1, y1 = explorer.panel.item_rects["evolve_undress"]
+    assert x1 <= right
+    click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
+    assert lenses.skin is None and not explorer.renderer.has_skin

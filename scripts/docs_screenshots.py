@@ -1,0 +1,143 @@
+"""Retake the README's pictures of the explorer (docs/window-*.png), headless.
+
+    STRIKE_OFFLINE=1 python scripts/docs_screenshots.py [--only correct,help,atlas,attack,fragility,evolve]
+        [--out docs]
+
+Each picture is the real explorer (:class:`app.explorer.Explorer`, what the window draws:
+the 3D view and the panel) drawn into an offscreen framebuffer of the window's default
+size, 1024x768, and driven through the actions its keys and buttons call.  The model is
+chosen as ``run.py`` chooses it (Inception-v3, which falls back to the bundled
+EfficientNet-Lite0 with its notice where the weights are missing).  The atlas, the pose
+search and the lenses run for real, so this takes a few minutes.  Pictures that are
+already there are replaced: they are the docs, not captures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.classifiers import load_classifier  # noqa: E402
+from app.explorer import Explorer  # noqa: E402
+from app.glcontext import create_headless_context  # noqa: E402
+from app.library import resolve_object  # noqa: E402
+
+SIZE = (1024, 768)  # the window's default size
+SHOTS = ("correct", "help", "atlas", "attack", "fragility", "evolve")
+
+
+class Stage:
+    """An explorer on an offscreen framebuffer, drawn until a condition holds."""
+
+    def __init__(self, ctx, classifier, obj: str, captures: Path):
+        self.ctx = ctx
+        self.fbo = ctx.framebuffer(
+            color_attachments=[ctx.texture(SIZE, 4)], depth_attachment=ctx.depth_renderbuffer(SIZE)
+        )
+        self.ex = Explorer(ctx, classifier, resolve_object(obj), captures_dir=captures)
+
+    def until(self, condition: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise SystemExit(f"timed out waiting for {what}")
+            self.ex.draw(self.fbo, SIZE)
+            time.sleep(0.02)
+
+    def predicted(self) -> None:
+        """Draw until the live prediction is of the scene as it is now."""
+        ex = self.ex
+        self.until(lambda: ex.result is not None and ex.result.frame.key == ex.scene_key, "a prediction")
+
+    def save(self, path: Path) -> None:
+        for _ in range(3):  # the panel settles (scrolling, sizes) over a few frames
+            self.ex.draw(self.fbo, SIZE)
+        pixels = np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(SIZE[1], SIZE[0], 3)[::-1]
+        Image.fromarray(pixels).save(path)
+        print(f"wrote {path}")
+
+    def close(self) -> None:
+        self.ex.close(timeout=60)
+        self.fbo.release()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(SHOTS), help="which pictures")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = ap.parse_args()
+    wanted = set(args.only.split(","))
+    if wanted - set(SHOTS):
+        ap.error(f"unknown pictures {sorted(wanted - set(SHOTS))}; choose from {', '.join(SHOTS)}")
+    ctx = create_headless_context()
+    classifier = load_classifier("inception_v3", notify=print)
+    with tempfile.TemporaryDirectory() as captures:
+        if wanted & {"correct", "help", "atlas", "evolve"}:
+            teddy(Stage(ctx, classifier, "teddy_bear", Path(captures)), wanted, args.out)
+        if wanted & {"attack", "fragility"}:
+            hen(Stage(ctx, classifier, "hen", Path(captures)), wanted, args.out)
+    return 0
+
+
+def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
+    """The teddy bear in its canonical pose: the panel, help, its atlas, evolved skins."""
+    ex = stage.ex
+    try:
+        stage.predicted()
+        if "correct" in wanted:
+            stage.save(out / "window-correct.png")
+        if "help" in wanted:
+            ex.act("toggle_help")
+            stage.save(out / "window-help.png")
+            ex.act("toggle_help")
+        if "atlas" in wanted:
+            ex.atlas_resolution = "medium"
+            ex.act("atlas")
+            stage.until(lambda: not ex.mapping, "the atlas")
+            stage.predicted()
+            stage.save(out / "window-atlas.png")
+        if "evolve" in wanted:
+            ex.act("evolve")
+            stage.until(lambda: ex.lenses.evolution.state.generation >= 15, "15 generations")
+            ex.act("evolve")  # stop
+            stage.until(lambda: not ex.lenses.evolving, "the evolution to stop")
+            stage.save(out / "window-evolve.png")
+    finally:
+        stage.close()
+
+
+def hen(stage: Stage, wanted: set[str], out: Path) -> None:
+    """The hen: a pose search, back to the start, a PGD attack beside the search's best, then crops."""
+    ex, lenses = stage.ex, stage.ex.lenses
+    try:
+        stage.predicted()
+        ex.act("optimize")
+        stage.until(lambda: not ex.optimizing, "the pose search")
+        ex.revert_optimize()
+        stage.predicted()
+        lenses.attack_method, lenses.attack_eps = "pgd", 2.0
+        ex.act("attack")
+        stage.until(lambda: lenses.attack is not None and not lenses.attacking, "the attack")
+        if "attack" in wanted:
+            stage.save(out / "window-attack.png")
+        if "fragility" in wanted:
+            lenses.fragility_size, lenses.fragility_grid = 0.5, "coarse"
+            ex.act("fragility")
+            stage.until(lambda: lenses.fragility is not None and not lenses.mapping_fragility, "the crops")
+            stage.save(out / "window-fragility.png")
+    finally:
+        stage.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
