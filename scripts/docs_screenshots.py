@@ -122,12 +122,14 @@ def hen(stage: Stage, wanted: set[str], out: Path) -> None:
     try:
         stage.predicted()
         ex.act("optimize")
-        stage.until(lambda: not ex.optimizing, "the pose search")
+        stage.until(lambda: not ex.optimizing and ex.captures, "the pose search and its capture")
         ex.revert_optimize()
         stage.predicted()
         lenses.attack_method, lenses.attack_eps = "pgd", 2.0
         ex.act("attack")
         stage.until(lambda: lenses.attack is not None and not lenses.attacking, "the attack")
+        stage.predicted()  # the attack held the classifier: the label may still be an older pose's
+        ex.panel.section_seen.pop("attack")  # scroll the section to the top again (the lines above changed)
         if "attack" in wanted:
             stage.save(out / "window-attack.png")
         if "fragility" in wanted:
