@@ -100,8 +100,8 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     wrote = ".json, .png, -trajectory.csv"
     top = extra["prediction"]["top5"][0]
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
-    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort} (first success at "
-          f"{'-' if result.time_to_success is None else f'{result.time_to_success:.1f} s'})", flush=True)  # fmt: skip
+    first = "" if result.time_to_success is None else f" (first success at {result.time_to_success:.1f} s)"
+    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
     row = {"object": obj.name, "success": result.success, "top1": top["label"],
            "top1_probability": round(top["probability"], 6),
            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),

@@ -488,6 +488,9 @@ def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path
     doc = json.loads((tmp_path / "a" / "hen-random.json").read_text())
     assert rows[0]["top1"] == doc["prediction"]["top5"][0]["label"] != "hen" and rows[1]["first_success_s"] == ""
     assert "fooled 1 of 2 objects; wrote" in r.stdout and (tmp_path / "a" / "soccer_ball-random.png").exists()
+    lines = [x for x in r.stdout.splitlines() if "fooled: top-1" in x]
+    assert len(lines) == 2 and "(first success at " in lines[0]
+    assert lines[1].startswith("not fooled: top-1") and "first success" not in lines[1]  # was "(first success at -)"
     pose = tmp_path / "a" / "hen-random.json"
     bad = run("optimize", "--object", "all", "--pose", pose, "--out", tmp_path / "b", check_ok=False)
     assert bad.returncode == 2 and "--pose is one object's pose" in bad.stderr
