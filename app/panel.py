@@ -323,7 +323,8 @@ class Panel:
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
         done = f"{run.done_cells}/{run.cells} poses, {run.elapsed:.1f} s, right {right}"
-        wrapped(f"{run.object} / {run.model}: {done}", None)
+        wrapped(f"{run.object} / {run.model}", None)  # names of any length; the figures on a line of their own
+        imgui.text(done)
         if (run.object, run.model) != (ex.obj.name, ex.classifier.name):
             imgui.text_colored(AMBER, "made for another object or model: map again")
         self._atlas_map(run)
