@@ -126,7 +126,8 @@ class Lenses:
         self.fragility_layer = "correct"
         self.fragility: FragilityRun | None = None
         self.fragility_cell: tuple[int, int] | None = None
-        self.fragility_pair: list[tuple[np.ndarray, str, str, bool]] = []  # (crop, caption, prediction, correct)
+        # (crop, caption, (top-1 class, " p%"), correct)
+        self.fragility_pair: list[tuple[np.ndarray, str, tuple[str, str], bool]] = []
         self.evolve_kind = "object"
         self.evolution: EvolveRun | None = None
         self.skin: tuple[int, str] | None = None  # (class, model) of the elite the object wears
@@ -240,12 +241,13 @@ class Lenses:
         self.fragility_pair = []
         for n in (0, other if other is not None else 0):
             box = m.box(row, col, n)
-            line = f"{names[int(m.top1[row, col, n])][:20]} {100 * m.top1_prob[row, col, n]:.0f}%"
+            line = (names[int(m.top1[row, col, n])], f" {100 * m.top1_prob[row, col, n]:.0f}%")
             caption = f"crop {box[2]} px" if not self.fragility_pair else what[other]
             self.fragility_pair.append((crop_image(run.image, box, size), caption, line, ok[n]))
         self.fragility_cell = (row, col)
-        flips = "" if other is None else f"; {what[other]}: {self.fragility_pair[1][2]}"
-        self.ex.notify(f"crop {m.box(row, col, 0)[2]} px at ({m.xs[col]}, {m.ys[row]}): {self.fragility_pair[0][2]}"
+        said = ["".join(line) for _, _, line, _ in self.fragility_pair]
+        flips = "" if other is None else f"; {what[other]}: {said[1]}"
+        self.ex.notify(f"crop {m.box(row, col, 0)[2]} px at ({m.xs[col]}, {m.ys[row]}): {said[0]}"
                        f"{flips or '; no neighbour flips'}")  # fmt: skip
 
     def save_fragility(self) -> None:

@@ -20,17 +20,21 @@ if TYPE_CHECKING:
     from app.panel import Panel
 
 
-def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[str, imgui.ImVec4]:
+def _verdict(probs: np.ndarray, true_class: int | None) -> tuple[tuple[str, str], imgui.ImVec4]:
     top = int(np.argmax(probs))
     colour = GREEN if top == true_class else RED
-    return f"{class_names()[top][:22]} {100 * probs[top]:.0f}%", colour
+    return (class_names()[top], f" {100 * probs[top]:.0f}%"), colour
 
 
-def _image_column(panel: Panel, name: str, image: np.ndarray, caption: str, line: str, colour, side: float) -> None:
+def _image_column(
+    panel: Panel, name: str, image: np.ndarray, caption: str, line: tuple[str, str], colour, side: float
+) -> None:
+    """An image ``side`` wide with its caption above and ``line`` (text, figure) below, both
+    cut to the column (a long class name would push the next column off the panel)."""
     imgui.begin_group()
     imgui.text(fitted(caption, side))
     imgui.image(panel.ex.textures.ref(name, image), imgui.ImVec2(side, side))
-    imgui.text_colored(colour, fitted(line, side))  # a long class name would push the next column off the panel
+    imgui.text_colored(colour, fitted(line[0], side, line[1]))
     imgui.end_group()
 
 
@@ -53,7 +57,7 @@ def draw_attacks(panel: Panel) -> None:
     side = (imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3
     true_class = ex.obj.imagenet_class
     _image_column(panel, "attack_change", lenses.attack_change, f"change x{127 / max(1, r.linf):.0f}",
-                  f"Linf {r.linf} L2 {r.l2:.0f}", GREY, side)  # fmt: skip
+                  (f"Linf {r.linf} L2 {r.l2:.0f}", ""), GREY, side)  # fmt: skip
     imgui.same_line()
     _image_column(panel, "attack_image", r.adversarial, f"{r.method} image", *_verdict(r.after, true_class), side)
     imgui.same_line()

@@ -47,10 +47,11 @@ def text_and_button(text: str, color: imgui.ImVec4 | None, label: str) -> bool:
     return imgui.small_button(label)
 
 
-def fitted(text: str, width: float) -> str:
-    """``text`` cut short (ending in "..") so that it is at most ``width`` pixels wide."""
-    if imgui.calc_text_size(text).x <= width:
-        return text
-    while text and imgui.calc_text_size(text + "..").x > width:
+def fitted(text: str, width: float, tail: str = "") -> str:
+    """``text`` + ``tail``, with ``text`` cut short (ending in "..") so that the whole is at
+    most ``width`` pixels wide: a long class name gives way, its ``tail`` (" 87%") stays."""
+    if imgui.calc_text_size(text + tail).x <= width:
+        return text + tail
+    while text and imgui.calc_text_size(text + ".." + tail).x > width:
         text = text[:-1]
-    return text.rstrip() + ".."
+    return text.rstrip() + ".." + tail
