@@ -126,11 +126,12 @@ def test_messages_arriving_never_move_the_widgets_below_them(explorer, screen):
         explorer.draw(screen, (W, H))
     before = dict(explorer.panel.item_rects)
     long = "cannot load /a/long/path/to/a/mesh.obj: " + "a long reason, " * 30
+    previous = None
     for i, text in enumerate(["first", "second", long, "third", "fourth"]):
         explorer.notify(text, error=i == 2)
         state = explorer.drawn_state()
-        assert state != getattr(explorer, "_previous_state", None)  # each message redraws, past the deque's 6
-        explorer._previous_state = state
+        assert state != previous  # each message redraws, past the deque's 6
+        previous = state
         explorer.draw(screen, (W, H))
         assert explorer.panel.item_rects == before
         assert explorer.panel.shown_messages[-1] == text
