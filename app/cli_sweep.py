@@ -72,8 +72,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for flag, (value, parse, have) in given.items():
             if value is not None and parse(value) != have:
                 raise SweepError(f"{flag} differs from the sweep in {args.out} ({have}); leave it out to resume")
-        models = _sweep_models(list(plan.models), weights, args.device, strict=True)
-        store = SweepStore.open(args.out)  # held from here: another sweep into it is refused
+        store = SweepStore.open(args.out)  # held from here (a busy folder is refused before any model loads)
+        try:
+            models = _sweep_models(list(plan.models), weights, args.device, strict=True)
+        except BaseException:
+            store.close()
+            raise
     else:
         SweepStore.check_free(args.out)
         names = object_names() if args.object in (None, "all") else [n.strip() for n in args.object.split(",")]
