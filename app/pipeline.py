@@ -9,7 +9,7 @@ import moderngl
 import numpy as np
 import torch
 
-from app.classifiers import Classifier, Prediction
+from app.classifiers import CPU_CHUNK, Classifier, Prediction
 from app.diffrender import DiffRenderer
 from app.frames import FrameReader, render_batch
 from app.glcontext import create_headless_context
@@ -33,9 +33,9 @@ class Pipeline:
         batch: int = 1,
         streams: int = 1,
     ):
-        """``streams`` > 1 on the CPU: :meth:`probabilities` splits each batch among that
-        many one-thread classification workers (:mod:`app.streams`), and renders the next
-        part while the last is classified."""
+        """``streams`` > 1 on the CPU: :meth:`probabilities` splits each batch of more than
+        ``CPU_CHUNK`` poses evenly among that many one-thread classification workers
+        (:mod:`app.streams`), and renders the next part while the last is classified."""
         if streams < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
         self.ctx = ctx or create_headless_context()
@@ -102,12 +102,12 @@ class Pipeline:
 
     def probabilities(self, poses: Sequence[Pose]) -> torch.Tensor:
         """(N, 1000) class probabilities, rendering and classifying ``reader.slots`` at a time."""
-        if self.streams == 1 or len(poses) < 2:
+        if self.streams == 1 or len(poses) <= CPU_CHUNK:  # one pass: all threads on it beat a hand-off
             return torch.cat([self.classifier.probabilities(frames) for frames in self._batches(poses)])
         if self._pool is None:
             self._pool = StreamPool(self.streams, self.classifier.device)
         out: list[Future] = []
-        part = self._stream_readers[0].slots
+        part = min(self._stream_readers[0].slots, -(-len(poses) // self.streams))  # an even split
         group = part * self.streams
         for start in range(0, len(poses), group):
             for reader, first in zip(self._stream_readers, range(start, start + group, part), strict=True):
