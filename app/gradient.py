@@ -5,9 +5,10 @@ One call rasterises the visibility buffer at the pose (OpenGL), re-shades it in 
 returns the goal score with its gradient in the search space's unit cube.  The image is
 rounded to 8 bits on the way forward (straight-through on the way back), so the
 classifier sees what the OpenGL render gives it.  The backward pass runs torch's
-deterministic kernels: the re-shading gathers each fragment's triangle values by index,
-and on the CPU the backward of such a gather sums in parallel in no fixed order, so the
-same point gave gradients up to 1e-5 apart, enough to send a line search elsewhere.
+deterministic kernels: on the CPU the backward of a gather by tensor indexing sums in
+parallel in no fixed order, so the same point gave gradients up to 1e-5 apart, enough to
+send a line search elsewhere.  The re-shading now gathers with ``index_select``, whose
+backward sums in order; the edge gradients still index.
 """
 
 from __future__ import annotations
