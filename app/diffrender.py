@@ -347,8 +347,9 @@ class DiffRenderer:
         barycentrics are its edge functions ``e = E p`` over their sum, so an attribute
         ``a = C^T e / (1^T e)``: rows 0-2 are camera-space positions ``R C^T E + t 1^T E``,
         3-5 normals ``R C^T E``, 6-7 uvs and 8 the denominator ``1^T E``.  Barycentrics are
-        affine-invariant, so the corners' object-space attributes are interpolated
-        (constants: no gradient flows into a gather) and then moved to camera space."""
+        affine-invariant, so ``C`` holds the corners' object-space attributes (constants:
+        no gradient flows into a gather) and the rotation R and translation t move the
+        interpolated values to camera space."""
         corners = self._corners.index_select(0, seen)  # (T, 3, 8), constant
         c0, edges = _edge_functions(corners, terms)
         # front faces turn counter-clockwise in the mesh, clockwise once the projection flips y

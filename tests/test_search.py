@@ -248,6 +248,51 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
     assert r.best_score > math.log(float(target_p(start))) + 0.5
 
 
+def test_targeted_line_search_renders_three_lengths_in_one_batch():
+    """Targeted, each gradient is followed by one batch of renders: steps of half, the same
+    and twice the current length along it (``grad_step`` at first).  The best one that
+    raises the score is taken, and its length is the next one's current length."""
+    space = SearchSpace(Pose(), ["rotation", "translation"])
+    goal = Goal(true_class=0, target=1)
+    peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
+    batches: list[np.ndarray] = []
+    steps: list[tuple[np.ndarray, np.ndarray]] = []  # (point, gradient) of each gradient step
+
+    def offset(u: np.ndarray) -> np.ndarray:  # to the peak, angles the short way round
+        d = u - peak
+        return np.where(space.circular, (d + 0.5) % 1.0 - 0.5, d)
+
+    def probabilities(u: np.ndarray) -> torch.Tensor:
+        probs = torch.full((len(u), 1000), 1e-6, dtype=torch.float64)
+        probs[:, 1] = torch.from_numpy(np.exp(-2.0 * (offset(u) ** 2).sum(axis=-1)))
+        return probs
+
+    def evaluate(poses):
+        u = np.array([space.to_unit(p) for p in poses])
+        batches.append(u)
+        return probabilities(u)
+
+    def gradient(space, goal, u):
+        from app.gradient import GradientStep
+
+        g = -4.0 * offset(u)  # of log p(target)
+        steps.append((u, g))
+        return GradientStep(probabilities(u[None])[0], float(-2.0 * (offset(u) ** 2).sum()), g)
+
+    search("grad", evaluate, space, goal, Budget(iterations=4), seed=0, gradient=gradient, grad_step=0.04)
+    assert len(batches[0]) == 18 and len(steps) == 4
+    length, chosen = 0.04, []
+    for (u, g), batch, (after, _) in zip(steps[:-1], batches[1:], steps[1:], strict=True):
+        direction = g / np.linalg.norm(g)
+        want = [space.to_unit(space.from_unit(u + f * length * direction)) for f in (0.5, 1.0, 2.0)]
+        np.testing.assert_allclose(batch, want, atol=1e-12)
+        k = int(probabilities(batch)[:, 1].argmax())
+        np.testing.assert_allclose(after, batch[k], atol=1e-12)  # the next gradient is taken there
+        length *= (0.5, 1.0, 2.0)[k]
+        chosen.append(k)
+    assert len(set(chosen)) > 1, chosen  # the length adapts (a fixed step would not)
+
+
 def test_default_method_is_the_gradient_on_the_cpu_and_cmaes_with_cuda_or_old_gl():
     assert default_method("cpu", 450) == "grad"
     assert default_method(torch.device("cuda", 0), 460) == "cmaes"  # batches of 18 take ~20 ms on a GPU
