@@ -204,40 +204,54 @@ def test_nan_never_reaches_the_renderer(batch_pipeline):
     assert nan_pose == space.base
 
 
+class Landscape:
+    """A synthetic targeted goal over rotation and translation: class 1's probability is
+    ``exp(-width * |u - peak|^2)`` in the unit cube (angles the short way round); every
+    batch of poses evaluated is kept, as unit points."""
+
+    def __init__(self, width: float):
+        self.space = SearchSpace(Pose(), ["rotation", "translation"])
+        self.goal = Goal(true_class=0, target=1)
+        self.peak = self.space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
+        self.width = width
+        self.batches: list[np.ndarray] = []
+
+    def offset(self, u: np.ndarray) -> np.ndarray:
+        d = u - self.peak
+        return np.where(self.space.circular, (d + 0.5) % 1.0 - 0.5, d)
+
+    def log_p(self, u: np.ndarray) -> np.ndarray:
+        return -self.width * (self.offset(u) ** 2).sum(axis=-1)
+
+    def probabilities(self, u: np.ndarray) -> torch.Tensor:  # (N, 1000) for unit points (N, dim)
+        probs = torch.full((len(u), 1000), 1e-6, dtype=torch.float64)
+        probs[:, 1] = torch.from_numpy(np.exp(self.log_p(u)))
+        return probs
+
+    def evaluate(self, poses) -> torch.Tensor:
+        u = np.array([self.space.to_unit(p) for p in poses])
+        self.batches.append(u)
+        return self.probabilities(u)
+
+
 def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
     """When a climb ends (here at once: a flat gradient), CMA-ES generations explore around
     where it started; once the best pose so far beats the climb's start by the margin, the
     next climb starts at that pose, not at a fresh random one."""
-    space = SearchSpace(Pose(), ["rotation", "translation"])
-    goal = Goal(true_class=0, target=1)
-    peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
-    batches: list[np.ndarray] = []
+    land = Landscape(width=20.0)
     climbs: list[tuple[np.ndarray, float]] = []  # (point, score) where each gradient step starts
-
-    def target_p(u: np.ndarray) -> np.ndarray:  # falls off with the distance to the peak (angles wrapped)
-        d = np.abs(u - peak)
-        d = np.where(space.circular, np.minimum(d, 1 - d), d)
-        return np.exp(-20 * (d**2).sum(axis=-1))
-
-    def probabilities(u: np.ndarray) -> torch.Tensor:  # (N, 1000) for unit points (N, dim)
-        probs = torch.full((len(u), 1000), 1e-6, dtype=torch.float64)
-        probs[:, 1] = torch.from_numpy(target_p(u))
-        return probs
-
-    def evaluate(poses):
-        u = np.array([space.to_unit(p) for p in poses])
-        batches.append(u)
-        return probabilities(u)
 
     def flat_gradient(space, goal, u):
         from app.gradient import GradientStep
 
-        climbs.append((u, math.log(float(target_p(u)) + 1e-12)))
-        return GradientStep(probabilities(u[None])[0], 0.0, np.zeros(space.dim))
+        climbs.append((u, float(land.log_p(u))))
+        return GradientStep(land.probabilities(u[None])[0], 0.0, np.zeros(space.dim))
 
-    r = search("grad", evaluate, space, goal, Budget(iterations=30), seed=3, gradient=flat_gradient, grad_sigma=0.05)
+    r = search("grad", land.evaluate, land.space, land.goal, Budget(iterations=30), seed=3, gradient=flat_gradient,
+               grad_sigma=0.05)  # fmt: skip
+    batches = land.batches
     assert len(batches[0]) == 18 and all(len(b) == 18 for b in batches[1:])  # random starts, then generations
-    start = batches[0][int(np.argmax(target_p(batches[0])))]
+    start = batches[0][int(np.argmax(land.log_p(batches[0])))]
     np.testing.assert_allclose(climbs[0][0], start)  # the first climb starts at the best random pose
     spread = [float(np.abs(b - np.median(b, axis=0)).max()) for b in batches[1:4]]
     assert max(spread) < 0.4  # generations around one centre, not all over the cube
@@ -245,48 +259,33 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
     scores = [score for _, score in climbs]
     for score, before in zip(scores[1:], scores, strict=False):
         assert score > before + 0.5  # a new climb only from a pose the margin above the last start
-    assert r.best_score > math.log(float(target_p(start))) + 0.5
+    assert r.best_score > float(land.log_p(start)) + 0.5
 
 
 def test_targeted_line_search_renders_three_lengths_in_one_batch():
     """Targeted, each gradient is followed by one batch of renders: steps of half, the same
     and twice the current length along it (``grad_step`` at first).  The best one that
     raises the score is taken, and its length is the next one's current length."""
-    space = SearchSpace(Pose(), ["rotation", "translation"])
-    goal = Goal(true_class=0, target=1)
-    peak = space.to_unit(Pose(yaw=120.0, pitch=-40.0, x=0.3))
-    batches: list[np.ndarray] = []
+    land = Landscape(width=2.0)
     steps: list[tuple[np.ndarray, np.ndarray]] = []  # (point, gradient) of each gradient step
-
-    def offset(u: np.ndarray) -> np.ndarray:  # to the peak, angles the short way round
-        d = u - peak
-        return np.where(space.circular, (d + 0.5) % 1.0 - 0.5, d)
-
-    def probabilities(u: np.ndarray) -> torch.Tensor:
-        probs = torch.full((len(u), 1000), 1e-6, dtype=torch.float64)
-        probs[:, 1] = torch.from_numpy(np.exp(-2.0 * (offset(u) ** 2).sum(axis=-1)))
-        return probs
-
-    def evaluate(poses):
-        u = np.array([space.to_unit(p) for p in poses])
-        batches.append(u)
-        return probabilities(u)
 
     def gradient(space, goal, u):
         from app.gradient import GradientStep
 
-        g = -4.0 * offset(u)  # of log p(target)
+        g = -2.0 * land.width * land.offset(u)  # of log p(target)
         steps.append((u, g))
-        return GradientStep(probabilities(u[None])[0], float(-2.0 * (offset(u) ** 2).sum()), g)
+        return GradientStep(land.probabilities(u[None])[0], float(land.log_p(u)), g)
 
-    search("grad", evaluate, space, goal, Budget(iterations=4), seed=0, gradient=gradient, grad_step=0.04)
+    search("grad", land.evaluate, land.space, land.goal, Budget(iterations=4), seed=0, gradient=gradient,
+           grad_step=0.04)  # fmt: skip
+    space, batches = land.space, land.batches
     assert len(batches[0]) == 18 and len(steps) == 4
     length, chosen = 0.04, []
     for (u, g), batch, (after, _) in zip(steps[:-1], batches[1:], steps[1:], strict=True):
         direction = g / np.linalg.norm(g)
         want = [space.to_unit(space.from_unit(u + f * length * direction)) for f in (0.5, 1.0, 2.0)]
         np.testing.assert_allclose(batch, want, atol=1e-12)
-        k = int(probabilities(batch)[:, 1].argmax())
+        k = int(np.argmax(land.log_p(batch)))
         np.testing.assert_allclose(after, batch[k], atol=1e-12)  # the next gradient is taken there
         length *= (0.5, 1.0, 2.0)[k]
         chosen.append(k)
