@@ -79,7 +79,8 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     def report(p) -> None:
         bar.update(p.iteration - bar.n)  # the last iteration may be reported twice
         shown = p.best_target if target is not None else p.best_true
-        bar.set_postfix(best=f"{shown:.3f}" if shown is not None else "-", fooled=p.success)
+        outcome = "reached" if target is not None else "fooled"  # a targeted search's success is reaching it
+        bar.set_postfix({"best": f"{shown:.3f}" if shown is not None else "-", outcome: "yes" if p.success else "no"})
 
     stop = threading.Event()
     with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
