@@ -297,14 +297,19 @@ def _random(t: _Tracker, rng: np.random.Generator, batch: int, stop_on_success: 
             return
 
 
-def _cma_strategy(x0: np.ndarray, sigma: float, popsize: int, seed: int):
-    """A CMA-ES (the ``cma`` package) at unit point ``x0``, seeded for repeatable runs."""
+def _import_cma():
+    """The ``cma`` package.  Its first import takes about 0.5 s here, so :func:`search`
+    makes it before the clock starts."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not import matplotlib": plotting is not used
         import cma
+    return cma
 
+
+def _cma_strategy(x0: np.ndarray, sigma: float, popsize: int, seed: int):
+    """A CMA-ES (the ``cma`` package) at unit point ``x0``, seeded for repeatable runs."""
     opts = {"popsize": popsize, "seed": seed + 1, "verbose": -9, "bounds": [None, None]}  # cma: seed 0 = clock
-    return cma.CMAEvolutionStrategy(x0, sigma, opts)
+    return _import_cma().CMAEvolutionStrategy(x0, sigma, opts)
 
 
 def _generation(t: _Tracker, es) -> bool:
@@ -484,6 +489,8 @@ def search(
         raise SearchError(f"the seed must be a whole number >= 0, got {seed!r}")  # cma takes seed 0 as the clock
     if method == "grad" and gradient is None:
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
+    if method in ("grad", "cmaes"):
+        _import_cma()  # not on the budget's clock (grad's restarts use CMA-ES too)
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
         _gradient(t, gradient, seed, population, stop_on_success,

@@ -292,6 +292,25 @@ def test_targeted_line_search_renders_three_lengths_in_one_batch():
     assert len(set(chosen)) > 1, chosen  # the length adapts (a fixed step would not)
 
 
+def test_importing_cma_is_not_on_the_budgets_clock():
+    """The first ``import cma`` takes about 0.5 s; a fresh process's first CMA-ES search
+    makes it before its clock starts, so a 1 s budget is not half spent on it."""
+    code = """
+import sys, time
+import torch
+from app.params import Pose
+from app.search import Budget, Goal, SearchSpace, search
+assert "cma" not in sys.modules
+space = SearchSpace(Pose(), ["rotation"])
+start = time.perf_counter()
+r = search("cmaes", lambda poses: torch.full((len(poses), 1000), 1e-3), space, Goal(0), Budget(iterations=1))
+print(time.perf_counter() - start - r.elapsed)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) > 0.1  # the import, outside the search's time
+
+
 def test_default_method_is_the_gradient_on_the_cpu_and_cmaes_with_cuda_or_old_gl():
     assert default_method("cpu", 450) == "grad"
     assert default_method(torch.device("cuda", 0), 460) == "cmaes"  # batches of 18 take ~20 ms on a GPU
