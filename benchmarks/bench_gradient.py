@@ -14,30 +14,19 @@ gradient's cost in single renders, both measured in this run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from bench_pipeline import timed  # noqa: E402  (this folder is on sys.path when a script here runs)
 
 from app.classifiers import load_classifier  # noqa: E402
 from app.gradient import deterministic_kernels  # noqa: E402
 from app.library import list_objects, resolve_object  # noqa: E402
 from app.pipeline import Pipeline  # noqa: E402
 from app.search import Goal, SearchSpace  # noqa: E402
-
-
-def median_ms(f: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def time_object(pipe: Pipeline, obj, repeats: int) -> dict[str, float]:
@@ -68,15 +57,13 @@ def time_object(pipe: Pipeline, obj, repeats: int) -> dict[str, float]:
     def step() -> None:
         gradient(space, goal, u)
 
-    for f in (shade_backward, model, step):
-        f()  # first calls (TorchScript's profiling runs, allocations) are not timed
-    return {
-        "raster": median_ms(lambda: diff.rasterize(pose), repeats),
-        "shade": median_ms(shade, repeats),
-        "shade+bw": median_ms(shade_backward, repeats),
-        "model": median_ms(model, repeats),
-        "gradient": median_ms(step, repeats),
-        "render": median_ms(lambda: pipe.probabilities([pose]), repeats),
+    return {  # timed() leaves out its first calls (TorchScript's profiling runs, allocations)
+        "raster": timed(lambda: diff.rasterize(pose), repeats),
+        "shade": timed(shade, repeats),
+        "shade+bw": timed(shade_backward, repeats),
+        "model": timed(model, repeats),
+        "gradient": timed(step, repeats),
+        "render": timed(lambda: pipe.probabilities([pose]), repeats),
     }
 
 
