@@ -37,6 +37,7 @@ METHODS = ("grad", "random", "cmaes", "fd")
 EPS = 1e-12
 GRADIENT_GL = 400  # the visibility pass reads texture levels with textureQueryLod (OpenGL 4.0)
 TARGETED_STEPS = (0.5, 1.0, 2.0)  # grad's targeted line search: these times the last step, in one batch
+FIRST_STEP = {False: 0.5, True: 0.2}  # grad's first step in the unit cube: untargeted, targeted
 
 
 class SearchError(ValueError):
@@ -361,21 +362,21 @@ def _gradient(
     Each iteration takes the exact gradient of the re-shaded render at the current point
     (the visibility is rasterised again, so silhouettes and occlusions follow) and walks
     along it on OpenGL renders, which judge what the gradient cannot see (a silhouette that
-    changes, a step too long for the local slope).  Untargeted, the render of a step of the
-    current length is classified; a step that does not raise the score is halved (up to 3
-    times), and once one does, steps twice as long along the same direction are tried while
-    the score goes on rising; a fooling step ends the search at once, so one render at a
-    time.  Targeted, steps of half, the same and twice the current length are rendered and
-    classified as one batch (2.2-2.5 single renders' time here), and the best one, if it
-    raises the score, is taken with its length.  An untargeted climb starts at the
-    start pose; a targeted one (the target is usually far away) starts at the best of
-    ``population`` random poses.  A climb ends when its best has not risen by 0.05 for
-    ``patience`` iterations, or when no step along the gradient helps.  Then CMA-ES
-    (``population`` poses a generation, step ``sigma`` of the unit cube, started where the
-    first climb started, each climb's best injected into it) explores until the best pose
-    so far scores ``margin`` above the last climb's start, and the next climb starts
-    there: the score is rugged at small scales, so a climb stops on a local peak, and the
-    population finds the way to a higher hill, which the gradient then climbs."""
+    changes, a step too long for the local slope).  Each climb's first step is ``step``.
+    Untargeted, the render of a step of the current length is classified; a step that does
+    not raise the score is halved (up to 3 times), and once one does, steps twice as long
+    along the same direction are tried while the score goes on rising; a fooling step ends
+    the search at once, so one render at a time.  Targeted, steps of half, the same and
+    twice the current length are rendered and classified as one batch (2.2-2.5 single
+    renders' time here), and the best one, if it raises the score, is taken with its length.
+    An untargeted climb starts at the start pose; a targeted one (the target is usually far
+    away) starts at the best of ``population`` random poses.  A climb ends when its best has
+    not risen by 0.05 for ``patience`` iterations, or when no step along the gradient helps.
+    Then CMA-ES (``population`` poses a generation, step ``sigma`` of the unit cube, started
+    where the first climb started, each climb's best injected into it) explores until the
+    best pose so far scores ``margin`` above the last climb's start, and the next climb
+    starts there: the score is rugged at small scales, so a climb stops on a local peak, and
+    the population finds the way to a higher hill, which the gradient then climbs."""
 
     def probe(x: np.ndarray) -> tuple[np.ndarray, float]:
         """Score the OpenGL render at unit point ``x``: (the point as a valid pose has it, its score)."""
@@ -476,13 +477,15 @@ def search(
     fd_step: float = 0.001,
     fd_lr: float = 0.001,
     gradient: Gradient | None = None,
-    grad_step: float = 0.2,
+    grad_step: float | None = None,
     grad_patience: int = 3,
     grad_sigma: float = 0.25,
     grad_margin: float = 0.5,
 ) -> SearchResult:
     """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
-    (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes."""
+    (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes.
+    ``grad_step``: grad's first step along the gradient (default ``FIRST_STEP``: 0.5 of
+    the unit cube untargeted, where most poses far from the start fool, 0.2 targeted)."""
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not (isinstance(seed, (int, np.integer)) and seed >= 0):
@@ -493,8 +496,9 @@ def search(
         _import_cma()  # not on the budget's clock (grad's restarts use CMA-ES too)
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
+        step = FIRST_STEP[goal.target is not None] if grad_step is None else grad_step
         _gradient(t, gradient, seed, population, stop_on_success,
-                  step=grad_step, patience=grad_patience, sigma=grad_sigma, margin=grad_margin)  # fmt: skip
+                  step=step, patience=grad_patience, sigma=grad_sigma, margin=grad_margin)  # fmt: skip
     elif method == "random":
         _random(t, np.random.default_rng(seed), population, stop_on_success)
     elif method == "cmaes":

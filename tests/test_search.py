@@ -292,6 +292,36 @@ def test_targeted_line_search_renders_three_lengths_in_one_batch():
     assert len(set(chosen)) > 1, chosen  # the length adapts (a fixed step would not)
 
 
+def test_grad_first_step_is_half_the_cube_untargeted_and_a_fifth_targeted():
+    """Untargeted, most poses far from the start fool, so the first render along the
+    gradient is 0.5 of the unit cube away; targeted, the first batch's middle length is 0.2."""
+    from app.gradient import GradientStep
+
+    direction = np.array([0.6, 0.0, 0.8])
+
+    def gradient(space, goal, u):
+        return GradientStep(torch.full((1000,), 1e-3), 0.0, direction)
+
+    space = SearchSpace(Pose(), ["rotation"])
+    u0 = space.to_unit(Pose())
+    seen: list[np.ndarray] = []
+
+    def evaluate(poses) -> torch.Tensor:  # the true class always wins: nothing fools
+        seen.extend(space.to_unit(p) for p in poses)
+        probs = torch.full((len(poses), 1000), 1e-4)
+        probs[:, 0] = 0.9
+        return probs
+
+    search("grad", evaluate, space, Goal(true_class=0), Budget(iterations=2), gradient=gradient)
+    np.testing.assert_allclose(seen[0], space.to_unit(space.from_unit(u0 + 0.5 * direction)), atol=1e-12)
+    land = Landscape(width=2.0)
+    search("grad", land.evaluate, land.space, land.goal, Budget(iterations=2), seed=0,
+           gradient=lambda space, goal, u: GradientStep(land.probabilities(u[None])[0], 0.0, np.eye(6)[0]))  # fmt: skip
+    start = land.batches[0][int(np.argmax(land.log_p(land.batches[0])))]
+    want = [land.space.to_unit(land.space.from_unit(start + f * np.eye(6)[0])) for f in (0.1, 0.2, 0.4)]
+    np.testing.assert_allclose(land.batches[1], want, atol=1e-12)
+
+
 def test_importing_cma_is_not_on_the_budgets_clock():
     """The first ``import cma`` takes about 0.5 s; a fresh process's first CMA-ES search
     makes it before its clock starts, so a 1 s budget is not half spent on it."""
