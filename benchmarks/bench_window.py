@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
     import torch
+    from bench_pipeline import timed  # this folder is on sys.path when a script here runs
 
     from app.classifiers import load_classifier
     from app.live import classify_image
@@ -44,15 +44,9 @@ def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
     obj = resolve_object("teddy_bear")
     pipe.set_object(obj)
     image = pipe.render(obj.canonical_pose)
-    for _ in range(5):
-        classify_image(clf, image)
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        classify_image(clf, image)
-        samples.append((time.perf_counter() - t) * 1000)
+    ms = timed(lambda: classify_image(clf, image), n, warmup=5)
     pipe.release()
-    return statistics.median(samples)
+    return ms
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
