@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.utils.deterministic
 
 from app.classifiers import Classifier
 from app.diffrender import DiffRenderer
@@ -33,17 +34,21 @@ class GradientStep:
 
 
 class _DeterministicKernels:
-    """``with deterministic_kernels():`` torch's deterministic algorithms inside the block
-    (about 3% slower here); the previous setting comes back when the last thread inside
-    such a block leaves it.  The setting is process-wide: inference in other threads
-    meanwhile has no kernel it changes on the CPU, and an op without a deterministic
-    kernel only warns (with CUDA, torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8``
-    is set)."""
+    """``with deterministic_kernels():`` torch's deterministic algorithms inside the block;
+    the previous settings come back when the last thread inside such a block leaves it.
+    The setting is process-wide: inference in other threads meanwhile has no kernel it
+    changes on the CPU, and an op without a deterministic kernel only warns (with CUDA,
+    torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` is set).  Torch's
+    deterministic mode also fills every new uninitialised tensor (``torch.empty``) with NaN,
+    so that a kernel reading memory it never wrote cannot pass unnoticed; that cost 3.5-5
+    ms a gradient here (7-8%), in every thread, and is turned off inside the block
+    (``torch.utils.deterministic.fill_uninitialized_memory``): the kernels are torch's own,
+    which write what they read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inside = 0
-        self._before = (False, False)
+        self._before = (False, False, True)
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -52,8 +57,10 @@ class _DeterministicKernels:
                 self._before = (
                     torch.are_deterministic_algorithms_enabled(),
                     torch.is_deterministic_algorithms_warn_only_enabled(),
+                    torch.utils.deterministic.fill_uninitialized_memory,
                 )
                 torch.use_deterministic_algorithms(True, warn_only=True)
+                torch.utils.deterministic.fill_uninitialized_memory = False
             self._inside += 1
         try:
             yield
@@ -61,8 +68,9 @@ class _DeterministicKernels:
             with self._lock:
                 self._inside -= 1
                 if self._inside == 0:
-                    enabled, warn_only = self._before
+                    enabled, warn_only, fill = self._before
                     torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+                    torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 deterministic_kernels = _DeterministicKernels()
