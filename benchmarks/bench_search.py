@@ -45,9 +45,8 @@ def run(pipe, method, space, goal, seconds, seed) -> float | None:
 
 def shown(pipe: Pipeline, obj) -> None:
     """Load ``obj`` and render and classify it once, untimed, as the window has shown an
-    object before any search starts.  An object's first render pays for its textures' first
-    use (11 ms for the barrel, against 15 ms for a render and classification), and it used
-    to fall on whichever method ran first on the object: grad."""
+    object before any search starts.  An object's first render can cost more (the barrel's
+    took 26 ms against 15 ms later), and that fell on the first method run on it: grad."""
     pipe.set_object(obj)
     pipe.probabilities([obj.canonical_pose])
 
