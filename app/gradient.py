@@ -40,10 +40,10 @@ class _DeterministicKernels:
     changes on the CPU, and an op without a deterministic kernel only warns (with CUDA,
     torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` is set).  Torch's
     deterministic mode also fills every new uninitialised tensor (``torch.empty``) with NaN,
-    so that a kernel reading memory it never wrote cannot pass unnoticed; that cost 3.5-5
-    ms a gradient here (7-8%), in every thread, and is turned off inside the block
-    (``torch.utils.deterministic.fill_uninitialized_memory``): the kernels are torch's own,
-    which write what they read."""
+    so that a kernel returning memory it never wrote cannot pass unnoticed.  That debugging
+    aid cost 3.5-5 ms a gradient here (7-8%), in every thread, and is turned off inside the
+    block (``torch.utils.deterministic.fill_uninitialized_memory``); the kernels stay
+    deterministic either way."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
