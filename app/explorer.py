@@ -27,6 +27,7 @@ from app.atlas import AtlasRun
 from app.capture import CaptureRequest, CaptureResult, write_capture
 from app.classifiers import Classifier, load_classifier
 from app.files import claim_stem, write_new
+from app.glide import Glide
 from app.imgui_gl import ImageTextures, ImGuiRenderer
 from app.interaction import DragMode
 from app.lenses import Lenses
@@ -223,6 +224,10 @@ class Explorer:
         self.optimize_options = OptimizeOptions(method=default_method(classifier.device, ctx.version_code))
         self.optimize_run: OptimizeRun | None = None
         self.optimize_start: Pose | None = None
+        self.glides = True  # the view glides to a search's best pose and back to its start (app.glide); False: jumps
+        self._glide: Glide | None = None
+        self._glide_shown: Pose | None = None  # the pose the glide last showed (another one: the user moved it)
+        self._search_ending: OptimizeRun | None = None  # ended; reported and captured once the view is at its best
         self.atlas: AtlasRun | None = None
         self.atlas_resolution = "medium"
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
@@ -428,6 +433,8 @@ class Explorer:
         elif action == "optimize":
             if self.optimizing:
                 self.optimize_run.stop()
+                if self.optimize_run.done:  # the view is on its way to the best pose: go there now
+                    self._follow_optimize(at_once=True)
             else:
                 self.start_optimize()
         elif action == "atlas":
@@ -456,12 +463,16 @@ class Explorer:
 
     @property
     def optimizing(self) -> bool:
-        return self.optimize_run is not None and not self.optimize_run.done
+        """A pose search runs, or its end is not yet shown (the view is still on its way to
+        the best pose it found)."""
+        run = self.optimize_run
+        return run is not None and (not run.done or not run.announced or self._search_ending is run)
 
     def start_optimize(self) -> None:
         """Search from the current pose with the panel's options; the view animates as it runs."""
         if self.optimizing:
             return
+        self.finish_glide()  # from where the view was going (Revert, then Optimize at once)
         o = self.optimize_options
         try:
             goal = Goal(self.obj.imagenet_class, self.target_class)
@@ -477,24 +488,63 @@ class Explorer:
 
     def revert_optimize(self) -> None:
         if self.optimize_start is not None and not self.optimizing:
-            self.pose = self.optimize_start
+            self.glide_to(self.optimize_start)
 
-    def _follow_optimize(self) -> None:
+    def glide_to(self, pose: Pose, at_once: bool = False) -> None:
+        """Move the view to ``pose`` over a fraction of a second (:class:`app.glide.Glide`),
+        or at once (``at_once``, or with :attr:`glides` off)."""
+        if self._glide is not None and self._glide.end == pose and not at_once:
+            return
+        if at_once or not self.glides or pose == self.pose:
+            self._glide, self.pose = None, pose
+            return
+        self._glide, self._glide_shown = Glide(self.pose, pose, time.perf_counter()), self.pose
+
+    def finish_glide(self) -> None:
+        """End a glide under way where it was going."""
+        if self._glide is not None:
+            self.glide_to(self._glide.end, at_once=True)
+
+    def _advance_glide(self) -> None:
+        g = self._glide
+        if g is None:
+            return
+        if self.pose != self._glide_shown:  # moved by hand (a slider, a drag): the hand wins
+            self._glide = None
+            return
+        now = time.perf_counter()
+        self.pose = self._glide_shown = g.pose(now)
+        if g.done(now):
+            self._glide = None
+
+    def _follow_optimize(self, at_once: bool = False) -> None:
+        """Animate a running search (the view glides to each pose it reports, then to the
+        best one); once the view is there, report the outcome and capture the best pose."""
         run = self.optimize_run
         if run is None:
             return
         if not run.done:
-            if run.progress is not None:
-                self.pose = run.progress.current  # animate the search
+            if run.announced:  # closing: its best pose is already shown and captured
+                return
+            if run.result is not None:  # the search is over; its recording is being written
+                self.glide_to(run.result.best, at_once)
+            elif run.progress is not None:  # at once: drawing every frame of a glide slows the search down
+                self.glide_to(run.progress.current, at_once=True)
             return
-        if not run.newly_ended():
-            return
-        if run.error is not None or run.result is None:
-            self.notify(f"the pose search failed: {run.error}", error=True)
-            self.pose = self.optimize_start or self.pose
-            return
+        if run.newly_ended():
+            if run.error is not None or run.result is None:
+                self.notify(f"the pose search failed: {run.error}", error=True)
+                self.glide_to(self.optimize_start or self.pose, at_once)
+                return
+            self._search_ending = run
+            self.glide_to(run.result.best, at_once)
+        if self._search_ending is run and (self._glide is None or at_once):
+            self._search_ending = None
+            self._report_search(run)
+
+    def _report_search(self, run: OptimizeRun) -> None:
         r = run.result
-        self.pose = r.best
+        self.glide_to(r.best, at_once=True)  # exactly there, even if a drag took the view elsewhere meanwhile
         how = "stopped" if r.stopped else "done"
         verdict = run.goal.outcome(r.success)
         self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept (Revert to go back), captured")
@@ -582,6 +632,7 @@ class Explorer:
     def update(self) -> bool:
         """Collect worker results and feed it the newest frame; True if anything changed."""
         changed = self.live.poll() > 0
+        self._advance_glide()
         self._follow_optimize()
         self._follow_atlas()
         self.lenses.follow()
@@ -753,12 +804,12 @@ class Explorer:
                 run.join(RECORDING_WAIT)  # the search is over; it writes its recording, if asked to
             if not run.done and run.result is not None:  # the best pose is not lost with the recording
                 run.announced = True
-                self.pose = run.result.best
+                self.glide_to(run.result.best, at_once=True)
                 self.notify(f"the recording took over {RECORDING_WAIT:.0f} s and was left unfinished; "
                             "best pose captured", error=True)  # fmt: skip
                 self.act("capture")
         self.lenses.stop_all()
-        self._follow_optimize()
+        self._follow_optimize(at_once=True)
         return self._capture_pending
 
     def close(self, timeout: float = 10.0) -> bool:

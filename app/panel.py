@@ -279,10 +279,10 @@ class Panel:
             best = (p.best_target if targeted else p.best_true) or 0.0
             now = (p.latest_target if targeted else p.latest_true) or 0.0
             what = "target" if targeted else "true class"
-            searching = running and run.phase != "recording"
+            searching = run.result is None and not run.done
             outcome = run.goal.outcome(True).upper() if p.success else run.goal.outcome(False)
             state = "searching" if searching and not p.success else outcome
-            if running and not searching:
+            if run.phase == "recording" and not run.done:
                 state += ", recording: frame {} of {}".format(*run.frames) if run.frames[1] else ", recording"
             wrapped(f"{METHOD_LABELS[run.method]}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s", None)
             figures = f"{what} p now {now:.3f}, best {best:.3f}" if searching else f"best {what} p {best:.3f}"

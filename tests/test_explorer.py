@@ -21,6 +21,7 @@ from PIL import Image
 
 from app.capture import SUFFIXES
 from app.explorer import SHORTCUTS, Explorer
+from app.glide import largest_change as moved
 from app.imagenet import class_names
 from app.library import resolve_object
 from app.live import Frame, LiveClassifier
@@ -430,11 +431,19 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     explorer.optimize_options.record = "gif"
     explorer.act("optimize")
     assert explorer.optimizing
-    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=120, what="the search")
+    shown = []  # the pose of every frame drawn
+    run_until(explorer, screen, lambda: shown.append(explorer.pose) or not explorer.optimizing, timeout=120,
+              what="the search")  # fmt: skip
+    assert not explorer.captures  # the search ended, and its best pose was captured once the view was there
     run_until(explorer, screen, lambda: len(explorer.captures) == 1, what="the capture of the best pose")
     result = explorer.optimize_run.result
     assert result is not None and result.success
     assert explorer.pose == result.best != start
+    # the view turned into the fooling pose (the search got there in one long step): no frame
+    # moved it by more than half the way
+    assert result.iterations <= 2 and shown[-1] == result.best
+    frame_steps = [moved(p, q) for p, q in zip(shown, shown[1:], strict=False)]
+    assert 0.0 < max(frame_steps) < 0.5 * moved(start, result.best), (max(frame_steps), moved(start, result.best))
     assert explorer.captures[0].correct is False  # the captured best pose fools the classifier
     gif = explorer.optimize_run.recording
     assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
@@ -443,8 +452,30 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     assert explorer.optimize_run.frames == (len(frames), len(frames))  # the panel followed them
     assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
-    assert explorer.pose == start
+    run_until(explorer, screen, lambda: explorer.pose == start, timeout=5, what="the glide back to the start")
     assert not explorer.announce_closing()  # nothing running: nothing to say
+
+
+def test_revert_glides_back_and_a_hand_on_the_pose_takes_over(explorer, screen):
+    start, away = explorer.pose, explorer.pose.replace(yaw=explorer.pose.yaw + 150.0, pitch=40.0)
+    explorer.optimize_start = start
+    explorer.pose = away
+    explorer.revert_optimize()
+    shown = []
+    run_until(explorer, screen, lambda: shown.append(explorer.pose) or explorer.pose == start, what="the glide")
+    assert len(shown) > 3 and all(0.0 < moved(p, start) < moved(away, start) for p in shown[1:-1])
+    explorer.pose = away
+    explorer.revert_optimize()
+    explorer.draw(screen, (W, H))
+    explorer.set_param("roll", 30.0)  # a slider moved during the glide
+    held = explorer.pose
+    for _ in range(5):
+        explorer.draw(screen, (W, H))
+        time.sleep(0.05)
+    assert explorer.pose == held  # the glide gave way
+    explorer.glides = False
+    explorer.revert_optimize()
+    assert explorer.pose == start  # at once
 
 
 def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
