@@ -14,6 +14,7 @@ import importlib
 import os
 import re
 import socket
+import threading
 import warnings
 from collections.abc import Callable
 from contextlib import suppress
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from app.allocator import keep_freed_memory
+from app.determinism import deterministic_kernels
 from app.imagenet import class_names
 
 BUNDLED = "efficientnet_lite0"
@@ -189,6 +191,7 @@ class Classifier:
         self._frozen: torch.jit.ScriptModule | None = None
         self._traced: torch.jit.ScriptModule | None = None  # kept by freeze() for prepare_gradients()
         self._frozen_grad: torch.jit.ScriptModule | None = None  # frozen, but differentiable
+        self._grad_lock = threading.Lock()  # one thread makes it (a warm-up and a search may both ask)
         self.freeze_tried = False
 
     def __repr__(self) -> str:
@@ -241,7 +244,8 @@ class Classifier:
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.compile
-                traced = torch.jit.trace(self.model, example).eval()
+                with deterministic_kernels.settled():  # a gradient search in another thread waits
+                    traced = torch.jit.trace(self.model, example).eval()
                 self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             self._traced = traced
         except Exception:
@@ -254,7 +258,12 @@ class Classifier:
         """Once :meth:`freeze` has run: make the frozen copy :meth:`logits` uses, without
         :func:`torch.jit.optimize_for_inference`, whose rewrites are not differentiable
         (about 0.5 s for efficientnet_lite0, once; gradient searches call it before they
-        start, so sessions without one never pay for it)."""
+        start, and the window calls it beside the view once the first prediction is shown,
+        :func:`app.optimize_run.prepare_search`).  A second caller waits for the first."""
+        with self._grad_lock:
+            self._prepare_gradients()
+
+    def _prepare_gradients(self) -> None:
         if self._frozen_grad is not None or self._traced is None:
             return
         example = torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)

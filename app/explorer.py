@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from app.lenses import Lenses
 from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
-from app.optimize_run import OptimizeRun
+from app.optimize_run import OptimizeRun, prepare_search
 from app.params import GROUPS, Pose, PoseDocument, load_pose_file
 from app.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
@@ -228,6 +229,7 @@ class Explorer:
         self._glide: Glide | None = None
         self._glide_shown: Pose | None = None  # the pose the glide last showed (another one: the user moved it)
         self._search_ending: OptimizeRun | None = None  # ended; reported and captured once the view is at its best
+        self._prepared: tuple[Classifier, threading.Thread] | None = None  # prepare_search, for this classifier
         self.atlas: AtlasRun | None = None
         self.atlas_resolution = "medium"
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
@@ -304,7 +306,7 @@ class Explorer:
 
     def _apply_mesh(self, obj: LibraryObject, mesh: Mesh, pose: Pose) -> None:
         self.renderer.set_mesh(mesh)
-        self.obj = obj
+        self.obj, self.mesh = obj, mesh
         self.pose = pose
         for w in mesh.warnings:
             self.notify(f"{obj.name}: {w}", error=True)
@@ -479,12 +481,23 @@ class Explorer:
             run = OptimizeRun(
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
-                record=self.captures_dir if o.record else None, record_format=o.record or "gif",
+                record=self.captures_dir if o.record else None, record_format=o.record or "gif", mesh=self.mesh,
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
             return
         self.optimize_run, self.optimize_start = run, self.pose
+
+    def _prepare_search(self) -> None:
+        """Once a classifier has been frozen for the live view (after its first prediction,
+        :class:`app.live.LiveClassifier`), make what a gradient search needs beside the view
+        (:func:`app.optimize_run.prepare_search`), so the first press of Optimize does not
+        wait for it."""
+        clf = self.classifier
+        if self._prepared is not None and self._prepared[0] is clf:
+            return
+        if self.optimize_options.method == "grad" and clf.freeze_tried:
+            self._prepared = (clf, prepare_search(clf))
 
     def revert_optimize(self) -> None:
         if self.optimize_start is not None and not self.optimizing:
@@ -641,6 +654,7 @@ class Explorer:
             self.result = result
             self.stats.result(result)
             changed = True
+        self._prepare_search()
         if self.live_enabled and self.live.idle and self.busy is None and not self.optimizing:
             key = self.scene_key
             if key != self._submitted_key:
@@ -816,6 +830,8 @@ class Explorer:
         """Stop the worker once the captures and saves asked for are written, and free GPU
         resources; True if the worker ended within ``timeout``."""
         self.wind_down()
+        if self._prepared is not None:
+            self._prepared[1].join(timeout)  # torch must not be left running on a thread at exit
         ended = self.live.close(timeout)
         self.live.poll()  # report the captures written while closing
         imgui.set_current_context(self.imgui_context)

@@ -7,22 +7,19 @@ rounded to 8 bits on the way forward (straight-through on the way back), so the
 classifier sees what the OpenGL render gives it.  The backward pass runs torch's
 deterministic kernels: on the CPU the backward of a gather by tensor indexing sums in
 parallel in no fixed order, so the same point gave gradients up to 1e-5 apart, enough to
-send a line search elsewhere.  The re-shading now gathers with ``index_select``, whose
-backward sums in order; the edge gradients still index.
+send a line search elsewhere (:mod:`app.determinism`).  The re-shading now gathers with
+``index_select``, whose backward sums in order; the edge gradients still index.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.utils.deterministic
 
 from app.classifiers import Classifier
+from app.determinism import deterministic_kernels
 from app.diffrender import DiffRenderer
 
 
@@ -31,49 +28,6 @@ class GradientStep:
     probabilities: torch.Tensor  # (1000,) of the re-shaded image
     score: float  # the goal's score (higher is better)
     gradient: np.ndarray  # d score / d unit-cube coordinates
-
-
-class _DeterministicKernels:
-    """``with deterministic_kernels():`` torch's deterministic algorithms inside the block;
-    the previous settings come back when the last thread inside such a block leaves it.
-    The setting is process-wide: inference in other threads meanwhile has no kernel it
-    changes on the CPU, and an op without a deterministic kernel only warns (with CUDA,
-    torch warns once unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` is set).  Torch's
-    deterministic mode also fills every new uninitialised tensor (``torch.empty``) with NaN,
-    so that a kernel returning memory it never wrote cannot pass unnoticed.  That debugging
-    aid cost 3.5-5 ms a gradient here (7-8%), in every thread, and is turned off inside the
-    block (``torch.utils.deterministic.fill_uninitialized_memory``); the kernels stay
-    deterministic either way."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._inside = 0
-        self._before = (False, False, True)
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._inside == 0:
-                self._before = (
-                    torch.are_deterministic_algorithms_enabled(),
-                    torch.is_deterministic_algorithms_warn_only_enabled(),
-                    torch.utils.deterministic.fill_uninitialized_memory,
-                )
-                torch.use_deterministic_algorithms(True, warn_only=True)
-                torch.utils.deterministic.fill_uninitialized_memory = False
-            self._inside += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._inside -= 1
-                if self._inside == 0:
-                    enabled, warn_only, fill = self._before
-                    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
-                    torch.utils.deterministic.fill_uninitialized_memory = fill
-
-
-deterministic_kernels = _DeterministicKernels()
 
 
 class PoseGradient:

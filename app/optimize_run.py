@@ -9,17 +9,36 @@ then rendered into a GIF or MP4 beside the captures (:mod:`app.recording`) befor
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from app.background import BackgroundRun
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
+from app.live import lower_priority
+from app.mesh import Mesh
 from app.params import Pose
 from app.recording import check_format, record_run
 from app.renderer import RenderSettings
-from app.search import Budget, Goal, Progress, SearchResult, SearchSpace
+from app.search import Budget, Goal, Progress, SearchResult, SearchSpace, import_cma
 from app.streams import default_streams
+
+
+def prepare_search(classifier: Classifier) -> threading.Thread:
+    """Make, on a low-priority thread of its own, what the first search would otherwise
+    make before it starts: the ``cma`` import (0.4 s) and the classifier's differentiable
+    copy (:meth:`Classifier.prepare_gradients`, 0.5 s).  The window calls it once the first
+    prediction is shown; a search started meanwhile waits for the copy, not twice as long."""
+
+    def work() -> None:
+        lower_priority()
+        import_cma()
+        classifier.prepare_gradients()
+
+    thread = threading.Thread(target=work, name="prepare-search", daemon=True)
+    thread.start()
+    return thread
 
 
 class OptimizeRun(BackgroundRun):
@@ -37,7 +56,9 @@ class OptimizeRun(BackgroundRun):
         stop_on_success: bool = False,
         record: Path | None = None,
         record_format: str = "gif",
+        mesh: Mesh | None = None,
     ):
+        """``mesh``: ``obj`` already loaded (the window's), so the run does not read it again."""
         self.start = start
         self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
@@ -51,9 +72,9 @@ class OptimizeRun(BackgroundRun):
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
-        self._start(self._run, (classifier, obj, settings, budget, seed, stop_on_success), "optimize")
+        self._start(self._run, (classifier, obj, mesh, settings, budget, seed, stop_on_success), "optimize")
 
-    def _run(self, classifier, obj, settings, budget, seed, stop_on_success) -> None:
+    def _run(self, classifier, obj, mesh, settings, budget, seed, stop_on_success) -> None:
         from app.pipeline import Pipeline
 
         ctx = pipe = None
@@ -61,7 +82,10 @@ class OptimizeRun(BackgroundRun):
             ctx = create_headless_context()
             streams = default_streams(classifier.device)  # two on the CPU: the live classifier pauses meanwhile
             pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18, streams=streams)
-            pipe.set_object(obj)
+            if mesh is not None:
+                pipe.set_mesh(mesh)
+            else:
+                pipe.set_object(obj)
             self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
                                       report=self._report, stop_on_success=stop_on_success)  # fmt: skip
             if self.record is not None and self.result.history:

@@ -299,9 +299,10 @@ def _random(t: _Tracker, rng: np.random.Generator, batch: int, stop_on_success: 
             return
 
 
-def _import_cma():
-    """The ``cma`` package.  Its first import takes about 0.5 s here, so :func:`search`
-    makes it before the clock starts."""
+def import_cma():
+    """The ``cma`` package.  Its first import takes about 0.4 s here (it imports
+    matplotlib's pyplot), so :func:`search` makes it before the clock starts, and the
+    window beside the view before the first search (:func:`app.optimize_run.prepare_search`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not import matplotlib": plotting is not used
         import cma
@@ -311,7 +312,7 @@ def _import_cma():
 def _cma_strategy(x0: np.ndarray, sigma: float, popsize: int, seed: int):
     """A CMA-ES (the ``cma`` package) at unit point ``x0``, seeded for repeatable runs."""
     opts = {"popsize": popsize, "seed": seed + 1, "verbose": -9, "bounds": [None, None]}  # cma: seed 0 = clock
-    return _import_cma().CMAEvolutionStrategy(x0, sigma, opts)
+    return import_cma().CMAEvolutionStrategy(x0, sigma, opts)
 
 
 def _generation(t: _Tracker, es) -> bool:
@@ -494,7 +495,7 @@ def search(
     if method == "grad" and gradient is None:
         raise SearchError("the grad method needs a differentiable renderer (gradient=PoseGradient(...))")
     if method in ("grad", "cmaes"):
-        _import_cma()  # not on the budget's clock (grad's restarts use CMA-ES too)
+        import_cma()  # not on the budget's clock (grad's restarts use CMA-ES too)
     t = _Tracker(method, space, goal, evaluate, budget, stop, report)
     if method == "grad":
         first = UNTARGETED_FIRST_STEP if goal.target is None else TARGETED_FIRST_STEP

@@ -247,3 +247,39 @@ def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
     assert eager_g.abs().max() > 0
     # BatchNorm folded into the convolutions rounds differently: 0.2% here
     assert float((frozen_g - eager_g).norm() / eager_g.norm()) < 0.01
+
+
+def test_freezing_while_another_thread_runs_gradients_still_freezes():
+    """A gradient search turns torch's deterministic kernels on and off (app.determinism),
+    and a trace records that setting: before, a search started in the first seconds of a
+    window session made the live view's trace fail, and the classifier stayed unfrozen."""
+    import threading
+    import time
+
+    from app.classifiers import load_classifier
+    from app.determinism import deterministic_kernels
+
+    clf = load_classifier("efficientnet_lite0", device="cpu")
+    stop, blocks = threading.Event(), []
+
+    def searching() -> None:
+        while not stop.is_set():
+            with deterministic_kernels():
+                blocks.append(time.perf_counter())
+                time.sleep(0.0005)
+            time.sleep(0.0005)
+
+    worker = threading.Thread(target=searching, daemon=True)
+    worker.start()
+    try:
+        while not blocks:
+            time.sleep(0.001)
+        assert clf.freeze() and clf.frozen
+        after = len(blocks)
+        end = time.monotonic() + 10
+        while len(blocks) < after + 10 and time.monotonic() < end:
+            time.sleep(0.001)
+        assert len(blocks) >= after + 10  # the other thread waited for the trace, then went on
+    finally:
+        stop.set()
+        worker.join(10)

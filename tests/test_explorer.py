@@ -678,3 +678,30 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     assert x1 <= right
     click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
     assert lenses.skin is None and not explorer.renderer.has_skin
+
+
+def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
+    """The window makes the gradient copy of a fresh classifier beside the view, once its
+    live model is frozen, with no search asked for; a search then takes the mesh the
+    window shows, not the file again (here deleted after loading)."""
+    import shutil
+
+    from app.classifiers import load_classifier
+
+    clf = load_classifier("efficientnet_lite0", device="cpu")
+    shutil.copytree(ROOT / "models" / "hen", tmp_path / "hen")
+    ex = Explorer(ctx, clf, resolve_object(str(tmp_path / "hen" / "chicken.obj")), captures_dir=tmp_path / "caps")
+    screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
+    try:
+        run_until(ex, screen, lambda: clf._frozen_grad is not None, what="the gradient copy made beside the view")
+        assert not ex.optimize_run
+        shutil.rmtree(tmp_path / "hen")
+        ex.optimize_options.seconds, ex.target_class = 2, 8  # a mesh file has no true class: a target (hen)
+        ex.act("optimize")
+        assert ex.optimizing, ex.messages[-1].text
+        run_until(ex, screen, lambda: not ex.optimizing, what="the search")
+        run = ex.optimize_run
+        assert run.error is None and run.result.evaluations > 0, run.error
+    finally:
+        assert ex.close(timeout=60)
+        screen.release()
