@@ -305,9 +305,11 @@ class Explorer:
             self.pose = self.pose.fitted(**{name: value})
 
     def _apply_mesh(self, obj: LibraryObject, mesh: Mesh, pose: Pose) -> None:
+        if self.optimize_run is not None:
+            self._drop_search()
         self.renderer.set_mesh(mesh)
         self.obj, self.mesh = obj, mesh
-        self.pose = pose
+        self._glide, self.pose = None, pose
         for w in mesh.warnings:
             self.notify(f"{obj.name}: {w}", error=True)
 
@@ -498,6 +500,16 @@ class Explorer:
             return
         if self.optimize_options.method == "grad" and clf.freeze_tried:
             self._prepared = (clf, prepare_search(clf))
+
+    def _drop_search(self) -> None:
+        """Another object is shown: a search still running or still on its way to its best
+        pose (the last object's) stops, and its poses are neither shown nor captured."""
+        run = self.optimize_run
+        if self.optimizing:
+            run.stop()
+            run.announced = True  # its end is not reported, nor its best pose captured
+            self.notify(f"the pose search on {run.object} was stopped: another object is shown")
+        self.optimize_run = self.optimize_start = self._search_ending = None
 
     def revert_optimize(self) -> None:
         if self.optimize_start is not None and not self.optimizing:

@@ -486,6 +486,24 @@ def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
     run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
 
 
+def test_another_object_stops_the_search_whose_poses_are_then_neither_shown_nor_captured(explorer, screen):
+    """Before, a search went on moving the new object to the old one's poses, and captured
+    the new object in the old one's best pose at its end."""
+    o = explorer.optimize_options
+    o.seconds, o.until_fooled, o.method = 120, False, "random"
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    run = explorer.optimize_run
+    explorer.load_object("hen")
+    run_until(explorer, screen, lambda: explorer.obj.name == "hen", what="the hen")
+    assert run.join(60) and run.result.stopped
+    assert any("the pose search on teddy_bear was stopped" in m.text for m in explorer.messages)
+    for _ in range(5):
+        explorer.draw(screen, (W, H))
+    assert explorer.pose == explorer.obj.canonical_pose and not explorer.captures and not explorer.optimizing
+    assert explorer.optimize_start is None  # nothing to revert to on this object
+
+
 def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
     import imageio.v3 as iio
 
