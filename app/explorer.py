@@ -306,7 +306,8 @@ class Explorer:
 
     def _apply_mesh(self, obj: LibraryObject, mesh: Mesh, pose: Pose) -> None:
         if self.optimize_run is not None:
-            self._drop_search()
+            self._drop_search("another object is shown")
+            self.optimize_start = None  # nothing of this object to revert to
         self.renderer.set_mesh(mesh)
         self.obj, self.mesh = obj, mesh
         self._glide, self.pose = None, pose
@@ -350,6 +351,8 @@ class Explorer:
             if isinstance(result, Exception):
                 self.notify(f"cannot load model {name}: {result}", error=True)
                 return
+            if self.optimizing:  # it searches against the model that is going
+                self._drop_search(f"the model is now {result.name}")
             self.live.classifier = result
             self.model_notice = result.notice
             for n in notices:
@@ -501,15 +504,16 @@ class Explorer:
         if self.optimize_options.method == "grad" and clf.freeze_tried:
             self._prepared = (clf, prepare_search(clf))
 
-    def _drop_search(self) -> None:
-        """Another object is shown: a search still running or still on its way to its best
-        pose (the last object's) stops, and its poses are neither shown nor captured."""
+    def _drop_search(self, why: str) -> None:
+        """Another object or model is in use: a search still running or still on its way to
+        its best pose stops, and its poses are neither shown nor captured."""
         run = self.optimize_run
         if self.optimizing:
             run.stop()
             run.announced = True  # its end is not reported, nor its best pose captured
-            self.notify(f"the pose search on {run.object} was stopped: another object is shown")
-        self.optimize_run = self.optimize_start = self._search_ending = None
+            self.notify(f"the pose search on {run.object} was stopped: {why}")
+        self.optimize_run = self._search_ending = None
+        self._glide = None
 
     def revert_optimize(self) -> None:
         if self.optimize_start is not None and not self.optimizing:

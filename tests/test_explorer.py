@@ -486,7 +486,7 @@ def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
     run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
 
 
-def test_another_object_stops_the_search_whose_poses_are_then_neither_shown_nor_captured(explorer, screen):
+def test_another_object_or_model_stops_the_search_whose_poses_are_then_neither_shown_nor_captured(explorer, screen):
     """Before, a search went on moving the new object to the old one's poses, and captured
     the new object in the old one's best pose at its end."""
     o = explorer.optimize_options
@@ -496,12 +496,24 @@ def test_another_object_stops_the_search_whose_poses_are_then_neither_shown_nor_
     run = explorer.optimize_run
     explorer.load_object("hen")
     run_until(explorer, screen, lambda: explorer.obj.name == "hen", what="the hen")
+    run_classifier = explorer.classifier
     assert run.join(60) and run.result.stopped
     assert any("the pose search on teddy_bear was stopped" in m.text for m in explorer.messages)
     for _ in range(5):
         explorer.draw(screen, (W, H))
     assert explorer.pose == explorer.obj.canonical_pose and not explorer.captures and not explorer.optimizing
     assert explorer.optimize_start is None  # nothing to revert to on this object
+    explorer.act("optimize")  # and a search against a model that is replaced
+    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    run, run_classifier = explorer.optimize_run, explorer.classifier
+    explorer.load_model("efficientnet_lite0")
+    run_until(explorer, screen, lambda: explorer.classifier is not run_classifier, what="the new model")
+    pose = explorer.pose
+    assert run.join(60) and run.result.stopped
+    assert "the pose search on hen was stopped: the model is now efficientnet_lite0" in explorer.messages[-2].text
+    for _ in range(5):
+        explorer.draw(screen, (W, H))
+    assert explorer.pose == pose and not explorer.captures and not explorer.optimizing
 
 
 def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
