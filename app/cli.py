@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edge-gradients", action="store_true",
                    help="grad: add the gradient of the outline moving (antialiasing-based; README: no gain measured on "
                    "the library's textured objects)")  # fmt: skip
+    p.add_argument("--first-step", type=number(0.0, 1.0, above=True, name="--first-step"), metavar="FRACTION",
+                   help="grad: each climb's first step along the gradient, as a fraction of the unit cube "
+                   "(default 0.5 untargeted, 0.2 targeted); shorter steps find fooling poses nearer the start, "
+                   "more slowly")  # fmt: skip
     p.add_argument(
         "--out", type=writable_folder, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV"
     )

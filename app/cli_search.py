@@ -44,8 +44,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
     pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
     args.method = args.method or pipe.default_method()
-    if args.edge_gradients and args.method != "grad":
-        raise SearchError(f"--edge-gradients is for --method grad, not {args.method}")
+    for flag, given in (("--edge-gradients", args.edge_gradients), ("--first-step", args.first_step is not None)):
+        if given and args.method != "grad":
+            raise SearchError(f"{flag} is for --method grad, not {args.method}")
     rows = []
     for obj, pose, settings, _doc in scenes:
         rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget))
@@ -85,7 +86,8 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     stop = threading.Event()
     with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
         result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
-                             stop_on_success=args.until_fooled, edges=args.edge_gradients)  # fmt: skip
+                             stop_on_success=args.until_fooled, edges=args.edge_gradients,
+                             grad_step=args.first_step)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()

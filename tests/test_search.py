@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from app.glide import largest_change
 from app.library import resolve_object
 from app.params import PARAM_BY_NAME, Pose
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
@@ -439,6 +440,8 @@ def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path)
     assert bad.returncode == 2 and "zebroid" in bad.stderr and "Traceback" not in bad.stderr
     bad = subprocess.run([*cmd, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--edge-gradients is for --method grad" in bad.stderr
+    bad = subprocess.run([*cmd, "--first-step", "0.1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--first-step is for --method grad" in bad.stderr
     bad = subprocess.run([*budget, "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "give --budget or --iterations/--seconds, not both" in bad.stderr
     bad = subprocess.run([*cmd[:7], "--budget", "2 minutes", *cmd[9:]], cwd=ROOT, capture_output=True, text=True)
@@ -473,6 +476,16 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     r = subprocess.run([*base, "--edge-gradients"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode in (0, 1), r.stderr
     assert len((tmp_path / "hen-grad-3-trajectory.csv").read_text().strip().splitlines()) == 4
+    # --first-step: the first fooling pose is nearer the start when the first step is shorter
+    # (here 0.31 of a range from the start, 0.38 with the default half of the cube)
+    moved = {}
+    for step in ("0.5", "0.1"):
+        r = subprocess.run([*base, "--until-fooled", "--first-step", step], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        fooling = Pose(json.loads((tmp_path / sorted(tmp_path.glob("hen-grad-*.json"))[-1].name).read_text())["pose"])
+        moved[step] = largest_change(resolve_object("hen").canonical_pose, fooling)
+    assert moved["0.1"] < moved["0.5"] - 0.05, moved
 
 
 def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipeline, tmp_path):
