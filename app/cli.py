@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--record",
         choices=["gif", "mp4"],
         help="also write the run as an animation: the start, each iteration (at most 240, evenly spaced) "
-        "and the best pose, each labelled",
+        "and the best pose, with frames turning between poses far apart, each labelled",
     )
 
     p = sub.add_parser(

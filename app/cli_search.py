@@ -113,7 +113,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
         from app.recording import frame_count, record_run
 
-        frames = frame_count(len(result.history))
+        frames = frame_count(space.base, result)
         try:
             with (
                 ctrl_c_interrupts(),

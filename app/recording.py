@@ -4,13 +4,17 @@ with its top-1 label and probability.
 The search itself only keeps the poses it visited (its history); the frames are rendered
 and classified afterwards in batches, so recording never slows the search or changes
 its timings.  A long run shows at most :data:`MAX_STEP_FRAMES` of its iterations, evenly
-spaced, so that its recording stays short to watch and quick to write.  Files are
-written under a new name (never over an existing file).
+spaced, so that its recording stays short to watch and quick to write.  Between two
+poses far apart (a gradient search's first step is often a turn of 100-180 degrees)
+in-between frames are added, each classified too, so the step reads as a turn and shows
+where along it the label changes.  Files are written under a new name (never over an
+existing file).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from app.files import new_file, write_new
+from app.glide import Glide, largest_change
 from app.imagenet import class_names
 from app.params import NAMES, Pose
 from app.search import SearchResult
@@ -25,6 +30,9 @@ from app.search import SearchResult
 FORMATS = (".gif", ".mp4")
 FPS = 8.0
 MAX_STEP_FRAMES = 240  # iterations shown at most: 30 s at 8 frames a second
+TURN_STEP = 0.05  # in-between frames: at most this fraction of a range (18 degrees) from one frame to the next
+MAX_TURN_FRAMES = 8  # in-between frames between two poses at most (1 s)
+MAX_TURN_TOTAL = 120  # in-between frames in a recording at most (15 s); fewer per step beyond
 
 
 class RecordingError(ValueError):
@@ -49,9 +57,35 @@ def shown_iterations(n: int, limit: int = MAX_STEP_FRAMES) -> list[int]:
     return sorted({round(1 + i * (n - 1) / (limit - 1)) for i in range(limit)})
 
 
-def frame_count(iterations: int, limit: int = MAX_STEP_FRAMES) -> int:
-    """The frames of a run's recording: the start, the iterations shown, the best pose."""
-    return 1 + len(shown_iterations(iterations, limit)) + 1
+def in_between(a: Pose, b: Pose, count: int) -> list[Pose]:
+    """``count`` poses from ``a`` to ``b`` (neither included), eased as the window glides."""
+    glide = Glide(a, b, 0.0, seconds=1.0)
+    return [glide.pose((i + 1) / (count + 1)) for i in range(count)]
+
+
+def recording_plan(start: Pose, result: SearchResult, limit: int = MAX_STEP_FRAMES) -> list[tuple[Pose, str]]:
+    """The poses of a run's recording with their captions: the start, the iterations shown,
+    the best pose, and in-between poses where two of them lie far apart."""
+    n = len(result.history)
+    visited = history_poses(result.history)
+    method = result.method
+    keys = [(start, "start"), *((visited[i - 1], f"iteration {i}/{n}") for i in shown_iterations(n, limit)),
+            (result.best, "best pose")]  # fmt: skip
+    gaps = [min(MAX_TURN_FRAMES, math.ceil(largest_change(a, b) / TURN_STEP - 1e-9) - 1)
+            for (a, _), (b, _) in zip(keys, keys[1:], strict=False)]  # fmt: skip
+    gaps = [max(g, 0) for g in gaps]
+    if sum(gaps) > MAX_TURN_TOTAL:
+        gaps = [g * MAX_TURN_TOTAL // sum(gaps) for g in gaps]
+    plan = [(start, "start")]
+    for ((a, _), (b, what)), count in zip(zip(keys, keys[1:], strict=False), gaps, strict=True):
+        plan += [(p, f"{method}  to {what}") for p in in_between(a, b, count)]
+        plan.append((b, f"{method}  {what}"))
+    return plan
+
+
+def frame_count(start: Pose, result: SearchResult, limit: int = MAX_STEP_FRAMES) -> int:
+    """The frames of the recording of a run from ``start`` (:func:`recording_plan`)."""
+    return len(recording_plan(start, result, limit))
 
 
 def label_frame(
@@ -124,14 +158,11 @@ def record_run(
     """Render, classify and label a run with ``pipe`` (:class:`app.pipeline.Pipeline`) and
     write the recording to ``path``: the start pose, the pose after each iteration (at most
     ``limit`` of them, evenly spaced), and the best pose (the one the search
-    keeps and captures), held ``hold`` seconds.  Each pose is rendered once.  ``report(done,
-    total)`` follows the frames as they are made."""
+    keeps and captures), held ``hold`` seconds, with in-between poses where two lie far
+    apart (:func:`recording_plan`).  Each pose is rendered once.  ``report(done, total)``
+    follows the frames as they are made."""
     check_format(path)
-    n = len(result.history)
-    shown = shown_iterations(n, limit)
-    visited = history_poses(result.history)
-    poses = [start, *(visited[i - 1] for i in shown), result.best]
-    captions = ["start", *(f"{result.method}  iteration {i}/{n}" for i in shown), f"{result.method}  best pose"]
+    poses, captions = zip(*recording_plan(start, result, limit), strict=True)
     frames = []
     for first in range(0, len(poses), 16):
         images = pipe.frames(poses[first : first + 16])

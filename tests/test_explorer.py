@@ -26,6 +26,7 @@ from app.imagenet import class_names
 from app.library import resolve_object
 from app.live import Frame, LiveClassifier
 from app.params import GROUPS, PARAM_BY_NAME, Pose
+from app.recording import frame_count
 from tests.conftest import ARTIFACTS, ROOT
 
 W, H = 1024, 768
@@ -448,7 +449,8 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     gif = explorer.optimize_run.recording
     assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
     frames = iio.imread(gif, index=None)
-    assert len(frames) == 1 + result.iterations + 1 and frames.shape[1] > explorer.classifier.input_size
+    assert len(frames) == frame_count(start, result) > 1 + result.iterations + 1  # turning into the far pose
+    assert frames.shape[1] > explorer.classifier.input_size
     assert explorer.optimize_run.frames == (len(frames), len(frames))  # the panel followed them
     assert any("recorded the run" in m.text for m in explorer.messages)
     explorer.revert_optimize()
@@ -519,6 +521,7 @@ def test_another_object_or_model_stops_the_search_whose_poses_are_then_neither_s
 def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explorer, screen):
     import imageio.v3 as iio
 
+    start = explorer.pose
     start_long_recorded_search(explorer, screen, "mp4")
     assert explorer.announce_closing()  # closing the window now would say why it waits
     assert explorer.messages[-1].text.startswith("closing: the pose search stops and its recording is written")
@@ -530,7 +533,7 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     assert explorer.pose == result.best
     mp4 = explorer.optimize_run.recording
     assert mp4 is not None and mp4.name == f"{explorer.obj.name}-random-run.mp4"
-    assert len(iio.imread(mp4, index=None)) == 1 + result.iterations + 1 + 12  # start, steps, best held 1.5 s
+    assert len(iio.imread(mp4, index=None)) == frame_count(start, result) + 12  # start, steps, best held 1.5 s
 
 
 def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(explorer, screen, monkeypatch):

@@ -459,17 +459,20 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     for fmt in ("gif", "mp4"):
         r = subprocess.run([*base, "--record", fmt], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode in (0, 1), r.stderr
-        assert re.search(r"recording the run: 100%\|\S+\| 5/5 ", r.stderr)  # the wait has its bar
+        bar = re.search(r"recording the run: 100%\|\S+\| (\d+)/\1 ", r.stderr)  # the wait has its bar
+        assert bar, r.stderr
+        made = int(bar.group(1))
     assert (tmp_path / "hen-grad.gif").exists() and (tmp_path / "hen-grad-2.mp4").exists()
     assert not (tmp_path / "hen-grad.mp4").exists()  # the second run took new names for all its files
     rows = (tmp_path / "hen-grad-trajectory.csv").read_text().strip().splitlines()
     gif = iio.imread(tmp_path / "hen-grad.gif", index=None)
     mp4 = iio.imread(tmp_path / "hen-grad-2.mp4", index=None)
-    assert len(rows) - 1 == 3 and len(gif) == 3 + 2 and len(mp4) == 3 + 2 + 12  # 1.5 s at 8 frames a second
+    # start, 3 iterations, best, and frames turning into the first step's far pose
+    assert len(rows) - 1 == 3 and len(gif) == made > 3 + 2 and len(mp4) == made + 12  # 1.5 s at 8 frames a second
     assert gif.shape[1:] == (2 * 224 + 36, 2 * 224, 3)  # enlarged twice, with the label band on top
     with Image.open(tmp_path / "hen-grad.gif") as im:
-        im.seek(4)
-        assert im.info["duration"] >= 1500 and im.n_frames == 5
+        im.seek(made - 1)
+        assert im.info["duration"] >= 1500 and im.n_frames == made
     best = iio.imread(tmp_path / "hen-grad.png")[..., :3].astype(float)
     halved = gif[-1, 36:].astype(float).reshape(224, 2, 224, 2, 3).mean(axis=(1, 3))
     assert np.abs(halved - best).mean() < 4  # GIF colours; another pose differs by 10-40
@@ -488,12 +491,36 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     assert moved["0.1"] < moved["0.5"] - 0.05, moved
 
 
+def test_a_recording_turns_between_poses_far_apart_and_stays_short():
+    """In-between frames: about one per 18 degrees of the largest change, at most 8 between
+    two poses and 120 in a recording; poses close together get none."""
+    from app.glide import largest_change
+    from app.recording import MAX_TURN_TOTAL, recording_plan
+
+    def run(poses: list[Pose]) -> SearchResult:
+        history = [{f"current_{k}": v for k, v in p.to_dict().items()} for p in poses]
+        return SearchResult("grad", poses[-1], 1.0, True, len(poses), len(poses), 1.0, 1.0, False, history)
+
+    start, far = Pose(), Pose(yaw=150.0, pitch=40.0)
+    plan = recording_plan(start, run([start, far]))
+    assert [c for _, c in plan] == ["start", "grad  iteration 1/2", *["grad  to iteration 2/2"] * 8,
+                                    "grad  iteration 2/2", "grad  best pose"]  # fmt: skip
+    yaws = [p.yaw for p, _ in plan[1:-1]]
+    assert yaws == sorted(yaws) and plan[-2][0] == far
+    near = [Pose(yaw=float(y)) for y in range(0, 20, 2)]
+    assert len(recording_plan(start, run(near))) == 1 + len(near) + 1  # 2-degree steps: nothing in between
+    to_and_fro = [Pose(yaw=150.0 * (i % 2)) for i in range(100)]
+    plan = recording_plan(start, run(to_and_fro))
+    assert sum("  to " in c for _, c in plan) <= MAX_TURN_TOTAL
+    assert max(largest_change(a, b) for (a, _), (b, _) in zip(plan, plan[1:], strict=False)) < 150.0 / 360.0
+
+
 def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipeline, tmp_path):
     """At most ``limit`` iterations are shown, from the first to the last, so a long run's
     recording stays short; each frame is the render of its pose."""
     import imageio.v3 as iio
 
-    from app.recording import frame_count, history_poses, record_run, shown_iterations
+    from app.recording import MAX_TURN_FRAMES, frame_count, history_poses, record_run, recording_plan, shown_iterations
 
     assert shown_iterations(3, 5) == [1, 2, 3]
     assert shown_iterations(9, 5) == [1, 3, 5, 7, 9] and shown_iterations(100, 4) == [1, 34, 67, 100]
@@ -502,13 +529,17 @@ def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipelin
     assert r.iterations == 7
     gif = record_run(batch_pipeline, obj.canonical_pose, r, obj.imagenet_class, None, tmp_path / "run.gif", limit=4)
     frames = iio.imread(gif, index=None)[..., :3].astype(float)
-    assert len(frames) == 1 + 4 + 1 == frame_count(7, 4)  # start, iterations 1, 3, 5, 7, best
+    plan = recording_plan(obj.canonical_pose, r, 4)
+    assert len(frames) == len(plan) == frame_count(obj.canonical_pose, r, 4)
     visited = history_poses(r.history)
-    expected = [obj.canonical_pose, visited[0], visited[2], visited[4], visited[6], r.best]
-    for frame, pose in zip(frames, expected, strict=True):
+    kept = [obj.canonical_pose, visited[0], visited[2], visited[4], visited[6], r.best]  # start, 1, 3, 5, 7, best
+    assert [p for p, caption in plan if "  to " not in caption] == kept
+    turns = [c for _, c in plan if "  to " in c]
+    assert turns and all(turns.count(c) <= MAX_TURN_FRAMES for c in set(turns))  # random jumps far: it turns
+    for frame, (pose, _) in zip(frames, plan, strict=True):
         halved = frame[36:].reshape(224, 2, 224, 2, 3).mean(axis=(1, 3))
         assert np.abs(halved - batch_pipeline.render(pose)).mean() < 4  # GIF colours; other poses differ by 10-40
-    assert np.abs(frames[2] - frames[3]).mean() > 1  # a frame per shown iteration, not one held
+    assert np.abs(frames[2] - frames[3]).mean() > 1  # a frame per pose, not one held
 
 
 def test_gradient_search_reports_the_best_pose_as_opengl_renders_it():
