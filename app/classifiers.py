@@ -258,7 +258,7 @@ class Classifier:
         """Once :meth:`freeze` has run: make the frozen copy :meth:`logits` uses, without
         :func:`torch.jit.optimize_for_inference`, whose rewrites are not differentiable
         (about 0.5 s for efficientnet_lite0, once; gradient searches call it before they
-        start, and the window calls it beside the view once the first prediction is shown,
+        start, and the window calls it beside the view once its live model is frozen,
         :func:`app.optimize_run.prepare_search`).  A second caller waits for the first."""
         with self._grad_lock:
             self._prepare_gradients()

@@ -547,8 +547,9 @@ class Explorer:
             self._glide = None
 
     def _follow_optimize(self, at_once: bool = False) -> None:
-        """Animate a running search (the view glides to each pose it reports, then to the
-        best one); once the view is there, report the outcome and capture the best pose."""
+        """Animate a running search (the view moves to each pose it reports, and glides to the
+        best one at the end); once the view is there, report the outcome and capture the best
+        pose.  ``at_once``: no glide (closing, Stop)."""
         run = self.optimize_run
         if run is None:
             return

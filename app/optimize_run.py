@@ -28,8 +28,8 @@ from app.streams import default_streams
 def prepare_search(classifier: Classifier) -> threading.Thread:
     """Make, on a low-priority thread of its own, what the first search would otherwise
     make before it starts: the ``cma`` import (0.4 s) and the classifier's differentiable
-    copy (:meth:`Classifier.prepare_gradients`, 0.5 s).  The window calls it once the first
-    prediction is shown; a search started meanwhile waits for the copy, not twice as long."""
+    copy (:meth:`Classifier.prepare_gradients`, 0.5 s).  The window calls it once its live
+    model is frozen; a search started meanwhile waits for the copy rather than making it too."""
 
     def work() -> None:
         lower_priority()
