@@ -135,3 +135,21 @@ def test_light_drag_wraps_azimuth_and_clips_elevation():
 def test_drag_modes(buttons, expected):
     args = dict(left=False, right=False, middle=False, shift=False, ctrl=False, alt=False) | buttons
     assert drag_mode(**args) is expected
+
+
+def test_input_alone_redraws_the_window_slowly_while_a_pose_search_runs():
+    """The window's frame pacing (app.window.frame_due): full rate for a second after input,
+    except while a search runs, whose renders the frames would slow 3-4 times."""
+    from app.window import ACTIVE_AFTER_INPUT, IDLE_INTERVAL, SEARCHING_INPUT_INTERVAL, frame_due
+
+    now = 100.0
+    just_drawn = {"last_input": now - 0.1, "last_draw": now - 0.02}
+    assert frame_due(now, changed=False, searching=False, **just_drawn)  # input: 60 Hz
+    assert not frame_due(now, changed=False, searching=True, **just_drawn)  # unless a search runs
+    assert frame_due(now, changed=False, searching=True, last_input=now - 0.1,
+                     last_draw=now - SEARCHING_INPUT_INTERVAL - 0.01)  # fmt: skip
+    assert frame_due(now, changed=True, searching=True, **just_drawn)  # what is shown changed: always
+    quiet = {"last_input": now - ACTIVE_AFTER_INPUT - 0.1, "last_draw": now - 0.1}
+    assert not frame_due(now, changed=False, searching=False, **quiet)
+    assert frame_due(now, changed=False, searching=True, last_input=quiet["last_input"],
+                     last_draw=now - IDLE_INTERVAL - 0.01)  # fmt: skip
