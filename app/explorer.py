@@ -469,6 +469,14 @@ class Explorer:
     # -------------------------------------------------------------- optimize
 
     @property
+    def computing(self) -> bool:
+        """A pose search, a map or a lens is at work beside the view (the window then redraws
+        for input alone less often, :func:`app.window.frame_due`)."""
+        run, lenses = self.optimize_run, self.lenses
+        searching = run is not None and not run.done
+        return searching or self.mapping or lenses.mapping_fragility or lenses.evolving or lenses.attacking
+
+    @property
     def optimizing(self) -> bool:
         """A pose search runs, or its end is not yet shown (the view is still on its way to
         the best pose it found)."""

@@ -24,7 +24,7 @@ TITLE = "Strike-a-Pose Explorer"
 FRAME_INTERVAL = 1 / 60
 IDLE_INTERVAL = 0.25  # redraw at least this often (ImGui's text cursor, messages)
 ACTIVE_AFTER_INPUT = 1.0  # seconds of full frame rate after an input event
-SEARCHING_INPUT_INTERVAL = 1 / 12  # while a pose search runs, input alone redraws at most this often
+COMPUTING_INPUT_INTERVAL = 1 / 12  # while a search, map or lens runs, input alone redraws at most this often
 
 
 class WindowUnavailable(RuntimeError):
@@ -40,16 +40,17 @@ class WindowOptions:
     benchmark_out: Path | None = None
 
 
-def frame_due(now: float, *, changed: bool, last_input: float, last_draw: float, searching: bool) -> bool:
+def frame_due(now: float, *, changed: bool, last_input: float, last_draw: float, computing: bool) -> bool:
     """Whether the window draws a frame now: when what it shows changed, for a second after
     an input event (ImGui's hover and press feedback), and every ``IDLE_INTERVAL`` anyway.
-    While a pose search runs, input alone draws at most every ``SEARCHING_INPUT_INTERVAL``:
-    on a software rasteriser frames at 60 Hz for the second after O was pressed made the
-    search itself 3-4 times slower (0.6-0.8 s against 0.2 s for the teddy bear)."""
+    While a pose search, a map or a lens is at work (``computing``), input alone draws at
+    most every ``COMPUTING_INPUT_INTERVAL``: on a software rasteriser frames at 60 Hz for
+    the second after O was pressed made the search itself 3-4 times slower (0.6-0.8 s
+    against 0.2 s for the teddy bear)."""
     since_draw = now - last_draw
     if changed or since_draw > IDLE_INTERVAL:
         return True
-    return now - last_input < ACTIVE_AFTER_INPUT and (not searching or since_draw > SEARCHING_INPUT_INTERVAL)
+    return now - last_input < ACTIVE_AFTER_INPUT and (not computing or since_draw > COMPUTING_INPUT_INTERVAL)
 
 
 def check_display() -> None:
@@ -300,13 +301,12 @@ def run_window(explorer_factory, options: WindowOptions) -> int:
             if state["closing"]:
                 return
         explorer.update()
-        run = explorer.optimize_run
         due = options.benchmark_seconds is not None or frame_due(
             now,
             changed=state["drawn"] != explorer.drawn_state(),
             last_input=state["last_input"],
             last_draw=state["last_draw"],
-            searching=run is not None and not run.done,
+            computing=explorer.computing,
         )
         if due:
             window.draw(dt)

@@ -139,17 +139,17 @@ def test_drag_modes(buttons, expected):
 
 def test_input_alone_redraws_the_window_slowly_while_a_pose_search_runs():
     """The window's frame pacing (app.window.frame_due): full rate for a second after input,
-    except while a search runs, whose renders the frames would slow 3-4 times."""
-    from app.window import ACTIVE_AFTER_INPUT, IDLE_INTERVAL, SEARCHING_INPUT_INTERVAL, frame_due
+    except while a search (or a map, a lens) runs, whose renders the frames would slow 3-4 times."""
+    from app.window import ACTIVE_AFTER_INPUT, COMPUTING_INPUT_INTERVAL, IDLE_INTERVAL, frame_due
 
     now = 100.0
     just_drawn = {"last_input": now - 0.1, "last_draw": now - 0.02}
-    assert frame_due(now, changed=False, searching=False, **just_drawn)  # input: 60 Hz
-    assert not frame_due(now, changed=False, searching=True, **just_drawn)  # unless a search runs
-    assert frame_due(now, changed=False, searching=True, last_input=now - 0.1,
-                     last_draw=now - SEARCHING_INPUT_INTERVAL - 0.01)  # fmt: skip
-    assert frame_due(now, changed=True, searching=True, **just_drawn)  # what is shown changed: always
+    assert frame_due(now, changed=False, computing=False, **just_drawn)  # input: 60 Hz
+    assert not frame_due(now, changed=False, computing=True, **just_drawn)  # unless a search runs
+    assert frame_due(now, changed=False, computing=True, last_input=now - 0.1,
+                     last_draw=now - COMPUTING_INPUT_INTERVAL - 0.01)  # fmt: skip
+    assert frame_due(now, changed=True, computing=True, **just_drawn)  # what is shown changed: always
     quiet = {"last_input": now - ACTIVE_AFTER_INPUT - 0.1, "last_draw": now - 0.1}
-    assert not frame_due(now, changed=False, searching=False, **quiet)
-    assert frame_due(now, changed=False, searching=True, last_input=quiet["last_input"],
+    assert not frame_due(now, changed=False, computing=False, **quiet)
+    assert frame_due(now, changed=False, computing=True, last_input=quiet["last_input"],
                      last_draw=now - IDLE_INTERVAL - 0.01)  # fmt: skip
