@@ -229,7 +229,7 @@ class Explorer:
         self._glide: Glide | None = None
         self._glide_shown: Pose | None = None  # the pose the glide last showed (another one: the user moved it)
         self._search_ending: OptimizeRun | None = None  # ended; reported and captured once the view is at its best
-        self._prepared: tuple[Classifier, threading.Thread] | None = None  # prepare_search, for this classifier
+        self._prepared: list[tuple[Classifier, threading.Thread]] = []  # prepare_search, per classifier
         self.atlas: AtlasRun | None = None
         self.atlas_resolution = "medium"
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
@@ -507,10 +507,11 @@ class Explorer:
         (:func:`app.optimize_run.prepare_search`), so the first press of Optimize does not
         wait for it."""
         clf = self.classifier
-        if self._prepared is not None and self._prepared[0] is clf:
+        self._prepared = [(c, t) for c, t in self._prepared if c is clf or t.is_alive()]  # no old model kept
+        if any(c is clf for c, _ in self._prepared):
             return
         if self.optimize_options.method == "grad" and clf.freeze_tried:
-            self._prepared = (clf, prepare_search(clf))
+            self._prepared.append((clf, prepare_search(clf)))
 
     def _drop_search(self, why: str) -> None:
         """Another object or model is in use: a search still running or still on its way to
@@ -855,8 +856,8 @@ class Explorer:
         """Stop the worker once the captures and saves asked for are written, and free GPU
         resources; True if the worker ended within ``timeout``."""
         self.wind_down()
-        if self._prepared is not None:
-            self._prepared[1].join(timeout)  # torch must not be left running on a thread at exit
+        for _clf, thread in self._prepared:
+            thread.join(timeout)  # torch must not be left running on a thread at exit
         ended = self.live.close(timeout)
         self.live.poll()  # report the captures written while closing
         imgui.set_current_context(self.imgui_context)
