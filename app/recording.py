@@ -74,8 +74,9 @@ def recording_plan(start: Pose, result: SearchResult, limit: int = MAX_STEP_FRAM
     gaps = [min(MAX_TURN_FRAMES, math.ceil(largest_change(a, b) / TURN_STEP - 1e-9) - 1)
             for (a, _), (b, _) in zip(keys, keys[1:], strict=False)]  # fmt: skip
     gaps = [max(g, 0) for g in gaps]
-    if sum(gaps) > MAX_TURN_TOTAL:
-        gaps = [g * MAX_TURN_TOTAL // sum(gaps) for g in gaps]
+    total = sum(gaps)
+    if total > MAX_TURN_TOTAL:  # fewer in each gap, in proportion
+        gaps = [g * MAX_TURN_TOTAL // total for g in gaps]
     plan = [(start, "start")]
     for ((a, _), (b, what)), count in zip(zip(keys, keys[1:], strict=False), gaps, strict=True):
         plan += [(p, f"{method}  to {what}") for p in in_between(a, b, count)]

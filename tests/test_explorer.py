@@ -498,7 +498,6 @@ def test_another_object_or_model_stops_the_search_whose_poses_are_then_neither_s
     run = explorer.optimize_run
     explorer.load_object("hen")
     run_until(explorer, screen, lambda: explorer.obj.name == "hen", what="the hen")
-    run_classifier = explorer.classifier
     assert run.join(60) and run.result.stopped
     assert any("the pose search on teddy_bear was stopped" in m.text for m in explorer.messages)
     for _ in range(5):
@@ -512,7 +511,8 @@ def test_another_object_or_model_stops_the_search_whose_poses_are_then_neither_s
     run_until(explorer, screen, lambda: explorer.classifier is not run_classifier, what="the new model")
     pose = explorer.pose
     assert run.join(60) and run.result.stopped
-    assert "the pose search on hen was stopped: the model is now efficientnet_lite0" in explorer.messages[-2].text
+    stopped = "the pose search on hen was stopped: the model is now efficientnet_lite0"
+    assert any(m.text == stopped for m in explorer.messages)
     for _ in range(5):
         explorer.draw(screen, (W, H))
     assert explorer.pose == pose and not explorer.captures and not explorer.optimizing
