@@ -82,10 +82,7 @@ class OptimizeRun(BackgroundRun):
             ctx = create_headless_context()
             streams = default_streams(classifier.device)  # two on the CPU: the live classifier pauses meanwhile
             pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18, streams=streams)
-            if mesh is not None:
-                pipe.set_mesh(mesh)
-            else:
-                pipe.set_object(obj)
+            pipe.set_object(obj, mesh)
             self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
                                       report=self._report, stop_on_success=stop_on_success)  # fmt: skip
             if self.record is not None and self.result.history:

@@ -57,9 +57,9 @@ class Pipeline:
         self.mesh: Mesh | None = None
         self._diff: DiffRenderer | None = None
 
-    def set_object(self, obj: LibraryObject) -> list[str]:
-        """Load and upload ``obj``; returns the loader's warnings."""
-        mesh = obj.load()
+    def set_object(self, obj: LibraryObject, mesh: Mesh | None = None) -> list[str]:
+        """Load and upload ``obj`` (``mesh``: it already loaded); returns the loader's warnings."""
+        mesh = mesh if mesh is not None else obj.load()
         self.set_mesh(mesh)
         self.object = obj
         return mesh.warnings

@@ -480,8 +480,8 @@ def test_revert_glides_back_and_a_hand_on_the_pose_takes_over(explorer, screen):
     assert explorer.pose == start  # at once
 
 
-def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
-    """A 120 s random search, recorded, that has finished its first iteration."""
+def start_long_search(explorer: Explorer, screen, record: str | None = None) -> None:
+    """A 120 s random search (recorded as ``record``) that has finished its first iteration."""
     o = explorer.optimize_options
     o.seconds, o.until_fooled, o.method, o.record = 120, False, "random", record
     explorer.act("optimize")
@@ -491,10 +491,7 @@ def start_long_recorded_search(explorer: Explorer, screen, record: str) -> None:
 def test_another_object_or_model_stops_the_search_whose_poses_are_then_neither_shown_nor_captured(explorer, screen):
     """Before, a search went on moving the new object to the old one's poses, and captured
     the new object in the old one's best pose at its end."""
-    o = explorer.optimize_options
-    o.seconds, o.until_fooled, o.method = 120, False, "random"
-    explorer.act("optimize")
-    run_until(explorer, screen, lambda: explorer.optimize_run.progress is not None, what="the first iteration")
+    start_long_search(explorer, screen)
     run = explorer.optimize_run
     explorer.load_object("hen")
     run_until(explorer, screen, lambda: explorer.obj.name == "hen", what="the hen")
@@ -522,7 +519,7 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
     import imageio.v3 as iio
 
     start = explorer.pose
-    start_long_recorded_search(explorer, screen, "mp4")
+    start_long_search(explorer, screen, "mp4")
     assert explorer.announce_closing()  # closing the window now would say why it waits
     assert explorer.messages[-1].text.startswith("closing: the pose search stops and its recording is written")
     explorer.act("optimize")  # stop
@@ -542,7 +539,7 @@ def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(
     import app.explorer
 
     monkeypatch.setattr(app.explorer, "RECORDING_WAIT", 0.0)
-    start_long_recorded_search(explorer, screen, "gif")
+    start_long_search(explorer, screen, "gif")
     assert explorer.wind_down()  # a capture is due
     run = explorer.optimize_run
     assert not run.done and run.result is not None and run.result.stopped  # stopped, still recording
