@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=positive, help="wall-time budget in seconds")
     seed_arg(p, "random seed (same seed, same machine: same result)")
     p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
+    p.add_argument("--nearest", action="store_true",
+                   help="once the goal is met, move the best pose back toward the start: the nearest pose on the "
+                   "line between them that still meets it (12 renders more)")  # fmt: skip
     p.add_argument("--edge-gradients", action="store_true",
                    help="grad: add the gradient of the outline moving (antialiasing-based; README: no gain measured on "
                    "the library's textured objects)")  # fmt: skip

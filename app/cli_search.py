@@ -13,7 +13,7 @@ from app.cli_args import parse_groups
 from app.cli_shared import ctrl_c_interrupts, ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
 from app.files import csv_bytes, png_bytes, write_new
 from app.library import object_names
-from app.params import PoseDocument
+from app.params import PoseDocument, describe_change
 from app.search import SearchError
 from app.streams import default_streams
 
@@ -87,13 +87,14 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
         result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
                              stop_on_success=args.until_fooled, edges=args.edge_gradients,
-                             grad_step=args.first_step)  # fmt: skip
+                             grad_step=args.first_step, nearest=args.nearest)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
     suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
     extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
              "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
+                     + (", then the nearest success to the start" if args.nearest else "")
                      + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
     best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
     stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
@@ -105,6 +106,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     first = "" if result.time_to_success is None else f" (first success at {result.time_to_success:.1f} s)"
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
+    print(f"change from the start: {describe_change(space.base, result.best)}")
     row = {"object": obj.name, "success": result.success, "top1": top["label"],
            "top1_probability": round(top["probability"], 6),
            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),

@@ -36,7 +36,7 @@ from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.optimize_run import OptimizeRun, prepare_search
-from app.params import GROUPS, Pose, PoseDocument, load_pose_file
+from app.params import GROUPS, Pose, PoseDocument, describe_change, load_pose_file
 from app.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
 
@@ -102,6 +102,7 @@ class OptimizeOptions:
     seconds: float = 20.0
     seed: int = 0
     until_fooled: bool = True
+    nearest: bool = True  # then the nearest success to the start on the line to it (search.search ``nearest``)
     record: str | None = None  # "gif" or "mp4": write the run as one beside the captures
 
 
@@ -495,6 +496,7 @@ class Explorer:
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
                 record=self.captures_dir if o.record else None, record_format=o.record or "gif", mesh=self.mesh,
+                nearest=o.nearest,
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
@@ -586,7 +588,9 @@ class Explorer:
         self.glide_to(r.best, at_once=True)  # exactly there, even if a drag took the view elsewhere meanwhile
         how = "stopped" if r.stopped else "done"
         verdict = run.goal.outcome(r.success)
-        self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept (Revert to go back), captured")
+        moved = describe_change(run.start, r.best)
+        self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({moved} from the start; "
+                    "Revert to go back), captured")  # fmt: skip
         if run.recording is not None:
             self.notify(f"recorded the run: {run.recording}")
         self.act("capture")

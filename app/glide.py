@@ -9,27 +9,11 @@ glide takes longer the further it goes.  It ends exactly on the pose it was give
 
 from __future__ import annotations
 
-import numpy as np
-
-from app.params import CIRCULAR, HIGHS, LOWS, Pose
+from app.params import Pose, largest_change, pose_change
 
 MIN_SECONDS = 0.25  # the shortest glide (a small change)
 MAX_SECONDS = 0.75  # the longest (half a turn or more about some axis, or half a range)
 SECONDS_PER_HALF_TURN = 0.5  # time added for a change of half a turn (half a linear range)
-
-
-def pose_change(a: Pose, b: Pose) -> np.ndarray:
-    """``b - a`` per parameter, circular parameters along the shorter arc (values in degrees)."""
-    d = b.vector - a.vector
-    span = HIGHS - LOWS
-    wrapped = (d + span / 2.0) % span - span / 2.0
-    return np.where(CIRCULAR, wrapped, d)
-
-
-def largest_change(a: Pose, b: Pose) -> float:
-    """The largest change of any one parameter from ``a`` to ``b``, as a fraction of its
-    range (of a full turn for the angles)."""
-    return float(np.max(np.abs(pose_change(a, b)) / (HIGHS - LOWS)))
 
 
 def glide_seconds(a: Pose, b: Pose) -> float:

@@ -57,8 +57,10 @@ class OptimizeRun(BackgroundRun):
         record: Path | None = None,
         record_format: str = "gif",
         mesh: Mesh | None = None,
+        nearest: bool = False,
     ):
-        """``mesh``: ``obj`` already loaded (the window's), so the run does not read it again."""
+        """``mesh``: ``obj`` already loaded (the window's), so the run does not read it again;
+        ``nearest``: see :func:`app.search.search`."""
         self.start = start
         self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
@@ -72,9 +74,10 @@ class OptimizeRun(BackgroundRun):
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
-        self._start(self._run, (classifier, obj, mesh, settings, budget, seed, stop_on_success), "optimize")
+        options = {"seed": seed, "stop_on_success": stop_on_success, "nearest": nearest}
+        self._start(self._run, (classifier, obj, mesh, settings, budget, options), "optimize")
 
-    def _run(self, classifier, obj, mesh, settings, budget, seed, stop_on_success) -> None:
+    def _run(self, classifier, obj, mesh, settings, budget, options) -> None:
         from app.pipeline import Pipeline
 
         ctx = pipe = None
@@ -83,8 +86,8 @@ class OptimizeRun(BackgroundRun):
             streams = default_streams(classifier.device)  # two on the CPU: the live classifier pauses meanwhile
             pipe = Pipeline(classifier, ctx=ctx, settings=settings, batch=18, streams=streams)
             pipe.set_object(obj, mesh)
-            self.result = pipe.search(self.method, self.space, self.goal, budget, seed=seed, stop=self._stop,
-                                      report=self._report, stop_on_success=stop_on_success)  # fmt: skip
+            self.result = pipe.search(self.method, self.space, self.goal, budget, stop=self._stop,
+                                      report=self._report, **options)  # fmt: skip
             if self.record is not None and self.result.history:
                 from app.files import claim_stem
 

@@ -263,6 +263,13 @@ class Panel:
         o.record = combo("record", RECORD_LABELS, o.record, 70 * ex.ui_scale)
         self._remember("optimize: record")
         _, o.until_fooled = imgui.checkbox("stop at the first success", o.until_fooled)
+        imgui.same_line()
+        _, o.nearest = imgui.checkbox("then nearest", o.nearest)
+        self._remember("optimize: nearest")
+        imgui.set_item_tooltip(
+            "once the goal is met, move the best pose back toward the start:\n"
+            "the nearest pose on the line between them that still meets it (12 renders more)"
+        )
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         wrapped(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel

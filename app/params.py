@@ -183,6 +183,34 @@ def fit_vector(v: np.ndarray) -> np.ndarray:
     return np.clip(v, LOWS, HIGHS)
 
 
+def pose_change(a: Pose, b: Pose) -> np.ndarray:
+    """``b - a`` per parameter, circular parameters along the shorter arc (values in their units)."""
+    d = b.vector - a.vector
+    span = HIGHS - LOWS
+    wrapped = (d + span / 2.0) % span - span / 2.0
+    return np.where(CIRCULAR, wrapped, d)
+
+
+def largest_change(a: Pose, b: Pose) -> float:
+    """The largest change of any one parameter from ``a`` to ``b``, as a fraction of its
+    range (of a full turn for the angles)."""
+    return float(np.max(np.abs(pose_change(a, b)) / (HIGHS - LOWS)))
+
+
+def describe_change(a: Pose, b: Pose, most: int = 3) -> str:
+    """The largest changes from ``a`` to ``b`` in words, largest (as a fraction of its
+    range) first: "yaw +12°, pitch -3°, z +0.4"; "no change" when none is visible at that precision."""
+    change = pose_change(a, b)
+    order = np.argsort(-np.abs(change) / (HIGHS - LOWS), kind="stable")
+    parts = []
+    for i in order[:most]:
+        p = PARAMS[i]
+        text = f"{change[i]:+.0f}°" if p.unit == "deg" else f"{change[i]:+.2f}"
+        if text.strip("+-0.°"):
+            parts.append(f"{p.name} {text}")
+    return ", ".join(parts) or "no change"
+
+
 def view_half_extent(z: float, fov_deg: float) -> float:
     """Half the height of the view at depth ``z`` for the given vertical angle of view."""
     return -z * math.tan(math.radians(fov_deg) / 2.0)

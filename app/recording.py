@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from app.files import new_file, write_new
-from app.glide import Glide, largest_change
+from app.glide import Glide
 from app.imagenet import class_names
-from app.params import NAMES, Pose
+from app.params import NAMES, Pose, largest_change
 from app.search import SearchResult
 
 FORMATS = (".gif", ".mp4")

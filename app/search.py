@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from app.params import CIRCULAR, INDEX, Pose, params_in_groups
+from app.params import CIRCULAR, INDEX, Pose, params_in_groups, pose_change
 
 if TYPE_CHECKING:
     from app.gradient import GradientStep
@@ -39,6 +39,8 @@ GRADIENT_GL = 400  # the visibility pass reads texture levels with textureQueryL
 TARGETED_STEPS = (0.5, 1.0, 2.0)  # grad's targeted line search: these times the last step, in one batch
 UNTARGETED_FIRST_STEP = 0.5  # grad's first step in the unit cube: most poses that far from the start fool
 TARGETED_FIRST_STEP = 0.2  # a first step of 0.4 reached targets no more often (README, grad)
+NEAREST_SCAN = 8  # ``nearest``: the line from the start to the best pose at 0, 1/8, ..., 7/8, in one batch
+NEAREST_HALVINGS = 4  # then the gap before its first success halved 4 times: to 1/128 of the line
 
 
 class SearchError(ValueError):
@@ -250,20 +252,64 @@ class _Tracker:
             or (b.seconds is not None and elapsed >= b.seconds)
         )
 
-    def close(self) -> None:
-        """Settle the best pose on OpenGL renders (:meth:`_settle_best`), then report
-        evaluations made after the last iteration's report (a gradient line search that
-        fooled, a stop between iterations) as one last iteration, so the last report and
-        the history end where the search did.  A settling render alone is part of the last
+    def close(self, nearest: bool = False) -> None:
+        """Settle the best pose on OpenGL renders (:meth:`_settle_best`), pull it back
+        toward the start if ``nearest`` (:meth:`pull_back`), then report evaluations made
+        after the last iteration's report (a gradient line search that fooled, a stop
+        between iterations) as one last iteration, so the last report and the history end
+        where the search did.  A settling render or a pull-back alone is part of the last
         iteration, which is then reported again, so an iteration budget is not exceeded."""
         pending = self.evaluations > self._reported
         self._settle_best()
+        pulled = nearest and self.pull_back()
         if pending:
             self.step_done(self.best)
         elif self.evaluations > self._reported and self.history:
             self.iteration -= 1
             self.history.pop()
-            self.step_done(self._current)
+            self.step_done(self.best if pulled else self._current)  # a pull-back ends on the pose it keeps
+
+    def pull_back(self) -> bool:
+        """Replace a best pose that meets the goal by the nearest one on the line from the
+        start to it (angles along the shorter arc) that still does.  The line is rendered
+        at 0, 1/8, ..., 7/8 of the way in one batch; the gap before the first of those that
+        meets the goal (or before the best pose) is then halved ``NEAREST_HALVINGS`` times,
+        one render each, keeping the near end short of the goal.  The pose kept meets the
+        goal within 1/128 of the line of a pose that does not (the goal may change more
+        than once along the line, and may be met nearer still off it).  Its renders count
+        as the search's; the time to the first success does not change.  Nothing happens
+        (False) after a stop, or when no pose met the goal."""
+        if not self.best_fools or self.stop.is_set():
+            return False
+        start, change = self.space.base, pose_change(self.space.base, self.best)
+
+        def at(fraction: float) -> Pose:
+            return Pose.from_vector(start.vector + fraction * change, fit=True)
+
+        fractions = np.arange(NEAREST_SCAN) / NEAREST_SCAN
+        probs = self.evaluate([at(f) for f in fractions])
+        self.evaluations += len(fractions)
+        fools = self.goal.successes(probs)
+        far, far_probs = 1.0, self.best_probs
+        if fools.any():
+            k = int(np.argmax(fools))
+            far, far_probs = float(fractions[k]), probs[k]
+        near = far - 1.0 / NEAREST_SCAN
+        for _ in range(NEAREST_HALVINGS if far > 0.0 else 0):
+            middle = (near + far) / 2.0
+            probs = self.evaluate([at(middle)])
+            self.evaluations += 1
+            if self.goal.successes(probs)[0]:
+                far, far_probs = middle, probs[0]
+            else:
+                near = middle
+        if far < 1.0:
+            far_probs = far_probs.float().cpu()
+            score = float(self.goal.scores(far_probs.reshape(1, -1))[0])
+            self.best, self.best_score, self.best_probs = at(far), score, far_probs
+            self._best_rendered = (True, score, self.best, far_probs)
+        self.latest_probs = self.best_probs
+        return True
 
     def _settle_best(self) -> None:
         """If the best pose's figures come from the gradient's re-shaded image (which
@@ -483,11 +529,14 @@ def search(
     grad_patience: int = 3,
     grad_sigma: float = 0.25,
     grad_margin: float = 0.5,
+    nearest: bool = False,
 ) -> SearchResult:
     """Run one search method; see the module docstring.  ``grad`` needs ``gradient``
     (an :class:`app.gradient.PoseGradient`); ``evaluate`` then confirms its successes.
     ``grad_step``: grad's first step along the gradient (default ``UNTARGETED_FIRST_STEP``
-    or ``TARGETED_FIRST_STEP``)."""
+    or ``TARGETED_FIRST_STEP``).  ``nearest``: once the search has met the goal, move its
+    best pose back toward the start, to the nearest pose on the line between them that
+    still meets it (:meth:`_Tracker.pull_back`, 12 renders more)."""
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not (isinstance(seed, (int, np.integer)) and seed >= 0):
@@ -508,5 +557,5 @@ def search(
         _cmaes(t, seed, population, 0.2, stop_on_success)
     else:
         _finite_differences(t, fd_step, fd_lr, stop_on_success)
-    t.close()
+    t.close(nearest)
     return t.result()

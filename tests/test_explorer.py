@@ -21,11 +21,11 @@ from PIL import Image
 
 from app.capture import SUFFIXES
 from app.explorer import SHORTCUTS, Explorer
-from app.glide import largest_change as moved
 from app.imagenet import class_names
 from app.library import resolve_object
 from app.live import Frame, LiveClassifier
-from app.params import GROUPS, PARAM_BY_NAME, Pose
+from app.params import GROUPS, PARAM_BY_NAME, Pose, describe_change
+from app.params import largest_change as moved
 from app.recording import frame_count
 from tests.conftest import ARTIFACTS, ROOT
 
@@ -446,6 +446,10 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     frame_steps = [moved(p, q) for p, q in zip(shown, shown[1:], strict=False)]
     assert 0.0 < max(frame_steps) < 0.5 * moved(start, result.best), (max(frame_steps), moved(start, result.best))
     assert explorer.captures[0].correct is False  # the captured best pose fools the classifier
+    # "then nearest" (on by default) pulled the success back toward the start: the search's
+    # step turned the teddy bear 133 degrees, the pose kept is 36 degrees from the start
+    assert explorer.optimize_options.nearest and moved(start, result.best) < 0.2
+    assert any(f"{describe_change(start, result.best)} from the start" in m.text for m in explorer.messages)
     gif = explorer.optimize_run.recording
     assert gif is not None and gif.parent == explorer.captures_dir and gif.suffix == ".gif"
     frames = iio.imread(gif, index=None)

@@ -15,9 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from app.glide import largest_change
 from app.library import resolve_object
-from app.params import PARAM_BY_NAME, Pose
+from app.params import PARAM_BY_NAME, Pose, largest_change, pose_change
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
 from tests.test_cli import interrupted, run
@@ -199,6 +198,44 @@ def test_the_best_pose_of_a_successful_search_fools_the_classifier(batch_pipelin
     assert r.success
     after = batch_pipeline.probabilities([r.best])
     assert int(after.argmax()) != obj.imagenet_class
+
+
+@pytest.mark.parametrize("method", ["grad", "cmaes"])
+def test_nearest_pulls_a_success_back_to_where_the_goal_begins_on_the_line(batch_pipeline, method):
+    """With ``nearest`` the best pose moves back toward the start along the line to the
+    first fooling pose: it still fools, 1/128 of the line nearer it does not, and the
+    search's first success and everything before the 12 extra renders stay the same."""
+    from app.search import NEAREST_HALVINGS, NEAREST_SCAN
+
+    obj, space, goal = setup(batch_pipeline, "hen")
+    far, near = (batch_pipeline.search(method, space, goal, Budget(iterations=20), seed=0, stop_on_success=True,
+                                       nearest=n) for n in (False, True))  # fmt: skip
+    assert far.success and near.success and near.iterations == far.iterations
+    assert near.evaluations == far.evaluations + NEAREST_SCAN + NEAREST_HALVINGS
+    assert [r["best_score"] for r in near.history[:-1]] == [r["best_score"] for r in far.history[:-1]]
+    start = space.base
+    line, kept = pose_change(start, far.best), pose_change(start, near.best)
+    fraction = float(kept[np.argmax(np.abs(line))] / line[np.argmax(np.abs(line))])
+    steps = fraction * NEAREST_SCAN * 2**NEAREST_HALVINGS
+    assert 0 < fraction < 1 and steps == pytest.approx(round(steps), abs=1e-6)  # on the line, on its grid
+    assert kept == pytest.approx(fraction * line, abs=1e-6)
+    assert largest_change(start, near.best) < largest_change(start, far.best)
+    nearer = Pose.from_vector(start.vector + (round(steps) - 1) / round(steps) * kept, fit=True)
+    probs = batch_pipeline.probabilities([near.best, nearer])
+    assert goal.successes(probs).tolist() == [True, False]
+    assert near.history[-1]["best_true"] == pytest.approx(float(probs[0, obj.imagenet_class]), abs=1e-6)
+    assert near.history[-1]["current_yaw"] == pytest.approx(near.best.yaw)  # the last report shows the pose kept
+
+
+def test_nearest_does_nothing_after_a_stop(batch_pipeline):
+    _, space, goal = setup(batch_pipeline, "teddy_bear")
+    results = []
+    for nearest in (False, True):
+        stop = threading.Event()
+        results.append(search("cmaes", batch_pipeline.probabilities, space, goal, Budget(iterations=50), stop=stop,
+                              report=lambda p, stop=stop: stop.set(), nearest=nearest))  # fmt: skip
+    assert all(r.stopped and r.success for r in results)  # the first generation fools the teddy bear
+    assert results[0].evaluations == results[1].evaluations and results[0].best == results[1].best
 
 
 def test_nan_never_reaches_the_renderer(batch_pipeline):
@@ -489,12 +526,19 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
         fooling = Pose(json.loads((tmp_path / sorted(tmp_path.glob("hen-grad-*.json"))[-1].name).read_text())["pose"])
         moved[step] = largest_change(resolve_object("hen").canonical_pose, fooling)
     assert moved["0.1"] < moved["0.5"] - 0.05, moved
+    # --nearest: the success pulled back toward the start, said, noted and nearer still
+    r = subprocess.run([*base, "--until-fooled", "--nearest"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / sorted(tmp_path.glob("hen-grad-*.json"))[-1].name).read_text())
+    assert "then the nearest success to the start" in doc["note"]
+    assert largest_change(resolve_object("hen").canonical_pose, Pose(doc["pose"])) < moved["0.5"] - 0.05
+    assert re.search(r"change from the start: (yaw|pitch|roll) [+-]\d+°", r.stdout), r.stdout
 
 
 def test_a_recording_turns_between_poses_far_apart_and_stays_short():
     """In-between frames: about one per 18 degrees of the largest change, at most 8 between
     two poses and 120 in a recording; poses close together get none."""
-    from app.glide import largest_change
+    from app.params import largest_change
     from app.recording import MAX_TURN_TOTAL, recording_plan
 
     def run(poses: list[Pose]) -> SearchResult:
