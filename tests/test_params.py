@@ -12,8 +12,10 @@ from app.params import (
     Pose,
     PoseDocument,
     PoseError,
+    describe_change,
     euler_from_matrix,
     fit_vector,
+    largest_change,
     load_pose_file,
     params_in_groups,
     parse_pose_document,
@@ -110,6 +112,14 @@ def test_fit_vector_wraps_angles_and_clips_the_rest():
     v[0], v[5] = 190.0, 10.0  # yaw, z
     fitted = fit_vector(v)
     assert fitted[0] == pytest.approx(-170.0) and fitted[5] == PARAM_BY_NAME["z"].high
+
+
+def test_changes_between_poses_take_the_shorter_arc_and_read_largest_first():
+    a, b = Pose(yaw=170.0, z=-9.0, ambient=0.4), Pose(yaw=-175.0, pitch=-20.0, z=-8.5, ambient=0.43)
+    assert largest_change(a, b) == pytest.approx(20.0 / 360.0)  # pitch; yaw turns 15 degrees, not 345
+    assert describe_change(a, b) == "pitch -20°, yaw +15°, ambient +0.03"  # by fraction of range: z's 0.02 is last
+    assert describe_change(a, b, most=1) == "pitch -20°"
+    assert describe_change(a, a.replace(yaw=170.2)) == "no change"  # not visible at a degree
 
 
 def test_euler_round_trip():
