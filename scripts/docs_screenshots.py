@@ -1,6 +1,7 @@
 """Retake the README's pictures of the explorer (docs/window-*.png), headless.
 
-    STRIKE_OFFLINE=1 python scripts/docs_screenshots.py [--only correct,help,atlas,attack,fragility,evolve]
+    STRIKE_OFFLINE=1 python scripts/docs_screenshots.py [--only correct,help,fooled,atlas,optimize,attack,
+        fragility,evolve]
         [--out docs]
 
 Each picture is the real explorer (:class:`app.explorer.Explorer`, what the window draws:
@@ -31,9 +32,10 @@ from app.classifiers import load_classifier  # noqa: E402
 from app.explorer import Explorer  # noqa: E402
 from app.glcontext import create_headless_context  # noqa: E402
 from app.library import resolve_object  # noqa: E402
+from app.window import COMPUTING_INPUT_INTERVAL  # noqa: E402
 
 SIZE = (1024, 768)  # the window's default size
-SHOTS = ("correct", "help", "atlas", "attack", "fragility", "evolve")
+SHOTS = ("correct", "help", "fooled", "atlas", "optimize", "attack", "fragility", "evolve")
 
 
 class Stage:
@@ -52,12 +54,18 @@ class Stage:
             if time.monotonic() > end:
                 raise SystemExit(f"timed out waiting for {what}")
             self.ex.draw(self.fbo, SIZE)
-            time.sleep(0.02)
+            time.sleep(COMPUTING_INPUT_INTERVAL if self.ex.computing else 0.02)  # as the window paces its frames
 
     def predicted(self) -> None:
         """Draw until the live prediction is of the scene as it is now."""
         ex = self.ex
         self.until(lambda: ex.result is not None and ex.result.frame.key == ex.scene_key, "a prediction")
+
+    def settle(self, seconds: float = 5.0) -> None:
+        """Draw for ``seconds``: the live model is frozen about 2 s after its first prediction,
+        and a search is prepared beside the view after that, as in a window left open a moment."""
+        end = time.monotonic() + seconds
+        self.until(lambda: time.monotonic() > end, "the time to pass")
 
     def save(self, path: Path) -> None:
         for _ in range(3):  # the panel settles (scrolling, sizes) over a few frames
@@ -82,15 +90,16 @@ def main() -> int:
     ctx = create_headless_context()
     classifier = load_classifier("inception_v3", notify=print)
     with tempfile.TemporaryDirectory() as captures:
-        if wanted & {"correct", "help", "atlas", "evolve"}:
+        if wanted & {"correct", "help", "fooled", "atlas", "evolve"}:
             teddy(Stage(ctx, classifier, "teddy_bear", Path(captures)), wanted, args.out)
-        if wanted & {"attack", "fragility"}:
+        if wanted & {"optimize", "attack", "fragility"}:
             hen(Stage(ctx, classifier, "hen", Path(captures)), wanted, args.out)
     return 0
 
 
 def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
-    """The teddy bear in its canonical pose: the panel, help, its atlas, evolved skins."""
+    """The teddy bear in its canonical pose: the panel, help, a pose search (then back to
+    the start), its atlas, evolved skins."""
     ex = stage.ex
     try:
         stage.predicted()
@@ -100,6 +109,15 @@ def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
             ex.act("toggle_help")
             stage.save(out / "window-help.png")
             ex.act("toggle_help")
+        if "fooled" in wanted:
+            stage.settle()
+            ex.act("optimize")
+            stage.until(lambda: not ex.optimizing and ex.captures, "the pose search and its capture")
+            stage.predicted()
+            stage.save(out / "window-fooled.png")
+            ex.revert_optimize()
+            stage.until(lambda: ex.pose == ex.optimize_start, "the glide back")
+            stage.predicted()
         if "atlas" in wanted:
             ex.atlas_resolution = "medium"
             ex.act("atlas")
@@ -117,12 +135,18 @@ def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
 
 
 def hen(stage: Stage, wanted: set[str], out: Path) -> None:
-    """The hen: a pose search, back to the start, a PGD attack beside the search's best, then crops."""
+    """The hen: a pose search (recorded as a GIF), back to the start, a PGD attack beside
+    the search's best, then crops."""
     ex, lenses = stage.ex, stage.ex.lenses
     try:
         stage.predicted()
+        stage.settle()
+        ex.optimize_options.record = "gif"
         ex.act("optimize")
         stage.until(lambda: not ex.optimizing and ex.captures, "the pose search and its capture")
+        stage.predicted()
+        if "optimize" in wanted:
+            stage.save(out / "window-optimize.png")
         ex.revert_optimize()
         stage.predicted()
         lenses.attack_method, lenses.attack_eps = "pgd", 2.0
