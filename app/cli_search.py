@@ -106,12 +106,13 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     first = "" if result.time_to_success is None else f" (first success at {result.time_to_success:.1f} s)"
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
-    print(f"change from the start: {describe_change(space.base, result.best)}")
+    change = describe_change(space.base, result.best)
+    print(f"change from the start: {change}")
     row = {"object": obj.name, "success": result.success, "top1": top["label"],
            "top1_probability": round(top["probability"], 6),
            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),
            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
-           "files": stem}  # fmt: skip
+           "change_from_start": change, "files": stem}  # fmt: skip
     if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
         from app.recording import frame_count, record_run
 

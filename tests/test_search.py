@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from app.library import resolve_object
-from app.params import PARAM_BY_NAME, Pose, largest_change, pose_change
+from app.params import PARAM_BY_NAME, Pose, describe_change, largest_change, pose_change
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
 from tests.test_cli import interrupted, run
@@ -688,6 +688,8 @@ def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path
         ("hen", "True", "hen-random"), ("soccer_ball", "False", "soccer_ball-random")]  # fmt: skip
     doc = json.loads((tmp_path / "a" / "hen-random.json").read_text())
     assert rows[0]["top1"] == doc["prediction"]["top5"][0]["label"] != "hen" and rows[1]["first_success_s"] == ""
+    hen = resolve_object("hen").canonical_pose
+    assert rows[0]["change_from_start"] == describe_change(hen, Pose(doc["pose"])) != "no change"
     assert "fooled 1 of 2 objects; wrote" in r.stdout and (tmp_path / "a" / "soccer_ball-random.png").exists()
     lines = [x for x in r.stdout.splitlines() if "fooled: top-1" in x]
     assert len(lines) == 2 and "(first success at " in lines[0]
