@@ -1,10 +1,11 @@
-"""Work beside the window: a daemon thread of its own that can be asked to stop."""
+"""Work beside the window: on a daemon thread of its own (or a station's), and it can be asked to stop."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from app.live import lower_priority
 
@@ -12,17 +13,22 @@ from app.live import lower_priority
 class BackgroundRun:
     """Base of the window's background runs (pose search, atlas, lenses): start, stop, join,
     done.  The thread yields the processor to drawing; an exception it raises is kept in
-    ``error`` for the window to report; ``elapsed`` counts seconds since the start."""
+    ``error`` for the window to report; ``elapsed`` counts seconds since the start.  With a
+    ``station`` (:class:`app.search_station.SearchStation`) the run is a job on its thread."""
 
     error: Exception | None = None
     elapsed: float = 0.0
     announced = False  # the window has reported the run's end
 
-    def _start(self, target: Callable[..., None], args: tuple, name: str) -> None:
+    def _start(self, target: Callable[..., None], args: tuple, name: str, station: Any = None) -> None:
         self._stop = threading.Event()
+        self._finished = threading.Event()
         self.started = time.perf_counter()
-        self._thread = threading.Thread(target=self._guarded, args=(target, args), name=name, daemon=True)
-        self._thread.start()
+        if station is not None:
+            station.submit(lambda _station: self._guarded(target, args))
+            return
+        thread = threading.Thread(target=self._guarded, args=(target, args), name=name, daemon=True)
+        thread.start()
 
     def _guarded(self, target: Callable[..., None], args: tuple) -> None:
         lower_priority()
@@ -32,6 +38,7 @@ class BackgroundRun:
             self.error = e
         finally:
             self.tick()
+            self._finished.set()
 
     def tick(self) -> None:
         """Bring ``elapsed`` up to date (runs call it as they progress)."""
@@ -46,12 +53,12 @@ class BackgroundRun:
 
     @property
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self._finished.is_set()
 
     def stop(self) -> None:
         """Ask the run to end at its next step (what it found so far is kept)."""
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.done
+        """Wait for the run to end (at most ``timeout`` seconds); True if it has."""
+        return self._finished.wait(timeout)

@@ -35,10 +35,11 @@ from app.lenses import Lenses
 from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
-from app.optimize_run import OptimizeRun, prepare_search
+from app.optimize_run import OptimizeRun
 from app.params import GROUPS, Pose, PoseDocument, describe_change, load_pose_file
 from app.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
+from app.search_station import SearchStation
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
 NUDGE_DEG = 5.0
@@ -230,7 +231,9 @@ class Explorer:
         self._glide: Glide | None = None
         self._glide_shown: Pose | None = None  # the pose the glide last showed (another one: the user moved it)
         self._search_ending: OptimizeRun | None = None  # ended; reported and captured once the view is at its best
-        self._prepared: list[tuple[Classifier, threading.Thread]] = []  # prepare_search, per classifier
+        self.search_station = SearchStation()  # the searches' thread, GL context and pipeline, kept
+        self._prepared_for: tuple | None = None  # (classifier, mesh, settings, gradient) last prepared
+        self._preparing = threading.Event()  # a preparation is in flight
         self.atlas: AtlasRun | None = None
         self.atlas_resolution = "medium"
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
@@ -495,8 +498,8 @@ class Explorer:
             run = OptimizeRun(
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
-                record=self.captures_dir if o.record else None, record_format=o.record or "gif", mesh=self.mesh,
-                nearest=o.nearest,
+                record=self.captures_dir if o.record else None, record_format=o.record or "gif",
+                station=self.search_station, mesh=self.mesh, nearest=o.nearest,
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
@@ -505,15 +508,19 @@ class Explorer:
 
     def _prepare_search(self) -> None:
         """Once a classifier has been frozen for the live view (after its first prediction,
-        :class:`app.live.LiveClassifier`), make what a gradient search needs beside the view
-        (:func:`app.optimize_run.prepare_search`), so the first press of Optimize does not
-        wait for it."""
+        :class:`app.live.LiveClassifier`), make on the search thread, beside the view, what
+        the next search would otherwise make first (:meth:`SearchStation.prepare`): again
+        whenever the model, the object or the render settings change, one at a time."""
         clf = self.classifier
-        self._prepared = [(c, t) for c, t in self._prepared if c is clf or t.is_alive()]  # no old model kept
-        if any(c is clf for c, _ in self._prepared):
+        if not clf.freeze_tried or self._preparing.is_set() or self.optimizing:
             return
-        if self.optimize_options.method == "grad" and clf.freeze_tried:
-            self._prepared.append((clf, prepare_search(clf)))
+        settings, gradient = self.render_settings(), self.optimize_options.method == "grad"
+        last = self._prepared_for
+        if last is not None and last[0] is clf and last[1] is self.mesh and last[2:] == (settings, gradient):
+            return
+        self._prepared_for = (clf, self.mesh, settings, gradient)
+        self._preparing.set()
+        self.search_station.prepare(clf, settings, self.obj, self.mesh, gradient, done=self._preparing.clear)
 
     def _drop_search(self, why: str) -> None:
         """Another object or model is in use: a search still running or still on its way to
@@ -860,8 +867,7 @@ class Explorer:
         """Stop the worker once the captures and saves asked for are written, and free GPU
         resources; True if the worker ended within ``timeout``."""
         self.wind_down()
-        for _clf, thread in self._prepared:
-            thread.join(timeout)  # torch must not be left running on a thread at exit
+        self.search_station.close(timeout)  # torch must not be left running on a thread at exit
         ended = self.live.close(timeout)
         self.live.poll()  # report the captures written while closing
         imgui.set_current_context(self.imgui_context)

@@ -714,10 +714,53 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     assert lenses.skin is None and not explorer.renderer.has_skin
 
 
+def test_the_search_station_keeps_its_pipeline_between_searches(classifier):
+    """Searches reuse the station's pipeline while the model and the render settings stay
+    (another object is uploaded into it); other settings or a failed search make a new one."""
+    from app.renderer import RenderSettings
+    from app.search_station import SearchStation
+
+    station = SearchStation()
+    hen, teddy = resolve_object("hen"), resolve_object("teddy_bear")
+    meshes = {o.name: o.load() for o in (hen, teddy)}
+    got, images = [], []
+
+    def ask(settings, obj, fail=False):
+        done = threading.Event()
+
+        def job(st):
+            try:
+                got.append(st.pipeline(classifier, settings, obj, meshes[obj.name]))
+                images.append(got[-1].render(obj.canonical_pose))  # on the station's thread, in its context
+                if fail:
+                    raise RuntimeError("a search that failed")
+            finally:
+                done.set()
+
+        station.submit(job)
+        assert done.wait(60)
+
+    try:
+        ask(RenderSettings(), hen)
+        ask(RenderSettings(), hen)
+        assert got[1] is got[0] and got[0].object is hen
+        ask(RenderSettings(), teddy)
+        assert got[2] is got[0] and got[2].object is teddy and got[2].mesh is meshes["teddy_bear"]
+        assert images[2].std() > 10 and np.abs(images[2].astype(int) - images[0]).mean() > 10  # another object drawn
+        ask(RenderSettings(textures=False), teddy)
+        assert got[3] is not got[0] and not got[3].settings.textures
+        ask(RenderSettings(textures=False), teddy, fail=True)
+        ask(RenderSettings(textures=False), teddy)
+        assert got[5] is not got[4] is got[3]
+    finally:
+        assert station.close(30)
+
+
 def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
     """The window makes the gradient copy of a fresh classifier beside the view, once its
-    live model is frozen, with no search asked for; a search then takes the mesh the
-    window shows, not the file again (here deleted after loading)."""
+    live model is frozen, with no search asked for, and the search thread's pipeline with
+    the object uploaded; a search then takes the mesh the window shows, not the file again
+    (here deleted after loading), on that pipeline."""
     import shutil
 
     from app.classifiers import load_classifier
@@ -728,7 +771,10 @@ def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
     screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
     try:
         run_until(ex, screen, lambda: clf._frozen_grad is not None, what="the gradient copy made beside the view")
+        run_until(ex, screen, lambda: not ex._preparing.is_set(), what="the search thread prepared")
         assert not ex.optimize_run
+        prepared = ex.search_station.kept
+        assert prepared is not None and prepared.mesh is ex.mesh and prepared._diff is not None  # re-shader made
         shutil.rmtree(tmp_path / "hen")
         ex.optimize_options.seconds, ex.target_class = 2, 8  # a mesh file has no true class: a target (hen)
         ex.act("optimize")
@@ -736,6 +782,7 @@ def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
         run_until(ex, screen, lambda: not ex.optimizing, what="the search")
         run = ex.optimize_run
         assert run.error is None and run.result.evaluations > 0, run.error
+        assert ex.search_station.kept is prepared  # the search ran on what was prepared
     finally:
         assert ex.close(timeout=60)
         screen.release()
