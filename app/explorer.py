@@ -596,8 +596,9 @@ class Explorer:
         how = "stopped" if r.stopped else "done"
         verdict = run.goal.outcome(r.success)
         moved = describe_change(run.start, r.best)
-        self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({moved} from the start; "
-                    "Revert to go back), captured")  # fmt: skip
+        where = "the start itself" if moved == "no change" else f"{moved} from the start"
+        self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({where}; Revert to go back), "
+                    "captured")  # fmt: skip
         if run.recording is not None:
             self.notify(f"recorded the run: {run.recording}")
         self.act("capture")
