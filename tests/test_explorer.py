@@ -460,6 +460,12 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     explorer.revert_optimize()
     run_until(explorer, screen, lambda: explorer.pose == start, timeout=5, what="the glide back to the start")
     assert not explorer.announce_closing()  # nothing running: nothing to say
+    # from a pose that fools already, the nearest success is that pose, and the message says so
+    explorer.pose, explorer.optimize_options.record = result.best, None
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=60, what="the search from a fooling pose")
+    assert explorer.optimize_run.result.best == result.best == explorer.pose
+    assert "best pose kept (the start itself;" in [m.text for m in explorer.messages if "done:" in m.text][-1]
 
 
 def test_revert_glides_back_and_a_hand_on_the_pose_takes_over(explorer, screen):
