@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.live import lower_priority
+
+if TYPE_CHECKING:
+    from app.search_station import SearchStation
 
 
 class BackgroundRun:
@@ -20,7 +23,7 @@ class BackgroundRun:
     elapsed: float = 0.0
     announced = False  # the window has reported the run's end
 
-    def _start(self, target: Callable[..., None], args: tuple, name: str, station: Any = None) -> None:
+    def _start(self, target: Callable[..., None], args: tuple, name: str, station: SearchStation | None = None) -> None:
         self._stop = threading.Event()
         self._finished = threading.Event()
         self.started = time.perf_counter()

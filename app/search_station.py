@@ -16,6 +16,7 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.classifiers import Classifier
 from app.glcontext import create_headless_context
@@ -25,6 +26,9 @@ from app.mesh import Mesh
 from app.renderer import RenderSettings
 from app.search import import_cma
 from app.streams import default_streams
+
+if TYPE_CHECKING:
+    from app.pipeline import Pipeline
 
 Job = Callable[["SearchStation"], None]
 
@@ -55,7 +59,7 @@ class SearchStation:
         finally:
             self.discard()
 
-    def pipeline(self, classifier: Classifier, settings: RenderSettings, obj: LibraryObject, mesh: Mesh):
+    def pipeline(self, classifier: Classifier, settings: RenderSettings, obj: LibraryObject, mesh: Mesh) -> Pipeline:
         """The pipeline for this classifier, these settings and this object (``mesh`` as
         the window loaded it), made or kept."""
         from app.pipeline import Pipeline
@@ -97,7 +101,7 @@ class SearchStation:
         self.submit(job)
 
     @property
-    def kept(self):
+    def kept(self) -> Pipeline | None:
         """The pipeline kept for the next search (None before the first, or after a failure)."""
         return self._pipe
 
