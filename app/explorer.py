@@ -576,8 +576,8 @@ class Explorer:
                 return
             if run.result is not None:  # the search is over; its recording is being written
                 self.glide_to(run.result.best, at_once)
-            elif run.progress is not None:  # at once: drawing every frame of a glide slows the search down
-                self.glide_to(run.progress.current, at_once=True)
+            elif run.progress is not None and not run.progress.nearest:  # the pull-back's end: eased into at the end
+                self.glide_to(run.progress.current, at_once=True)  # at once: drawing every glide frame slows the search
             return
         if run.newly_ended():
             if run.error is not None or run.result is None:

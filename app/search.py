@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from app.params import CIRCULAR, INDEX, Pose, params_in_groups, pose_change
+from app.params import CIRCULAR, HIGHS, INDEX, LOWS, Pose, params_in_groups, pose_change
 
 if TYPE_CHECKING:
     from app.gradient import GradientStep
@@ -41,6 +41,7 @@ UNTARGETED_FIRST_STEP = 0.5  # grad's first step in the unit cube: most poses th
 TARGETED_FIRST_STEP = 0.2  # a first step of 0.4 reached targets no more often (README, grad)
 NEAREST_SCAN = 8  # ``nearest``: the line from the start to the best pose at 0, 1/8, ..., 7/8, in one batch
 NEAREST_HALVINGS = 4  # then the gap before its first success halved 4 times: to 1/128 of the line
+NEAREST_SHRINK = 3  # then the 3 largest changes shrunk one at a time: dropped, or halved toward zero
 
 
 class SearchError(ValueError):
@@ -142,6 +143,7 @@ class Progress:
     success: bool
     latest_true: float | None = None  # the same at the best pose of the latest iteration
     latest_target: float | None = None
+    nearest: bool = False  # the last iteration again, ending on the pose a pull-back kept (``nearest``)
 
 
 @dataclass
@@ -180,6 +182,7 @@ class _Tracker:
         self.success, self.time_to_success = False, None
         self.history: list[dict] = []
         self._current = space.base  # the method's point at the last iteration
+        self._nearest_report = False  # the report being made ends a pull-back
 
     def _book(self, poses: list[Pose], probs: torch.Tensor, fools: np.ndarray, rendered: bool = True) -> np.ndarray:
         """Count the evaluations and keep the best (and the latest batch's best) pose.  A
@@ -243,6 +246,7 @@ class _Tracker:
                     self.success,
                     lt,
                     lg,
+                    self._nearest_report,
                 )  # fmt: skip
             )
         b = self.budget
@@ -258,58 +262,100 @@ class _Tracker:
         after the last iteration's report (a gradient line search that fooled, a stop
         between iterations) as one last iteration, so the last report and the history end
         where the search did.  A settling render or a pull-back alone is part of the last
-        iteration, which is then reported again, so an iteration budget is not exceeded."""
+        iteration, which is then reported again, so an iteration budget is not exceeded.
+        A report that ends on the pose a pull-back kept has ``nearest`` set (the window
+        eases there instead of jumping)."""
         pending = self.evaluations > self._reported
         self._settle_best()
         pulled = nearest and self.pull_back()
-        if pending:
-            self.step_done(self.best)
-        elif self.evaluations > self._reported and self.history:
-            self.iteration -= 1
-            self.history.pop()
-            self.step_done(self.best if pulled else self._current)  # a pull-back ends on the pose it keeps
+        if pending or (self.evaluations > self._reported and self.history):
+            if not pending:
+                self.iteration -= 1
+                self.history.pop()
+            self._nearest_report = pulled
+            self.step_done(self.best if pending or pulled else self._current)
+            self._nearest_report = False
 
     def pull_back(self) -> bool:
-        """Replace a best pose that meets the goal by the nearest one on the line from the
-        start to it (angles along the shorter arc) that still does.  The line is rendered
-        at 0, 1/8, ..., 7/8 of the way in one batch; the gap before the first of those that
-        meets the goal (or before the best pose) is then halved ``NEAREST_HALVINGS`` times,
-        one render each, keeping the near end short of the goal.  The pose kept meets the
-        goal within 1/128 of the line of a pose that does not (the goal may change more
-        than once along the line, and may be met nearer still off it).  Its renders count
-        as the search's; the time to the first success does not change.  Nothing happens
-        (False) after a stop, or when no pose met the goal."""
+        """Replace a best pose that meets the goal by a nearer one that still does: first
+        the nearest on the line from the start to it (:meth:`_nearest_on_line`), then with
+        each of its ``NEAREST_SHRINK`` largest changes shrunk on its own
+        (:meth:`_shrink_each`).  Its renders count as the search's; the time to the first
+        success does not change.  Nothing happens (False) after a stop, or when no pose met
+        the goal."""
         if not self.best_fools or self.stop.is_set():
             return False
-        start, change = self.space.base, pose_change(self.space.base, self.best)
+        start = self.space.base
+        change, probs = self._nearest_on_line(start, pose_change(start, self.best))
+        change, probs = self._shrink_each(start, change, probs)
+        if probs is not None:
+            probs = probs.float().cpu()
+            score = float(self.goal.scores(probs.reshape(1, -1))[0])
+            self.best = Pose.from_vector(start.vector + change, fit=True)
+            self.best_score, self.best_probs = score, probs
+            self._best_rendered = (True, score, self.best, probs)
+        self.latest_probs = self.best_probs
+        return True
 
-        def at(fraction: float) -> Pose:
-            return Pose.from_vector(start.vector + fraction * change, fit=True)
+    def _meets(self, start: Pose, changes: list[np.ndarray]) -> tuple[np.ndarray, torch.Tensor]:
+        """Render and classify ``start + change`` for each change, in one batch: (whether
+        each meets the goal, their probabilities)."""
+        probs = self.evaluate([Pose.from_vector(start.vector + c, fit=True) for c in changes])
+        self.evaluations += len(changes)
+        return self.goal.successes(probs), probs
 
+    def _nearest_on_line(self, start: Pose, change: np.ndarray) -> tuple[np.ndarray, torch.Tensor | None]:
+        """The nearest change along ``change`` (which meets the goal) that still meets it:
+        the line is rendered at 0, 1/8, ..., 7/8 of the way in one batch, then the gap
+        before the first of those that meets the goal (or before the end) is halved
+        ``NEAREST_HALVINGS`` times, one render each, keeping the far end on the goal's side.
+        So the change kept meets the goal and 1/128 of the line less does not (the goal may
+        change more than once along the line).  Probabilities None: the end itself."""
         fractions = np.arange(NEAREST_SCAN) / NEAREST_SCAN
-        probs = self.evaluate([at(f) for f in fractions])
-        self.evaluations += len(fractions)
-        fools = self.goal.successes(probs)
-        far, far_probs = 1.0, self.best_probs
+        fools, probs = self._meets(start, [f * change for f in fractions])
+        far, far_probs = 1.0, None
         if fools.any():
             k = int(np.argmax(fools))
             far, far_probs = float(fractions[k]), probs[k]
         near = far - 1.0 / NEAREST_SCAN
         for _ in range(NEAREST_HALVINGS if far > 0.0 else 0):
             middle = (near + far) / 2.0
-            probs = self.evaluate([at(middle)])
-            self.evaluations += 1
-            if self.goal.successes(probs)[0]:
+            fools, probs = self._meets(start, [middle * change])
+            if fools[0]:
                 far, far_probs = middle, probs[0]
             else:
                 near = middle
-        if far < 1.0:
-            far_probs = far_probs.float().cpu()
-            score = float(self.goal.scores(far_probs.reshape(1, -1))[0])
-            self.best, self.best_score, self.best_probs = at(far), score, far_probs
-            self._best_rendered = (True, score, self.best, far_probs)
-        self.latest_probs = self.best_probs
-        return True
+        return far * change, far_probs
+
+    def _shrink_each(
+        self, start: Pose, change: np.ndarray, probs: torch.Tensor | None
+    ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """Shrink the ``NEAREST_SHRINK`` largest parameter changes (by fraction of range)
+        one at a time, largest first, keeping the goal met: a change the goal is met
+        without is dropped (one render); otherwise it is halved toward zero
+        ``NEAREST_HALVINGS - 1`` times (to 1/8 of itself).  Probabilities None: unchanged."""
+        order = np.argsort(-np.abs(change) / (HIGHS - LOWS), kind="stable")[:NEAREST_SHRINK]
+        for i in order:
+            value = change[i]
+            if value == 0.0:
+                break
+            trial = change.copy()
+            trial[i] = 0.0
+            fools, trial_probs = self._meets(start, [trial])
+            if fools[0]:
+                change, probs = trial, trial_probs[0]
+                continue
+            near, far = 0.0, 1.0  # fractions of ``value``: short of the goal, and meeting it
+            for _ in range(NEAREST_HALVINGS - 1):
+                middle = (near + far) / 2.0
+                trial = change.copy()
+                trial[i] = middle * value
+                fools, trial_probs = self._meets(start, [trial])
+                if fools[0]:
+                    change, probs, far = trial, trial_probs[0], middle
+                else:
+                    near = middle
+        return change, probs
 
     def _settle_best(self) -> None:
         """If the best pose's figures come from the gradient's re-shaded image (which
@@ -536,7 +582,8 @@ def search(
     ``grad_step``: grad's first step along the gradient (default ``UNTARGETED_FIRST_STEP``
     or ``TARGETED_FIRST_STEP``).  ``nearest``: once the search has met the goal, move its
     best pose back toward the start, to the nearest pose on the line between them that
-    still meets it (:meth:`_Tracker.pull_back`, 12 renders more)."""
+    still meets it, then shrink its largest changes one at a time (:meth:`_Tracker.pull_back`,
+    12-24 renders more)."""
     if method not in METHODS:
         raise SearchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not (isinstance(seed, (int, np.integer)) and seed >= 0):
