@@ -1,7 +1,7 @@
 """Pose-search methods compared in one run: untargeted time to fool, targeted success.
 
     python benchmarks/bench_search.py [--objects all] [--methods grad,cmaes,random,fd]
-        [--seconds 10] [--targets parachute,microphone,ashcan] [--target-seconds 15]
+        [--seconds 10] [--targets parachute,microphone,ashcan] [--target-seconds 15] [--nearest]
 
 Each method first runs two untimed iterations on the first object, so that no method's
 first run pays for shader compiles and the models' first calls at a batch size, and each
@@ -11,7 +11,9 @@ before a search), so that no method pays for its textures' first use.
 Untargeted (rotation only): from each library object's canonical (correctly classified)
 pose, each method searches until it first fools the bundled classifier or the wall-time
 budget runs out.  Printed: success rate and median time to fool (failures count as the
-budget) per method, and the ratios of those medians to finite differences and CMA-ES.
+budget) per method, and the ratios of those medians to finite differences and CMA-ES,
+and the median largest angle change from the start of the poses kept (with ``--nearest``
+pulled back toward the start after the first success, which does not change its time).
 
 Targeted (rotation, translation and light): for each object and each target class, each
 method gets the same wall-time budget to make the target the top-1 class.  Printed:
@@ -32,15 +34,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.classifiers import load_classifier  # noqa: E402
 from app.imagenet import class_names, resolve_class  # noqa: E402
 from app.library import list_objects, resolve_object  # noqa: E402
+from app.params import largest_change  # noqa: E402
 from app.pipeline import Pipeline  # noqa: E402
 from app.search import METHODS, Budget, Goal, SearchSpace  # noqa: E402
 from app.streams import default_streams  # noqa: E402
 
 
-def run(pipe, method, space, goal, seconds, seed) -> float | None:
-    """Seconds to the first success, or None."""
-    r = pipe.search(method, space, goal, Budget(seconds=seconds), seed=seed, stop_on_success=True)
-    return r.time_to_success if r.success else None
+def run(pipe, method, space, goal, seconds, seed, nearest=False) -> tuple[float | None, float]:
+    """Seconds to the first success (or None), and the largest change of the pose kept
+    from the start, in degrees (a fraction of a full turn)."""
+    r = pipe.search(method, space, goal, Budget(seconds=seconds), seed=seed, stop_on_success=True, nearest=nearest)
+    return (r.time_to_success if r.success else None), 360.0 * largest_change(space.base, r.best)
 
 
 def shown(pipe: Pipeline, obj) -> None:
@@ -63,6 +67,7 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--streams", type=int, help="classification streams for batches (default 2 on the CPU)")
+    ap.add_argument("--nearest", action="store_true", help="untargeted: pull each success back toward the start")
     args = ap.parse_args()
     objects = list_objects() if args.objects == "all" else [resolve_object(n) for n in args.objects.split(",")]
     methods = args.methods.split(",")
@@ -79,6 +84,7 @@ def main() -> int:
                     Budget(iterations=2), seed=args.seed)  # fmt: skip
     times: dict[str, list[float]] = {m: [] for m in methods}
     wins: dict[str, int] = dict.fromkeys(methods, 0)
+    moved: dict[str, list[float]] = {m: [] for m in methods}  # untargeted successes: degrees from the start
     hits: dict[str, list[float | None]] = {m: [] for m in methods}  # targeted: seconds to the target, or None
     tries = 0
     for obj in objects:
@@ -86,18 +92,27 @@ def main() -> int:
         space = SearchSpace(obj.canonical_pose, args.params.split(","))
         row = []
         for m in methods:
-            t = run(pipe, m, space, Goal(obj.imagenet_class), args.seconds, args.seed)
+            t, degrees = run(pipe, m, space, Goal(obj.imagenet_class), args.seconds, args.seed, args.nearest)
             times[m].append(t if t is not None else args.seconds)
             wins[m] += t is not None
-            row.append(f"{m} {f'{t:.2f} s' if t is not None else 'no':>8s}")
+            if t is not None:
+                moved[m].append(degrees)
+            row.append(f"{m} {f'{t:.2f} s {degrees:3.0f}°' if t is not None else 'no':>13s}")
         print(f"  {obj.name:14s} " + "  ".join(row), flush=True)
-    print("\nuntargeted  success  median time to fool  vs fd    vs cmaes")
+    kept = "pulled back" if args.nearest else "first success"
+    print(f"\nuntargeted  success  median time to fool  vs fd    vs cmaes   change from the start ({kept})")
     med = {m: statistics.median(times[m]) for m in methods}
     for m in methods:
         vs_fd = f"{med['fd'] / med[m]:5.1f}x" if "fd" in med else "   -"
         vs_cma = f"{med['cmaes'] / med[m]:5.1f}x" if "cmaes" in med else "   -"
-        print(f"{m:10s} {wins[m]:4d}/{len(objects):<3d} {med[m]:12.2f} s       {vs_fd}  {vs_cma}")
-    print("(vs X = X's median time / this method's: higher is faster)", flush=True)
+        d = moved[m]
+        change = f"median {statistics.median(d):3.0f}° ({min(d):.0f}-{max(d):.0f})" if d else "-"
+        print(f"{m:10s} {wins[m]:4d}/{len(objects):<3d} {med[m]:12.2f} s       {vs_fd}  {vs_cma}     {change}")
+    print(
+        "(vs X = X's median time / this method's: higher is faster; change: the largest angle change of the "
+        "pose kept, over the successes)",
+        flush=True,
+    )
     if not targets:
         return 0
     names = class_names()
@@ -111,7 +126,7 @@ def main() -> int:
             tries += 1
             row = []
             for m in methods:
-                t = run(pipe, m, space, Goal(obj.imagenet_class, target), args.target_seconds, args.seed)
+                t, _ = run(pipe, m, space, Goal(obj.imagenet_class, target), args.target_seconds, args.seed)
                 hits[m].append(t)
                 row.append(f"{m} {f'{t:.1f} s' if t is not None else 'no':>7s}")
             print(f"  {obj.name:14s} -> {names[target][:12]:12s} " + "  ".join(row), flush=True)
