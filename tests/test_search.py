@@ -562,7 +562,6 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
 def test_a_recording_turns_between_poses_far_apart_and_stays_short():
     """In-between frames: about one per 18 degrees of the largest change, at most 8 between
     two poses and 120 in a recording; poses close together get none."""
-    from app.params import largest_change
     from app.recording import MAX_TURN_TOTAL, recording_plan
 
     def run(poses: list[Pose]) -> SearchResult:
