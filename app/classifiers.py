@@ -259,7 +259,7 @@ class Classifier:
         :func:`torch.jit.optimize_for_inference`, whose rewrites are not differentiable
         (about 0.5 s for efficientnet_lite0, once; gradient searches call it before they
         start, and the window calls it beside the view once its live model is frozen,
-        :func:`app.optimize_run.prepare_search`).  A second caller waits for the first."""
+        :meth:`app.search_station.SearchStation.prepare`).  A second caller waits for the first."""
         with self._grad_lock:
             self._prepare_gradients()
 

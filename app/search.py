@@ -304,6 +304,22 @@ class _Tracker:
         self.evaluations += len(changes)
         return self.goal.successes(probs), probs
 
+    def _halve(
+        self, start: Pose, at: Callable[[float], np.ndarray], near: float, far: float, times: int
+    ) -> tuple[float, torch.Tensor | None]:
+        """Halve the gap between fractions ``near`` (short of the goal) and ``far`` (meeting
+        it) ``times`` times, one render of ``start + at(fraction)`` each: (the far end then,
+        its probabilities, or None if it did not move)."""
+        probs = None
+        for _ in range(times):
+            middle = (near + far) / 2.0
+            fools, trial_probs = self._meets(start, [at(middle)])
+            if fools[0]:
+                far, probs = middle, trial_probs[0]
+            else:
+                near = middle
+        return far, probs
+
     def _nearest_on_line(self, start: Pose, change: np.ndarray) -> tuple[np.ndarray, torch.Tensor | None]:
         """The nearest change along ``change`` (which meets the goal) that still meets it:
         the line is rendered at 0, 1/8, ..., 7/8 of the way in one batch, then the gap
@@ -317,15 +333,9 @@ class _Tracker:
         if fools.any():
             k = int(np.argmax(fools))
             far, far_probs = float(fractions[k]), probs[k]
-        near = far - 1.0 / NEAREST_SCAN
-        for _ in range(NEAREST_HALVINGS if far > 0.0 else 0):
-            middle = (near + far) / 2.0
-            fools, probs = self._meets(start, [middle * change])
-            if fools[0]:
-                far, far_probs = middle, probs[0]
-            else:
-                near = middle
-        return far * change, far_probs
+        times = NEAREST_HALVINGS if far > 0.0 else 0
+        far, halved = self._halve(start, lambda f: f * change, far - 1.0 / NEAREST_SCAN, far, times)
+        return far * change, far_probs if halved is None else halved
 
     def _shrink_each(
         self, start: Pose, change: np.ndarray, probs: torch.Tensor | None
@@ -336,25 +346,21 @@ class _Tracker:
         ``NEAREST_HALVINGS - 1`` times (to 1/8 of itself).  Probabilities None: unchanged."""
         order = np.argsort(-np.abs(change) / (HIGHS - LOWS), kind="stable")[:NEAREST_SHRINK]
         for i in order:
-            value = change[i]
-            if value == 0.0:
+            if change[i] == 0.0:
                 break
-            trial = change.copy()
-            trial[i] = 0.0
-            fools, trial_probs = self._meets(start, [trial])
+
+            def scaled(fraction: float, i: int = i, base: np.ndarray = change) -> np.ndarray:
+                trial = base.copy()
+                trial[i] *= fraction
+                return trial
+
+            fools, trial_probs = self._meets(start, [scaled(0.0)])
             if fools[0]:
-                change, probs = trial, trial_probs[0]
+                change, probs = scaled(0.0), trial_probs[0]
                 continue
-            near, far = 0.0, 1.0  # fractions of ``value``: short of the goal, and meeting it
-            for _ in range(NEAREST_HALVINGS - 1):
-                middle = (near + far) / 2.0
-                trial = change.copy()
-                trial[i] = middle * value
-                fools, trial_probs = self._meets(start, [trial])
-                if fools[0]:
-                    change, probs, far = trial, trial_probs[0], middle
-                else:
-                    near = middle
+            fraction, halved = self._halve(start, scaled, 0.0, 1.0, NEAREST_HALVINGS - 1)
+            if halved is not None:
+                change, probs = scaled(fraction), halved
         return change, probs
 
     def _settle_best(self) -> None:
@@ -394,7 +400,7 @@ def _random(t: _Tracker, rng: np.random.Generator, batch: int, stop_on_success: 
 def import_cma():
     """The ``cma`` package.  Its first import takes about 0.4 s here (it imports
     matplotlib's pyplot), so :func:`search` makes it before the clock starts, and the
-    window beside the view before the first search (:func:`app.optimize_run.prepare_search`)."""
+    window beside the view before the first search (:meth:`app.search_station.SearchStation.prepare`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not import matplotlib": plotting is not used
         import cma
