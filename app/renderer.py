@@ -152,7 +152,7 @@ class _GpuPart:
     # (first index, index count, faces culled: None, "back" or "front") of the shaded draw;
     # closed pieces come after the open triangles (see app.culling)
     ranges: tuple[tuple[int, int, str | None], ...] = ()
-    visibility_vao: moderngl.VertexArray | None = None
+    visibility_vaos: dict[str, moderngl.VertexArray] = field(default_factory=dict)  # per visibility program
 
     def uses_texture(self, settings: RenderSettings) -> bool:
         return settings.textures and self.texture is not None
@@ -224,6 +224,7 @@ class VisibilityTarget:
     """
 
     EMPTY_PEEL = 3.0e38  # "no fragment yet" for the MIN-blended peel
+    OPAQUE, PEEL_A, PEEL_B, LAYER = range(4)  # the framebuffers
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int):
         self.ctx, (self.width, self.height) = ctx, _checked_size(width, height)
@@ -237,6 +238,17 @@ class VisibilityTarget:
             fbo.depth_mask = False  # moderngl applies a framebuffer's own mask on use(); layers test depth only
         # colour-only twins: clearing them leaves the shared depth buffer alone
         self.clearers = [ctx.framebuffer(color_attachments=[t]) for t in self.textures]
+        self._list: tuple[moderngl.Buffer, moderngl.Buffer] | None = None
+
+    def fragment_list(self, capacity: int) -> tuple[moderngl.Buffer, moderngl.Buffer]:
+        """The blended-fragment list's buffers: a count (one uint) and ``capacity`` rows
+        of 4 floats (made on first use: 6.4 MB at 224 x 224 and 8 per pixel)."""
+        if self._list is None or self._list[1].size < 16 * capacity:
+            if self._list is not None:
+                for b in self._list:
+                    b.release()
+            self._list = self.ctx.buffer(reserve=4), self.ctx.buffer(reserve=16 * capacity)
+        return self._list
 
     @property
     def size(self) -> tuple[int, int]:
@@ -250,9 +262,10 @@ class VisibilityTarget:
         return np.frombuffer(data, dtype=np.float32).reshape(self.height, self.width, 2).copy()  # writable
 
     def release(self) -> None:
-        for obj in (*self.clearers, *self.framebuffers, *self.textures, self.depth):
+        for obj in (*self.clearers, *self.framebuffers, *self.textures, self.depth, *(self._list or ())):
             obj.release()
         self.clearers = self.framebuffers = self.textures = []
+        self._list = None
 
 
 @dataclass
@@ -266,6 +279,8 @@ class Renderer:
     _bg_texture: moderngl.Texture | None = field(default=None, init=False)
     _bg_source: str | None = field(default=None, init=False)
     _visibility_program: moderngl.Program | None = field(default=None, init=False)
+    _list_program: moderngl.Program | None = field(default=None, init=False)
+    _lists_tried: bool = field(default=False, init=False)  # the list program was compiled, or failed to
     mesh: Mesh | None = field(default=None, init=False)
     _skin: moderngl.Texture | None = field(default=None, init=False)
     _skin_frame: tuple[tuple[float, float, float], float] = field(default=((0.0, 0.0, 0.0), 1.0), init=False)
@@ -386,8 +401,8 @@ class Renderer:
     def _release_parts(self) -> None:
         for p in self._parts:
             p.vao.release()
-            if p.visibility_vao is not None:
-                p.visibility_vao.release()
+            for vao in p.visibility_vaos.values():
+                vao.release()
             for b in p.buffers:
                 b.release()
             if p.texture is not None:
@@ -411,7 +426,8 @@ class Renderer:
         self.set_skin(None)
         if self._bg_texture is not None:
             self._bg_texture.release()
-        for obj in (self._bg_vao, self.program, self.bg_program, self._white, self._visibility_program):
+        programs = (self.program, self.bg_program, self._visibility_program, self._list_program)
+        for obj in (self._bg_vao, self._white, *programs):
             if obj is not None:
                 obj.release()
 
@@ -477,56 +493,131 @@ class Renderer:
     # --------------------------------------------------------- visibility
 
     def render_visibility(
-        self, pose: Pose, target: VisibilityTarget, settings: RenderSettings | None = None, max_layers: int = 8
+        self,
+        pose: Pose,
+        target: VisibilityTarget,
+        settings: RenderSettings | None = None,
+        max_layers: int = 8,
+        lists: bool | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """What :meth:`render` draws into an :class:`OffscreenTarget` of the same size, as
         ids: the opaque buffer and the blended layers in drawing order (see
-        :class:`VisibilityTarget`).  Needs OpenGL 4.0 (``textureQueryLod``)."""
+        :class:`VisibilityTarget`).  Needs OpenGL 4.0 (``textureQueryLod``).  The blended
+        layers come from one pass that lists their fragments (:meth:`_listed_layers`,
+        OpenGL 4.3) or, below 4.3, ``lists=False`` or when the list overflows, from depth
+        peeling, two passes per layer (:meth:`_peeled_layers`): the same layers either way."""
         settings = settings or RenderSettings()
-        ctx, prog = self.ctx, self._visibility()
-        OPAQUE, PEEL_A, PEEL_B, LAYER = range(4)
-        target.clear(OPAQUE, 0.0)
-        target.framebuffers[OPAQUE].clear(depth=1.0)
+        target.clear(VisibilityTarget.OPAQUE, 0.0)
+        target.framebuffers[VisibilityTarget.OPAQUE].clear(depth=1.0)
         if self.mesh is None:
-            return target.read(OPAQUE), []
-        self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
-        prog["u_texture"].value, prog["u_layer"].value = 0, 1
+            return target.read(VisibilityTarget.OPAQUE), []
         self._begin_mesh_state(settings, flip=True)
+        try:
+            prog = self._visibility()
+            self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
+            prog["u_texture"].value, prog["u_layer"].value = 0, 1
+            target.framebuffers[VisibilityTarget.OPAQUE].use()
+            self._draw_ids([p for p in self._parts if not p.blended], settings, prog, "peel", mode=0)
+            opaque = target.read(VisibilityTarget.OPAQUE)
+            blended = [p for p in self._parts if p.blended]
+            if not blended:
+                return opaque, []
+            listed = None
+            if lists is not False and self._lists() is not None:
+                listed = self._listed_layers(pose, target, settings, blended, max_layers)
+            elif lists:
+                raise GLUnavailable("listing the blended fragments needs OpenGL 4.3 (shader storage buffers)")
+            return opaque, listed if listed is not None else self._peeled_layers(target, settings, blended, max_layers)
+        finally:
+            self._end_mesh_state()
 
-        def draw(parts: list[_GpuPart], mode: int) -> None:
+    def _draw_ids(
+        self,
+        parts: list[_GpuPart],
+        settings: RenderSettings,
+        prog: moderngl.Program,
+        kind: str,
+        mode: int | None = None,
+    ) -> None:
+        """Draw ``parts`` with visibility program ``prog`` (``kind``: "peel" or "list")."""
+        if mode is not None:
             prog["u_mode"].value = mode
-            for part in parts:
-                self._bind_texture(part, settings)
-                prog["u_first_id"].value = float(part.first_triangle)
-                self._visibility_vao(part).render(moderngl.TRIANGLES)
+        for part in parts:
+            self._bind_texture(part, settings)
+            prog["u_first_id"].value = float(part.first_triangle)
+            self._visibility_vao(part, prog, kind).render(moderngl.TRIANGLES)
 
-        target.framebuffers[OPAQUE].use()
-        draw([p for p in self._parts if not p.blended], 0)
-        opaque = target.read(OPAQUE)
+    def _peeled_layers(
+        self, target: VisibilityTarget, settings: RenderSettings, blended: list[_GpuPart], max_layers: int
+    ) -> list[np.ndarray]:
+        """Depth peeling in drawing order: each layer keeps, per pixel, the first fragment
+        drawn after the last layer's (MIN blending), then a second pass writes its mip level."""
+        ctx, prog = self.ctx, self._visibility()
+        PEEL_A, PEEL_B, LAYER = VisibilityTarget.PEEL_A, VisibilityTarget.PEEL_B, VisibilityTarget.LAYER
         layers: list[np.ndarray] = []
-        blended = [p for p in self._parts if p.blended]
-        if blended:
-            target.clear(PEEL_B, 0.0)  # the layer "before the first"
-            for k in range(max_layers):
-                peel, previous = (PEEL_A, PEEL_B) if k % 2 == 0 else (PEEL_B, PEEL_A)
-                target.clear(peel, VisibilityTarget.EMPTY_PEEL)
-                target.framebuffers[peel].use()
-                target.textures[previous].use(1)
-                ctx.enable(moderngl.BLEND)
-                ctx.blend_equation = moderngl.MIN
-                draw(blended, 1)
-                ctx.blend_equation = moderngl.FUNC_ADD
-                ctx.disable(moderngl.BLEND)
-                target.clear(LAYER, 0.0)
-                target.framebuffers[LAYER].use()
-                target.textures[peel].use(1)
-                draw(blended, 2)
-                layer = target.read(LAYER)
-                if not (layer[..., 0] > 0).any():
-                    break
-                layers.append(layer)
-        self._end_mesh_state()
-        return opaque, layers
+        target.clear(PEEL_B, 0.0)  # the layer "before the first"
+        for k in range(max_layers):
+            peel, previous = (PEEL_A, PEEL_B) if k % 2 == 0 else (PEEL_B, PEEL_A)
+            target.clear(peel, VisibilityTarget.EMPTY_PEEL)
+            target.framebuffers[peel].use()
+            target.textures[previous].use(1)
+            ctx.enable(moderngl.BLEND)
+            ctx.blend_equation = moderngl.MIN
+            self._draw_ids(blended, settings, prog, "peel", mode=1)
+            ctx.blend_equation = moderngl.FUNC_ADD
+            ctx.disable(moderngl.BLEND)
+            target.clear(LAYER, 0.0)
+            target.framebuffers[LAYER].use()
+            target.textures[peel].use(1)
+            self._draw_ids(blended, settings, prog, "peel", mode=2)
+            layer = target.read(LAYER)
+            if not (layer[..., 0] > 0).any():
+                break
+            layers.append(layer)
+        return layers
+
+    def _listed_layers(
+        self, pose: Pose, target: VisibilityTarget, settings: RenderSettings, blended: list[_GpuPart], max_layers: int
+    ) -> list[np.ndarray] | None:
+        """One pass appends every blended fragment that passes the depth test to a list
+        (``shaders/visibility_list.frag``); each pixel's fragments sorted by triangle number
+        are its layers.  None when more fragments came than the list holds (``max_layers``
+        per pixel on average): peeling then gives the first ``max_layers`` exactly.  The
+        wine bottle's six layers: 6 ms instead of 34 here (llvmpipe draws each pass of its
+        6,624 glass triangles in about 3 ms)."""
+        prog = self._lists()
+        assert prog is not None
+        self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
+        capacity = target.width * target.height * max_layers
+        count, fragments = target.fragment_list(capacity)
+        count.write(b"\0\0\0\0")
+        count.bind_to_storage_buffer(0)
+        fragments.bind_to_storage_buffer(1)
+        prog["u_texture"].value, prog["u_capacity"].value = 0, capacity
+        fbo = target.framebuffers[VisibilityTarget.LAYER]  # the opaque depth, not written
+        fbo.use()
+        fbo.color_mask = False, False, False, False
+        try:
+            self._draw_ids(blended, settings, prog, "list")
+        finally:
+            fbo.color_mask = True, True, True, True
+        self.ctx.memory_barrier()
+        n = int(np.frombuffer(count.read(), np.uint32)[0])
+        if n > capacity:
+            return None
+        rows = np.frombuffer(fragments.read(size=16 * n), np.float32).reshape(n, 4)
+        pixel = rows[:, 1].astype(np.int64) * target.width + rows[:, 0].astype(np.int64)
+        order = np.lexsort((rows[:, 2], pixel))  # by pixel, then drawing order
+        pixel, rows = pixel[order], rows[order]
+        first = np.flatnonzero(np.r_[True, pixel[1:] != pixel[:-1]])  # each pixel's first row
+        rank = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+        layers = []
+        for k in range(min(max_layers, int(rank.max(initial=-1)) + 1)):
+            mine = rank == k
+            layer = np.zeros((target.height * target.width, 2), np.float32)
+            layer[pixel[mine]] = rows[mine, 2:]
+            layers.append(layer.reshape(target.height, target.width, 2))
+        return layers
 
     def _visibility(self) -> moderngl.Program:
         if self._visibility_program is None:
@@ -538,17 +629,28 @@ class Renderer:
                 ) from None
         return self._visibility_program
 
-    def _visibility_vao(self, part: _GpuPart) -> moderngl.VertexArray:
-        if part.visibility_vao is None:
+    def _lists(self) -> moderngl.Program | None:
+        """The fragment-list program, or None below OpenGL 4.3 (compiled once)."""
+        if not self._lists_tried:
+            self._lists_tried = True
+            if self.ctx.version_code >= 430:
+                try:
+                    self._list_program = self._program("visibility_list", vertex="mesh")
+                except moderngl.Error:
+                    self._list_program = None
+        return self._list_program
+
+    def _visibility_vao(self, part: _GpuPart, prog: moderngl.Program, kind: str) -> moderngl.VertexArray:
+        if kind not in part.visibility_vaos:
             vbo, ibo = part.buffers[:2]  # triangles in file order
-            part.visibility_vao = self.ctx.vertex_array(
-                self._visibility(),
+            part.visibility_vaos[kind] = self.ctx.vertex_array(
+                prog,
                 [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
                 index_buffer=ibo,
                 index_element_size=4,
                 skip_errors=True,
             )
-        return part.visibility_vao
+        return part.visibility_vaos[kind]
 
     def _set_anisotropy(self, anisotropy: float) -> None:
         anisotropy = min(anisotropy, self.ctx.max_anisotropy)

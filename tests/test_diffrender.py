@@ -11,7 +11,7 @@ import torch
 from app.diffrender import DiffRenderer, _Trilinear, pose_terms
 from app.library import list_objects, resolve_object
 from app.params import INDEX, Pose, light_direction, rotation_matrix, world_translation
-from app.renderer import RenderSettings, projection_matrix
+from app.renderer import Renderer, RenderSettings, VisibilityTarget, projection_matrix
 
 POSE = Pose(yaw=40, pitch=-25, roll=10, x=0.2, y=-0.1, z=-7, light_azimuth=60, light_elevation=-10, specular=0.6)
 
@@ -56,6 +56,43 @@ def test_transparent_layers_are_composited_in_drawing_order(diff):
     vis.layers = vis.layers[:1]
     one_layer = (diff.shade(vis, torch.tensor(POSE.vector)).numpy() * 255).round()
     assert np.abs(gl - full).max() <= 2 < np.abs(gl - one_layer).max()
+
+
+@pytest.mark.parametrize("name", ["wine_bottle", "beer_bottle", "minivan", "sports_car"])
+def test_listed_layers_equal_peeled_layers(ctx, name):
+    """The one-pass fragment list (OpenGL 4.3) gives exactly the layers that depth
+    peeling gives, ids and mip levels, also when ``max_layers`` cuts them short."""
+    renderer, target = Renderer(ctx), VisibilityTarget(ctx, 224, 224)
+    try:
+        renderer.set_mesh(resolve_object(name).load())
+        for pose in (resolve_object(name).canonical_pose, POSE):
+            for max_layers in (8, 2):
+                opaque, peeled = renderer.render_visibility(pose, target, max_layers=max_layers, lists=False)
+                opaque2, listed = renderer.render_visibility(pose, target, max_layers=max_layers, lists=True)
+                assert np.array_equal(opaque, opaque2)
+                assert len(listed) == len(peeled) >= (2 if max_layers == 2 else 1)
+                for a, b in zip(peeled, listed, strict=True):
+                    assert np.array_equal(a, b)
+    finally:
+        target.release()
+        renderer.release()
+
+
+def test_a_fragment_list_that_overflows_falls_back_to_peeling(ctx):
+    """At 16 x 16 with one layer the list holds 256 fragments; the wine bottle's glass
+    gives more, so peeling takes over and the first layer is still exact."""
+    renderer, target = Renderer(ctx), VisibilityTarget(ctx, 16, 16)
+    try:
+        renderer.set_mesh(resolve_object("wine_bottle").load())
+        pose = resolve_object("wine_bottle").canonical_pose.replace(z=-3.0)
+        _, every = renderer.render_visibility(pose, target, lists=False)
+        assert sum(int((layer[..., 0] > 0).sum()) for layer in every) > 16 * 16  # more than the list holds
+        _, peeled = renderer.render_visibility(pose, target, max_layers=1, lists=False)
+        _, listed = renderer.render_visibility(pose, target, max_layers=1)
+        assert len(listed) == 1 and np.array_equal(listed[0], peeled[0])
+    finally:
+        target.release()
+        renderer.release()
 
 
 def test_untextured_settings_and_background_colour(ctx):
