@@ -8,6 +8,7 @@ image, read back top-row-first without a copy) or a window's screen.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def _gl(m: np.ndarray) -> bytes:
 @dataclass
 class _GpuPart:
     vao: moderngl.VertexArray
-    buffers: list[moderngl.Buffer]  # interleaved vertices, triangles in file order [, in drawing order]
+    buffers: list[moderngl.Buffer]  # interleaved vertices, triangles in drawing order
     texture: moderngl.Texture | None
     base_color: tuple[float, float, float]
     specular_color: tuple[float, float, float]
@@ -281,6 +282,7 @@ class Renderer:
     _visibility_program: moderngl.Program | None = field(default=None, init=False)
     _list_program: moderngl.Program | None = field(default=None, init=False)
     _lists_tried: bool = field(default=False, init=False)  # the list program was compiled, or failed to
+    _file_ids: np.ndarray = field(default_factory=lambda: np.zeros(1, np.float32), init=False)
     mesh: Mesh | None = field(default=None, init=False)
     _skin: moderngl.Texture | None = field(default=None, init=False)
     _skin_frame: tuple[tuple[float, float, float], float] = field(default=((0.0, 0.0, 0.0), 1.0), init=False)
@@ -309,19 +311,18 @@ class Renderer:
         blended = [_is_blended(part) for part in mesh.parts]
         pieces = self._closed_pieces(mesh, blended)
         first_triangle = 0
+        file_ids = [np.zeros(1, np.int64)]  # drawing-order id -> file-order id (both + 1; 0: none)
         for part, is_blended in zip(mesh.parts, blended, strict=True):
             uvs = part.uvs if part.uvs is not None else np.zeros((len(part.positions), 2), np.float32)
             interleaved = np.hstack([part.positions, part.normals, uvs]).astype("f4")
             vbo = self.ctx.buffer(interleaved.tobytes())
             triangles = np.ascontiguousarray(part.triangles, dtype="u4")
-            ibo = self.ctx.buffer(triangles.tobytes())  # in file order: visibility ids
             kind = pieces[first_triangle : first_triangle + len(triangles)]
             order = np.argsort(np.select([kind == OPEN, kind == OUTWARD], [0, 1], 2), kind="stable")
             counts = [int((kind == k).sum()) * 3 for k in (OPEN, OUTWARD, INWARD)]
+            ibo = self.ctx.buffer(triangles[order].tobytes())  # in drawing order
             buffers = [vbo, ibo]
-            if counts[0] < len(triangles) * 3:
-                ibo = self.ctx.buffer(triangles[order].tobytes())
-                buffers.append(ibo)
+            file_ids.append(first_triangle + order + 1)
             starts = np.cumsum([0, *counts[:-1]])
             ranges = tuple(
                 (int(start), count, cull)
@@ -357,6 +358,7 @@ class Renderer:
                 )
             )
             first_triangle += len(triangles)
+        self._file_ids = np.concatenate(file_ids).astype(np.float32)
         self.mesh = mesh
         points = np.concatenate([p.positions for p in mesh.parts]) if mesh.parts else np.zeros((1, 3))
         lo, hi = points.min(axis=0), points.max(axis=0)
@@ -518,16 +520,18 @@ class Renderer:
             prog["u_texture"].value, prog["u_layer"].value = 0, 1
             target.framebuffers[VisibilityTarget.OPAQUE].use()
             self._draw_ids([p for p in self._parts if not p.blended], settings, prog, "peel", mode=0)
-            opaque = target.read(VisibilityTarget.OPAQUE)
+            opaque = self._in_file_order(target.read(VisibilityTarget.OPAQUE))
             blended = [p for p in self._parts if p.blended]
             if not blended:
                 return opaque, []
-            listed = None
+            layers = None
             if lists is not False and self._lists() is not None:
-                listed = self._listed_layers(pose, target, settings, blended, max_layers)
+                layers = self._listed_layers(pose, target, settings, blended, max_layers)
             elif lists:
                 raise GLUnavailable("listing the blended fragments needs OpenGL 4.3 (shader storage buffers)")
-            return opaque, listed if listed is not None else self._peeled_layers(target, settings, blended, max_layers)
+            if layers is None:
+                layers = self._peeled_layers(target, settings, blended, max_layers)
+            return opaque, [self._in_file_order(layer) for layer in layers]
         finally:
             self._end_mesh_state()
 
@@ -539,13 +543,22 @@ class Renderer:
         kind: str,
         mode: int | None = None,
     ) -> None:
-        """Draw ``parts`` with visibility program ``prog`` (``kind``: "peel" or "list")."""
+        """Draw ``parts`` with visibility program ``prog`` (``kind``: "peel" or "list"),
+        culled as :meth:`render` culls them; ids count triangles in drawing order."""
         if mode is not None:
             prog["u_mode"].value = mode
         for part in parts:
             self._bind_texture(part, settings)
-            prog["u_first_id"].value = float(part.first_triangle)
-            self._visibility_vao(part, prog, kind).render(moderngl.TRIANGLES)
+            vao = self._visibility_vao(part, prog, kind)
+            for first, count in self._culled_draws(part, settings):
+                prog["u_first_id"].value = float(part.first_triangle + first // 3)
+                vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+
+    def _in_file_order(self, ids: np.ndarray) -> np.ndarray:
+        """Visibility ids (drawing order, as drawn with closed pieces' hidden faces culled)
+        renumbered in file order, as :class:`app.diffrender.DiffRenderer` counts triangles."""
+        ids[..., 0] = self._file_ids[ids[..., 0].astype(np.int64)]
+        return ids
 
     def _peeled_layers(
         self, target: VisibilityTarget, settings: RenderSettings, blended: list[_GpuPart], max_layers: int
@@ -642,7 +655,7 @@ class Renderer:
 
     def _visibility_vao(self, part: _GpuPart, prog: moderngl.Program, kind: str) -> moderngl.VertexArray:
         if kind not in part.visibility_vaos:
-            vbo, ibo = part.buffers[:2]  # triangles in file order
+            vbo, ibo = part.buffers
             part.visibility_vaos[kind] = self.ctx.vertex_array(
                 prog,
                 [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")],
@@ -696,18 +709,31 @@ class Renderer:
         prog["u_specular_color"].value = part.specular_color
         prog["u_shininess"].value = part.shininess
         prog["u_alpha"].value = part.alpha
-        if settings.cull_back_faces or all(cull is None for _, _, cull in part.ranges):
-            part.vao.render(moderngl.TRIANGLES)  # culling is all on or all off
-            return
+        for first, count in self._culled_draws(part, settings):
+            part.vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+
+    def _culled_draws(self, part: _GpuPart, settings: RenderSettings) -> Iterator[tuple[int, int]]:
+        """(first index, index count) of each draw of ``part``, with face culling set for it:
+        all back faces culled (``settings.cull_back_faces``), or each closed piece's hidden
+        faces (see app.culling), or none."""
         ctx = self.ctx
+        if settings.cull_back_faces or all(cull is None for _, _, cull in part.ranges):
+            if settings.cull_back_faces:  # culling is all on or all off
+                ctx.enable(moderngl.CULL_FACE)
+                ctx.cull_face = "back"
+            else:
+                ctx.disable(moderngl.CULL_FACE)
+            total = sum(count for _, count, _ in part.ranges)
+            if total:
+                yield 0, total
+            return
         for first, count, cull in part.ranges:
             if cull is None:
                 ctx.disable(moderngl.CULL_FACE)
             else:
                 ctx.enable(moderngl.CULL_FACE)
                 ctx.cull_face = cull
-            part.vao.render(moderngl.TRIANGLES, vertices=count, first=first)
-        ctx.disable(moderngl.CULL_FACE)
+            yield first, count
 
     def _draw_background(self, texture: moderngl.Texture, viewport: tuple[int, int, int, int], flip: bool) -> None:
         """Draw the image so that it covers the viewport (centre crop, aspect kept)."""
