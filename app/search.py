@@ -282,12 +282,16 @@ class _Tracker:
         each of its ``NEAREST_SHRINK`` largest changes shrunk on its own
         (:meth:`_shrink_each`).  Its renders count as the search's; the time to the first
         success does not change.  Nothing happens (False) after a stop, or when no pose met
-        the goal."""
+        the goal; nothing is rendered when the best pose is the start itself."""
         if not self.best_fools or self.stop.is_set():
             return False
         start = self.space.base
-        change, probs = self._nearest_on_line(start, pose_change(start, self.best))
-        change, probs = self._shrink_each(start, change, probs)
+        change, probs = pose_change(start, self.best), None
+        if np.abs(change).max(initial=0.0) < 1e-9:  # the start itself (up to rounding): nothing nearer
+            self.best = start
+        else:
+            change, probs = self._nearest_on_line(start, change)
+            change, probs = self._shrink_each(start, change, probs)
         if probs is not None:
             probs = probs.float().cpu()
             score = float(self.goal.scores(probs.reshape(1, -1))[0])

@@ -249,6 +249,13 @@ def test_nearest_walks_the_line_back_then_shrinks_each_change():
                nearest=True)  # fmt: skip
     assert r.success and r.best.to_dict() == pytest.approx(Pose(yaw=40.5).to_dict())
     assert r.evaluations == 2 + (8 + 4) + (1 + 3) + 1  # the gradient's image, the step; the line; yaw; pitch
+    # from a start that fools already, the start is kept and the pull-back renders nothing
+    space = SearchSpace(Pose(yaw=50.0), ["rotation"])
+    runs = [search("grad", evaluate, space, goal, Budget(iterations=5), gradient=gradient, stop_on_success=True,
+                   nearest=n) for n in (False, True)]  # fmt: skip
+    assert all(r.success for r in runs) and largest_change(space.base, runs[0].best) < 1e-9  # up to rounding
+    assert runs[1].best == space.base
+    assert runs[0].evaluations == runs[1].evaluations == 2  # the gradient's image, its confirming render
 
 
 def test_nearest_does_nothing_after_a_stop(batch_pipeline):
