@@ -32,8 +32,10 @@ def object_mask(vis) -> np.ndarray:
 
 @pytest.mark.parametrize("name", [o.name for o in list_objects()])
 def test_reshaded_image_equals_the_opengl_render(diff, name):
-    """Within 2/255 on at least 99% of the object's pixels (the issue's bar; all pass
-    here); the background is copied, so it is exact."""
+    """Within 2/255 on at least 99% of the object's pixels (the issue's bar), and here on
+    every one: the visibility pass culls what the colour render culls (before it did, a
+    hidden back face won 2 of the coffee cup's pixels, off by up to 85/255); the background
+    is copied, so it is exact."""
     diff.set_mesh(resolve_object(name).load())
     for pose in (resolve_object(name).canonical_pose, POSE):
         gl = diff.render_gl(pose).astype(np.int16)
@@ -43,6 +45,7 @@ def test_reshaded_image_equals_the_opengl_render(diff, name):
         err = np.abs(gl - ours).max(axis=2)
         assert mask.sum() > 1000  # the object is in view
         assert (err[mask] <= 2).mean() >= 0.99, f"{name}: {(err[mask] > 2).sum()} pixels differ by more than 2"
+        assert err[mask].max() <= 2, f"{name}: {(err[mask] > 2).sum()} pixels differ by more than 2"
         assert err[~mask].max() == 0
 
 
