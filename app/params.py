@@ -191,19 +191,30 @@ def pose_change(a: Pose, b: Pose) -> np.ndarray:
     return np.where(CIRCULAR, wrapped, d)
 
 
+def change_fractions(change: np.ndarray) -> np.ndarray:
+    """The size of each parameter's change (a :func:`pose_change`) as a fraction of its
+    range (of a full turn for the angles): how changes of different units compare."""
+    return np.abs(change) / (HIGHS - LOWS)
+
+
+def largest_first(change: np.ndarray) -> np.ndarray:
+    """Parameter indices of ``change`` ordered by :func:`change_fractions`, largest first
+    (ties in declaration order)."""
+    return np.argsort(-change_fractions(change), kind="stable")
+
+
 def largest_change(a: Pose, b: Pose) -> float:
     """The largest change of any one parameter from ``a`` to ``b``, as a fraction of its
     range (of a full turn for the angles)."""
-    return float(np.max(np.abs(pose_change(a, b)) / (HIGHS - LOWS)))
+    return float(np.max(change_fractions(pose_change(a, b))))
 
 
 def describe_change(a: Pose, b: Pose, most: int = 3) -> str:
     """The largest changes from ``a`` to ``b`` in words, largest (as a fraction of its
     range) first: "yaw +12°, pitch -3°, z +0.4"; "no change" when none is visible at that precision."""
     change = pose_change(a, b)
-    order = np.argsort(-np.abs(change) / (HIGHS - LOWS), kind="stable")
     parts = []
-    for i in order[:most]:
+    for i in largest_first(change)[:most]:
         p = PARAMS[i]
         text = f"{change[i]:+.0f}°" if p.unit == "deg" else f"{change[i]:+.2f}"
         if text.strip("+-0.°"):

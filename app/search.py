@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from app.params import CIRCULAR, HIGHS, INDEX, LOWS, Pose, params_in_groups, pose_change
+from app.params import CIRCULAR, INDEX, Pose, largest_first, params_in_groups, pose_change
 
 if TYPE_CHECKING:
     from app.gradient import GradientStep
@@ -348,8 +348,7 @@ class _Tracker:
         one at a time, largest first, keeping the goal met: a change the goal is met
         without is dropped (one render); otherwise it is halved toward zero
         ``NEAREST_HALVINGS - 1`` times (to 1/8 of itself).  Probabilities None: unchanged."""
-        order = np.argsort(-np.abs(change) / (HIGHS - LOWS), kind="stable")[:NEAREST_SHRINK]
-        for i in order:
+        for i in largest_first(change)[:NEAREST_SHRINK]:
             if change[i] == 0.0:
                 break
 
