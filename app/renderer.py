@@ -525,9 +525,9 @@ class Renderer:
             blended = [p for p in self._parts if p.blended]
             if not blended:
                 return opaque, []
-            layers = None
-            if lists is not False and self._lists() is not None:
-                layers = self._listed_layers(pose, target, settings, blended, max_layers)
+            layers, listing = None, self._lists() if lists is not False else None
+            if listing is not None:
+                layers = self._listed_layers(listing, pose, target, settings, blended, max_layers)
             elif lists:
                 raise GLUnavailable("listing the blended fragments needs OpenGL 4.3 (shader storage buffers)")
             if layers is None:
@@ -591,16 +591,21 @@ class Renderer:
         return layers
 
     def _listed_layers(
-        self, pose: Pose, target: VisibilityTarget, settings: RenderSettings, blended: list[_GpuPart], max_layers: int
+        self,
+        prog: moderngl.Program,
+        pose: Pose,
+        target: VisibilityTarget,
+        settings: RenderSettings,
+        blended: list[_GpuPart],
+        max_layers: int,
     ) -> list[np.ndarray] | None:
         """One pass appends every blended fragment that passes the depth test to a list
         (``shaders/visibility_list.frag``); each pixel's fragments sorted by triangle number
         are its layers.  None when more fragments came than the list holds (``max_layers``
         per pixel on average, at most ``MAX_LISTED`` in all): peeling then gives the first
         ``max_layers`` exactly.  The wine bottle's six layers: 7-9 ms instead of 44-47 here
-        (llvmpipe draws each pass over its 6,624 glass triangles in about 3 ms)."""
-        prog = self._lists()
-        assert prog is not None
+        (llvmpipe draws each pass over its 6,624 glass triangles in about 3 ms).  ``prog``:
+        the list program (:meth:`_lists`)."""
         self._set_uniforms(pose, target.width, target.height, flip=True, program=prog)
         capacity = min(target.width * target.height * max_layers, MAX_LISTED)
         count, fragments = target.fragment_list(capacity)
