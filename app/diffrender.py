@@ -331,14 +331,16 @@ class DiffRenderer:
         q = rows.index_select(0, inverse)  # (F, 9, 3)
         p = self._pixel_ndc.index_select(0, pixels)
         r = q[..., 0] * p[:, 0:1] + q[..., 1] * p[:, 1:2] + q[..., 2]  # (F, 9)
-        values = r[:, :8] / r[:, 8:]  # perspective-correct: position, normal, uv
-        position, normal, uv = values[:, :3], values[:, 3:6], values[:, 6:]
+        # split, not sliced: one cat in the backward instead of a zero-filled copy per slice
+        num, den = r.split([8, 1], 1)
+        position, normal, uv = (num / den).split([3, 3, 2], 1)  # perspective-correct
         part = self._part_of.index_select(0, tri)
         material = self._materials.index_select(0, part)  # (F, 9)
         textured = material[:, 8:] > 0
         tex = _Trilinear.apply(uv, level, part, self._texels, self._levels, self._level_count)
-        base = torch.where(textured, tex[:, :3], material[:, :3])
-        alpha = material[:, 7] * torch.where(textured[:, 0], tex[:, 3], torch.ones_like(level))
+        tex_rgb, tex_alpha = tex.split([3, 1], 1)
+        base = torch.where(textured, tex_rgb, material[:, :3])
+        alpha = material[:, 7] * torch.where(textured[:, 0], tex_alpha.squeeze(1), torch.ones_like(level))
 
         n = normal * (facing.index_select(0, inverse) / normal.norm(dim=1)).unsqueeze(1)
         view = -position / position.norm(dim=1, keepdim=True)
@@ -369,8 +371,9 @@ class DiffRenderer:
         num = corners.transpose(1, 2) @ edges  # (T, 8, 3)
         den = edges.sum(1, keepdim=True)  # (T, 1, 3)
         rotation = terms["rotation"]
-        position = rotation @ num[:, :3] + terms["translation"].view(1, 3, 1) * den
-        return torch.cat([position, rotation @ num[:, 3:6], num[:, 6:], den], 1), facing
+        num_position, num_normal, num_uv = num.split([3, 3, 2], 1)
+        position = rotation @ num_position + terms["translation"].view(1, 3, 1) * den
+        return torch.cat([position, rotation @ num_normal, num_uv, den], 1), facing
 
     def release(self) -> None:
         self.renderer.release()
