@@ -116,6 +116,27 @@ class _Trilinear(torch.autograd.Function):
         return d_uv, None, None, None, None, None
 
 
+class _RowsAtPixels(torch.autograd.Function):
+    """``apply(rows, inverse, p)`` -> (F, R): each fragment's triangle rows (``rows``,
+    (T, R, 3), at ``inverse``) dotted with its pixel's (x, y, 1) ``p`` (F, 3).  Autograd
+    would keep the (F, R, 3) gather and give each of its three slices a zero-filled
+    copy in the backward; here the backward is one product and one ``index_add``."""
+
+    @staticmethod
+    def forward(ctx, rows, inverse, p):  # type: ignore[override]
+        q = rows.index_select(0, inverse)
+        ctx.save_for_backward(inverse, p)
+        ctx.triangles = rows.shape[0]
+        return q[..., 0] * p[:, 0:1] + q[..., 1] * p[:, 1:2] + q[..., 2]
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        inverse, p = ctx.saved_tensors
+        per_fragment = grad.unsqueeze(2) * p.unsqueeze(1)  # (F, R, 3)
+        rows = per_fragment.new_zeros((ctx.triangles, *per_fragment.shape[1:]))
+        return rows.index_add_(0, inverse, per_fragment), None, None
+
+
 @dataclass
 class Visibility:
     """One rasterisation: (H, W, 2) buffers of (triangle + 1, mip level), opaque first."""
@@ -328,9 +349,7 @@ class DiffRenderer:
         seen = mark.nonzero().squeeze(1)  # the triangles in view: torch.unique without its sort
         inverse = (mark.cumsum(0) - 1).index_select(0, tri)  # each fragment's row in ``seen``
         rows, facing = self._interpolants(seen, terms)
-        q = rows.index_select(0, inverse)  # (F, 9, 3)
-        p = self._pixel_ndc.index_select(0, pixels)
-        r = q[..., 0] * p[:, 0:1] + q[..., 1] * p[:, 1:2] + q[..., 2]  # (F, 9)
+        r = _RowsAtPixels.apply(rows, inverse, self._pixel_ndc.index_select(0, pixels))  # (F, 9)
         # split, not sliced: one cat in the backward instead of a zero-filled copy per slice
         num, den = r.split([8, 1], 1)
         position, normal, uv = (num / den).split([3, 3, 2], 1)  # perspective-correct
