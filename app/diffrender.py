@@ -355,11 +355,7 @@ class DiffRenderer:
         position, normal, uv = (num / den).split([3, 3, 2], 1)  # perspective-correct
         part = self._part_of.index_select(0, tri)
         material = self._materials.index_select(0, part)  # (F, 9)
-        textured = material[:, 8:] > 0
-        tex = _Trilinear.apply(uv, level, part, self._texels, self._levels, self._level_count)
-        tex_rgb, tex_alpha = tex.split([3, 1], 1)
-        base = torch.where(textured, tex_rgb, material[:, :3])
-        alpha = material[:, 7] * torch.where(textured[:, 0], tex_alpha.squeeze(1), torch.ones_like(level))
+        base, alpha = self._surface(material, uv, level, part)
 
         n = normal * (facing.index_select(0, inverse) / normal.norm(dim=1)).unsqueeze(1)
         view = -position / position.norm(dim=1, keepdim=True)
@@ -374,6 +370,30 @@ class DiffRenderer:
             + (terms["specular"] * spec).unsqueeze(1) * material[:, 3:6] * terms["light_color"]
         )
         return color.clamp(0.0, 1.0), alpha
+
+    def _surface(self, material, uv, level, part) -> tuple[torch.Tensor, torch.Tensor]:
+        """Base colour (F, 3) and alpha (F,) of fragments with ``material`` rows: a
+        textured part's from its texture (alpha times the material's), the others' from
+        the material.  Where at most 3/4 of the fragments are textured, only those are
+        looked up (none for the coffee cup, the grand piano and the soccer ball; 6-13% for
+        the sports car and the wine bottle, whose glass and paint are plain)."""
+        textured = material[:, 8] > 0
+        count = int(textured.sum())
+        if count == 0:
+            return material[:, :3], material[:, 7]
+        if count > 0.75 * len(textured):  # look all up: cheaper than picking out the few plain ones
+            rgb, tex_alpha = self._lookup(uv, level, part)
+            alpha = torch.where(textured, tex_alpha, torch.ones_like(tex_alpha))
+            return torch.where(textured.unsqueeze(1), rgb, material[:, :3]), material[:, 7] * alpha
+        at = textured.nonzero().squeeze(1)
+        rgb, tex_alpha = self._lookup(uv.index_select(0, at), level.index_select(0, at), part.index_select(0, at))
+        alpha = torch.ones_like(material[:, 7]).index_copy(0, at, tex_alpha)
+        return material[:, :3].index_copy(0, at, rgb), material[:, 7] * alpha
+
+    def _lookup(self, uv, level, part) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trilinear texture colour (F, 3) and alpha (F,) at ``uv`` (:class:`_Trilinear`)."""
+        rgb, alpha = _Trilinear.apply(uv, level, part, self._texels, self._levels, self._level_count).split([3, 1], 1)
+        return rgb, alpha.squeeze(1)
 
     def _interpolants(self, seen: torch.Tensor, terms) -> tuple[torch.Tensor, torch.Tensor]:
         """(T, 9, 3) rows per triangle ``seen``, and +1/-1 for front/back faces.  A pixel's
