@@ -308,8 +308,8 @@ class DiffRenderer:
         """The opaque buffer over the background, then each transparent layer blended over
         that in drawing order.  The fragments of every buffer are shaded in one call: a
         bottle has up to 7 buffers of a few thousand fragments, and torch's cost per op,
-        not per element, dominated shading them one buffer at a time (forward and backward:
-        wine bottle 45 -> 31 ms, beer bottle 42 -> 22, minivan 30 -> 18)."""
+        not per element, dominated shading them one buffer at a time (forward and backward,
+        timed alternately: wine bottle 45 -> 29 ms, beer bottle 39 -> 23, sports car 26 -> 17)."""
         pixels, tris, levels = [], [], []
         for buffer in [vis.opaque, *vis.layers]:
             ids = torch.from_numpy(buffer[..., 0].reshape(-1)).to(self.device)
@@ -375,8 +375,9 @@ class DiffRenderer:
         """Base colour (F, 3) and alpha (F,) of fragments with ``material`` rows: a
         textured part's from its texture (alpha times the material's), the others' from
         the material.  Where at most 3/4 of the fragments are textured, only those are
-        looked up (none for the coffee cup, the grand piano and the soccer ball; 6-13% for
-        the sports car and the wine bottle, whose glass and paint are plain)."""
+        looked up: none for the coffee cup, the grand piano and the soccer ball, and 6% and
+        13% of the sports car's and the wine bottle's fragments (their paint and glass are
+        plain)."""
         textured = material[:, 8] > 0
         count = int(textured.sum())
         if count == 0:
