@@ -96,6 +96,9 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
              "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
                      + (", then the nearest success to the start" if args.nearest else "")
                      + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
+    if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
+        extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),
+                                  "change_from_start": describe_change(space.base, result.first_success)}  # fmt: skip
     best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
     stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
                          lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
@@ -108,6 +111,8 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
     change = describe_change(space.base, result.best)
     print(f"change from the start: {change}")
+    if result.first_success is not None and result.first_success != result.best:
+        print(f"the first success's change from the start: {extra['first_success']['change_from_start']}")
     row = {"object": obj.name, "success": result.success, "top1": top["label"],
            "top1_probability": round(top["probability"], 6),
            "first_success_s": None if result.time_to_success is None else round(result.time_to_success, 3),

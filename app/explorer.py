@@ -597,6 +597,8 @@ class Explorer:
         verdict = run.goal.outcome(r.success)
         moved = describe_change(run.start, r.best)
         where = "the start itself" if moved == "no change" else f"{moved} from the start"
+        if r.first_success is not None and r.first_success != r.best:  # "then nearest" moved it back
+            where += f", pulled back from {describe_change(run.start, r.first_success, most=2)}"
         self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({where}; Revert to go back), "
                     "captured")  # fmt: skip
         if run.recording is not None:

@@ -270,7 +270,8 @@ def light_direction(pose: Pose) -> np.ndarray:
 
 # ---------------------------------------------------------------- pose files
 
-_DOC_KEYS = {"format", "version", "pose", "object", "model", "settings", "prediction", "note", "created"}
+_EXTRA_KEYS = ("prediction", "note", "created", "first_success")  # kept as they are (what wrote the file says)
+_DOC_KEYS = {"format", "version", "pose", "object", "model", "settings", *_EXTRA_KEYS}
 
 
 @dataclass
@@ -321,7 +322,7 @@ def parse_pose_document(data: Any, source: str = "pose") -> PoseDocument:
             raise PoseError(f"{source}: {key!r} must be a string")
     if data.get("settings") is not None and not isinstance(data["settings"], dict):
         raise PoseError(f"{source}: 'settings' must be an object")
-    extra = {k: data[k] for k in ("prediction", "note", "created") if k in data}
+    extra = {k: data[k] for k in _EXTRA_KEYS if k in data}
     return PoseDocument(
         pose=_pose_from_mapping(data["pose"], source),
         object=data.get("object"),

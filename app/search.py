@@ -158,6 +158,7 @@ class SearchResult:
     time_to_success: float | None  # seconds to the first fooling pose
     stopped: bool  # by the stop event (not the budget)
     history: list[dict] = field(default_factory=list)  # one row per iteration
+    first_success: Pose | None = None  # the first pose that met the goal (before any pull-back)
 
     @property
     def effort(self) -> str:
@@ -180,6 +181,7 @@ class _Tracker:
         self._best_rendered: tuple[bool, float, Pose, torch.Tensor] | None = None  # the best OpenGL render
         self.latest_probs: torch.Tensor | None = None
         self.success, self.time_to_success = False, None
+        self.first_success: Pose | None = None
         self.history: list[dict] = []
         self._current = space.base  # the method's point at the last iteration
         self._nearest_report = False  # the report being made ends a pull-back
@@ -209,6 +211,8 @@ class _Tracker:
         scores = self._book(poses, probs, fools)
         if fools.any() and not self.success:
             self.success, self.time_to_success = True, time.perf_counter() - self.start
+            fooling = np.flatnonzero(fools)
+            self.first_success = poses[int(fooling[np.argmax(scores[fooling])])]  # the batch's best that fools
         return scores
 
     def observe(self, pose: Pose, probs: torch.Tensor) -> float:
@@ -388,6 +392,7 @@ class _Tracker:
         return SearchResult(
             self.method, self.best, self.best_score, self.success, self.iteration, self.evaluations,
             time.perf_counter() - self.start, self.time_to_success, self.stop.is_set(), self.history,
+            self.first_success,
         )  # fmt: skip
 
 

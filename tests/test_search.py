@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from app.library import resolve_object
-from app.params import PARAM_BY_NAME, Pose, describe_change, largest_change, pose_change
+from app.params import PARAM_BY_NAME, Pose, describe_change, largest_change, load_pose_file, pose_change
 from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
 from tests.test_cli import interrupted, run
@@ -222,6 +222,9 @@ def test_nearest_pulls_a_success_back_toward_the_start(batch_pipeline, method):
     assert np.abs(pose_change(start, near.best)).sum() < np.abs(pose_change(start, far.best)).sum()
     probs = batch_pipeline.probabilities([near.best])
     assert goal.successes(probs)[0]
+    # the first success is kept beside the pose pulled back: the same as without the pull-back, and it fools
+    assert near.first_success == far.first_success == far.best != near.best
+    assert goal.successes(batch_pipeline.probabilities([near.first_success]))[0]
     assert near.history[-1]["best_true"] == pytest.approx(float(probs[0, obj.imagenet_class]), abs=1e-6)
     assert near.history[-1]["current_yaw"] == pytest.approx(near.best.yaw)  # the last report shows the pose kept
 
@@ -248,6 +251,7 @@ def test_nearest_walks_the_line_back_then_shrinks_each_change():
     r = search("grad", evaluate, space, goal, Budget(iterations=5), gradient=gradient, stop_on_success=True,
                nearest=True)  # fmt: skip
     assert r.success and r.best.to_dict() == pytest.approx(Pose(yaw=40.5).to_dict())
+    assert r.first_success.to_dict() == pytest.approx(Pose(yaw=144.0, pitch=108.0).to_dict())  # the step
     assert r.evaluations == 2 + (8 + 4) + (1 + 3) + 1  # the gradient's image, the step; the line; yaw; pitch
     # from a start that fools already, the start is kept and the pull-back renders nothing
     space = SearchSpace(Pose(yaw=50.0), ["rotation"])
@@ -563,6 +567,14 @@ def test_optimize_command_gradient_method_with_recordings(tmp_path):
     doc = json.loads((tmp_path / sorted(tmp_path.glob("hen-grad-*.json"))[-1].name).read_text())
     assert "then the nearest success to the start" in doc["note"]
     assert largest_change(resolve_object("hen").canonical_pose, Pose(doc["pose"])) < moved["0.5"] - 0.05
+    # the first success, before the pull-back, is in the file and said: the default first step's pose
+    first = Pose(doc["first_success"]["pose"])
+    assert largest_change(resolve_object("hen").canonical_pose, first) == pytest.approx(moved["0.5"], abs=1e-6)
+    assert doc["first_success"]["seconds"] > 0
+    said = re.search(r"the first success's change from the start: (.+)", r.stdout)
+    assert said and said.group(1) == doc["first_success"]["change_from_start"], r.stdout
+    loaded = load_pose_file(sorted(tmp_path.glob("hen-grad-*.json"))[-1])  # still a pose file others read
+    assert loaded.pose == Pose(doc["pose"]) and loaded.extra["first_success"] == doc["first_success"]
     assert re.search(r"change from the start: (yaw|pitch|roll) [+-]\d+°", r.stdout), r.stdout
 
 
