@@ -467,7 +467,9 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(explore
     explorer.act("optimize")
     run_until(explorer, screen, lambda: not explorer.optimizing, timeout=60, what="the search from a fooling pose")
     assert explorer.optimize_run.result.best == result.best == explorer.pose
-    assert "best pose kept (the start itself;" in [m.text for m in explorer.messages if "done:" in m.text][-1]
+    # (if the search's first success was elsewhere, the message names it too: "the start
+    # itself, pulled back from yaw -145°, roll -106°" on CI, where the re-shaded start did not fool)
+    assert "best pose kept (the start itself" in [m.text for m in explorer.messages if "done:" in m.text][-1]
 
 
 def test_revert_glides_back_and_a_hand_on_the_pose_takes_over(explorer, screen):
