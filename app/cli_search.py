@@ -42,6 +42,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             f"{', '.join(o.name for o in nameless)} has no ImageNet class to get wrong: give --target CLASS"
         )
     clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
+    clf.freeze()  # as the window's model: faster, and every search runs the same (frozen) model
     pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
     args.method = args.method or pipe.default_method()
     for flag, given in (("--edge-gradients", args.edge_gradients), ("--first-step", args.first_step is not None)):
