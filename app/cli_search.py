@@ -13,7 +13,7 @@ from app.cli_args import parse_groups
 from app.cli_shared import ctrl_c_interrupts, ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
 from app.files import csv_bytes, png_bytes, write_new
 from app.library import object_names
-from app.params import PoseDocument, describe_change, largest_change
+from app.params import PoseDocument, describe_change
 from app.search import SearchError
 from app.streams import default_streams
 
@@ -112,7 +112,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
     change = describe_change(space.base, result.best)
     print(f"change from the start: {change}")
-    if result.first_success is not None and largest_change(result.first_success, result.best) > 1e-6:
+    if result.first_success_elsewhere:
         print(f"the first success's change from the start: {extra['first_success']['change_from_start']}")
     row = {"object": obj.name, "success": result.success, "top1": top["label"],
            "top1_probability": round(top["probability"], 6),

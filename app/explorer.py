@@ -36,7 +36,7 @@ from app.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.live import Frame, LiveClassifier, LiveResult, classify_image
 from app.mesh import Mesh
 from app.optimize_run import OptimizeRun
-from app.params import GROUPS, Pose, PoseDocument, describe_change, largest_change, load_pose_file
+from app.params import GROUPS, Pose, PoseDocument, describe_change, load_pose_file
 from app.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.search import Budget, Goal, default_method
 from app.search_station import SearchStation
@@ -597,7 +597,7 @@ class Explorer:
         verdict = run.goal.outcome(r.success)
         moved = describe_change(run.start, r.best)
         where = "the start itself" if moved == "no change" else f"{moved} from the start"
-        if r.first_success is not None and largest_change(r.first_success, r.best) > 1e-6:  # "then nearest" did
+        if r.first_success_elsewhere:  # "then nearest" moved it
             where += f", pulled back from {describe_change(run.start, r.first_success, most=2)}"
         self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({where}; Revert to go back), "
                     "captured")  # fmt: skip

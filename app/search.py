@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from app.params import CIRCULAR, INDEX, Pose, largest_first, params_in_groups, pose_change
+from app.params import CIRCULAR, INDEX, Pose, largest_change, largest_first, params_in_groups, pose_change
 
 if TYPE_CHECKING:
     from app.gradient import GradientStep
@@ -161,6 +161,11 @@ class SearchResult:
     first_success: Pose | None = None  # the first pose that met the goal (before any pull-back)
 
     @property
+    def first_success_elsewhere(self) -> bool:
+        """A success was found and the pose kept is another (a pull-back, or a better pose later; rounding aside)."""
+        return self.first_success is not None and largest_change(self.first_success, self.best) > 1e-6
+
+    @property
     def effort(self) -> str:
         """What the search spent, for messages: "1 iteration, 19 renders, 1.0 s"."""
         its, renders = self.iterations, self.evaluations
@@ -211,8 +216,7 @@ class _Tracker:
         scores = self._book(poses, probs, fools)
         if fools.any() and not self.success:
             self.success, self.time_to_success = True, time.perf_counter() - self.start
-            fooling = np.flatnonzero(fools)
-            self.first_success = poses[int(fooling[np.argmax(scores[fooling])])]  # the batch's best that fools
+            self.first_success = self._best_rendered[2]  # the best render yet: none fooled before this batch
         return scores
 
     def observe(self, pose: Pose, probs: torch.Tensor) -> float:
