@@ -170,6 +170,8 @@ def test_drag_changes_pose_and_prediction_captures_never_overwrite_and_reproduce
         time.sleep(3)  # the first live prediction
         app.key("c")
         wait_for(lambda: len(captures(out)) == 1, what="the first capture", app=app)
+        # the JSON's temporary is linked to its name, then removed: wait until it is gone
+        wait_for(lambda: not list(out.glob(".*")), timeout=10, what="the capture's temporary file to go", app=app)
         first = {p.name: p.read_bytes() for p in out.iterdir()}
         assert sorted(first) == ["teddy_bear-001-input.png", "teddy_bear-001-window.png", "teddy_bear-001.json"]
         app.drag((300, 384), (480, 300))  # left drag in the 3D view: arcball
