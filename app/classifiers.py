@@ -192,6 +192,7 @@ class Classifier:
         self._traced: torch.jit.ScriptModule | None = None  # kept by freeze() for prepare_gradients()
         self._frozen_grad: torch.jit.ScriptModule | None = None  # frozen, but differentiable
         self._grad_lock = threading.Lock()  # one thread makes it (a warm-up and a search may both ask)
+        self._freeze_lock = threading.Lock()  # the live view's worker and a search may both freeze
         self.freeze_tried = False
 
     def __repr__(self) -> str:
@@ -236,9 +237,13 @@ class Classifier:
         convolutions, no Python per layer, the GIL released while it runs): 1.2-1.5x faster
         here, and a drawing thread runs freely beside it.  The trace is kept for
         :meth:`prepare_gradients`.  Returns False, and changes nothing, if the model cannot
-        be traced."""
-        if self._frozen is not None:
-            return True
+        be traced.  A second caller waits for the first, and a failed trace is not tried again."""
+        with self._freeze_lock:
+            if self._frozen is None and not self.freeze_tried:
+                self._freeze()
+        return self._frozen is not None
+
+    def _freeze(self) -> None:
         size = self.input_size
         example = torch.zeros(1, 3, size, size, device=self.device).contiguous(memory_format=torch.channels_last)
         try:
@@ -249,10 +254,9 @@ class Classifier:
                 self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             self._traced = traced
         except Exception:
-            return False
+            return
         finally:
             self.freeze_tried = True
-        return True
 
     def prepare_gradients(self) -> None:
         """Once :meth:`freeze` has run: make the frozen copy :meth:`logits` uses, without

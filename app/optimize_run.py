@@ -52,7 +52,7 @@ class OptimizeRun(BackgroundRun):
         check_format(Path(f"run{self.record_suffix}"))  # raises RecordingError before the thread
         self.recording: Path | None = None  # the file written
         self.frames = (0, 0)  # the recording's frames made, of how many
-        self.phase = "searching"
+        self.phase = "preparing"  # then "searching", then with ``record`` "recording"
         self.method = method
         self.goal = goal
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
@@ -63,7 +63,12 @@ class OptimizeRun(BackgroundRun):
 
     def _run(self, station, classifier, obj, mesh, settings, budget, options) -> None:
         try:
+            # the live view freezes each model after its first answer (app.live): a search asked
+            # for before that, or while it traces, waits for the same frozen model, which every
+            # later search and run.py optimize run too; it ran the eager model otherwise
+            classifier.freeze()
             pipe = station.pipeline(classifier, settings, obj, mesh)
+            self.phase = "searching"
             self.result = pipe.search(self.method, self.space, self.goal, budget, stop=self._stop,
                                       report=self._report, **options)  # fmt: skip
             if self.record is not None and self.result.history:

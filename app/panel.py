@@ -282,6 +282,8 @@ class Panel:
             if imgui.button("Revert to start"):
                 ex.revert_optimize()
         p = run.progress if run is not None else None
+        if p is None and run is not None and not run.done:  # the model's frozen copies, the search's context
+            wrapped(f"{METHOD_LABELS[run.method]}: preparing the search ...", None)
         if p is not None:
             targeted = run.goal.target is not None
             best = (p.best_target if targeted else p.best_true) or 0.0

@@ -796,3 +796,44 @@ def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
     finally:
         assert ex.close(timeout=60)
         screen.release()
+
+
+def test_a_search_asked_for_before_the_live_model_is_frozen_runs_the_frozen_model(ctx, tmp_path):
+    """The live view freezes a new model after its first answer; a search asked for before
+    (here at once) waits for that frozen model and finds what the same search finds headless
+    on it, as run.py optimize runs it.  It ran the eager model, whose probabilities differ in
+    their last bits, and so did not reproduce."""
+    from app.classifiers import load_classifier
+    from app.pipeline import Pipeline
+    from app.search import Budget, Goal, SearchSpace
+    from app.streams import default_streams
+
+    clf = load_classifier("efficientnet_lite0", device="cpu")
+    obj = resolve_object("teddy_bear")
+    ex = Explorer(ctx, clf, obj, captures_dir=tmp_path / "caps")
+    screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
+    o = ex.optimize_options
+    o.method, o.seconds, o.seed = "grad", 10, 3
+    start, settings = ex.pose, ex.render_settings()
+    try:
+        assert not clf.freeze_tried
+        ex.act("optimize")
+        run_until(ex, screen, lambda: not ex.optimizing, what="the search")
+        run = ex.optimize_run
+        assert run.error is None and run.result.success, run.error
+        assert clf.frozen and clf._frozen_grad is not None
+        mesh = ex.mesh
+    finally:
+        assert ex.close(timeout=60)
+        screen.release()
+    pipe = Pipeline(clf, ctx=ctx, settings=settings, batch=18, streams=default_streams(clf.device))
+    try:
+        pipe.set_object(obj, mesh)
+        groups = [g for g, on in o.groups.items() if on]
+        again = pipe.search("grad", SearchSpace(start, groups), Goal(obj.imagenet_class), Budget(seconds=10),
+                            seed=3, stop_on_success=True, nearest=o.nearest)  # fmt: skip
+    finally:
+        pipe.release()
+    assert again.success and again.evaluations == run.result.evaluations
+    assert again.best_score == run.result.best_score
+    assert again.best.vector.tolist() == run.result.best.vector.tolist()
