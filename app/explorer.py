@@ -597,8 +597,12 @@ class Explorer:
         verdict = run.goal.outcome(r.success)
         moved = describe_change(run.start, r.best)
         where = "the start itself" if moved == "no change" else f"{moved} from the start"
-        if r.first_success_elsewhere:  # "then nearest" moved it
-            where += f", pulled back from {describe_change(run.start, r.first_success, most=2)}"
+        if r.first_success_elsewhere:
+            first = describe_change(run.start, r.first_success, most=2)
+            if run.nearest and run.stop_on_success:  # the search stopped there, and "then nearest" moved on
+                where += f", pulled back from {first}"
+            else:  # it searched on from there (and pulled back from a better pose, if "then nearest")
+                where += f"; the goal first met at {first}"
         self.notify(f"{r.method} {how}: {verdict} after {r.effort}; best pose kept ({where}; Revert to go back), "
                     "captured")  # fmt: skip
         if run.recording is not None:

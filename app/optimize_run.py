@@ -55,6 +55,7 @@ class OptimizeRun(BackgroundRun):
         self.phase = "preparing"  # then "searching", then with ``record`` "recording"
         self.method = method
         self.goal = goal
+        self.stop_on_success, self.nearest = stop_on_success, nearest
         self.space = SearchSpace(start, groups)  # raises SearchError on an empty selection, before the thread
         self.progress: Progress | None = None
         self.result: SearchResult | None = None

@@ -837,3 +837,19 @@ def test_a_search_asked_for_before_the_live_model_is_frozen_runs_the_frozen_mode
     assert again.success and again.evaluations == run.result.evaluations
     assert again.best_score == run.result.best_score
     assert again.best.vector.tolist() == run.result.best.vector.tolist()
+
+
+def test_a_search_that_goes_on_past_its_first_success_names_where_that_was(explorer, screen):
+    """Without "stop at the first success" and "then nearest", the search climbs on past its
+    first success: the closing message names that pose as where the goal was first met,
+    not as a pose pulled back from."""
+    o = explorer.optimize_options
+    o.method, o.seconds, o.until_fooled, o.nearest = "grad", 3, False, False
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: not explorer.optimizing, what="the search")
+    result = explorer.optimize_run.result
+    assert result.success and result.first_success_elsewhere  # a better fooling pose than the first
+    said = [m.text for m in explorer.messages if "done:" in m.text][-1]
+    first = describe_change(explorer.optimize_run.start, result.first_success, most=2)
+    assert f"; the goal first met at {first}" in said
+    assert "pulled back" not in said
