@@ -83,7 +83,8 @@ class SearchStation:
                 gradient: bool, done: Callable[[], None] | None = None) -> None:  # fmt: skip
         """Make beside the view what the next search would otherwise make first: the
         ``cma`` import (0.4 s), the context, the pipeline with the object uploaded, and with
-        ``gradient`` the classifier's gradient copy (0.5 s) and the differentiable renderer.
+        ``gradient`` the classifier's gradient copy (0.5 s) and the differentiable renderer,
+        and then runs a first batch and gradient on the object (:meth:`Pipeline.warm_up`).
         ``done()`` is called on the station's thread when it is over, whatever happened."""
 
         def job(station: SearchStation) -> None:
@@ -92,8 +93,7 @@ class SearchStation:
                 if gradient:
                     classifier.prepare_gradients()
                 pipe = station.pipeline(classifier, settings, obj, mesh)
-                if gradient:
-                    pipe.gradient()
+                pipe.warm_up(gradient)  # the object's first renders and gradient in this context
             finally:
                 if done is not None:
                     done()

@@ -5,8 +5,10 @@
 
 Each method first runs two untimed iterations on the first object, so that no method's
 first run pays for shader compiles and the models' first calls at a batch size, and each
-object is rendered and classified once, untimed, before its runs (as the window shows it
-before a search), so that no method pays for its textures' first use.
+object is rendered and classified once and its search paths warmed, untimed, before its
+runs (as the window shows it and prepares its search beside the view before a search:
+a batch and a gradient at poses half a turn away), so that no method pays for its
+textures' or its raster's first use.
 
 Untargeted (rotation only): from each library object's canonical (correctly classified)
 pose, each method searches until it first fools the bundled classifier or the wall-time
@@ -47,12 +49,15 @@ def run(pipe, method, space, goal, seconds, seed, nearest=False) -> tuple[float 
     return (r.time_to_success if r.success else None), 360.0 * largest_change(space.base, r.best)
 
 
-def shown(pipe: Pipeline, obj) -> None:
-    """Load ``obj`` and render and classify it once, untimed, as the window has shown an
-    object before any search starts.  An object's first render can cost more (the barrel's
-    took 26 ms against 15 ms later), and that fell on the first method run on it: grad."""
+def shown(pipe: Pipeline, obj, gradient: bool) -> None:
+    """Load ``obj``, render and classify it once, and warm its search paths, untimed, as the
+    window has shown an object and prepared its search beside the view before any search
+    starts (:meth:`Pipeline.warm_up`, at poses half a turn away).  An object's first render
+    can cost more (the barrel's took 26 ms against 15 ms later), its first raster and
+    gradient 5-10 ms more, and that fell on the first method run on it: grad."""
     pipe.set_object(obj)
     pipe.probabilities([obj.canonical_pose])
+    pipe.warm_up(gradient)
 
 
 def main() -> int:
@@ -88,7 +93,7 @@ def main() -> int:
     hits: dict[str, list[float | None]] = {m: [] for m in methods}  # targeted: seconds to the target, or None
     tries = 0
     for obj in objects:
-        shown(pipe, obj)
+        shown(pipe, obj, "grad" in methods)
         space = SearchSpace(obj.canonical_pose, args.params.split(","))
         row = []
         for m in methods:
@@ -118,7 +123,7 @@ def main() -> int:
     names = class_names()
     print(f"\ntargeted: {args.target_params}, {args.target_seconds:g} s, targets {[names[t] for t in targets]}")
     for obj in objects:
-        shown(pipe, obj)
+        shown(pipe, obj, "grad" in methods)
         space = SearchSpace(obj.canonical_pose, args.target_params.split(","))
         for target in targets:
             if target == obj.imagenet_class:

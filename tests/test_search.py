@@ -170,6 +170,29 @@ def test_same_seed_same_result(batch_pipeline, method):
         assert [h["current_yaw"] for h in a.history] != [h["current_yaw"] for h in c.history]
 
 
+def test_warming_up_an_object_changes_no_search(ctx, classifier):
+    """The window warms a new object's renders and gradient beside the view (as the search
+    benchmark does); a search then finds exactly what it finds on a pipeline never warmed."""
+    from app.pipeline import Pipeline
+
+    pipes = [Pipeline(classifier, ctx=ctx, batch=18) for _ in range(2)]
+    try:
+        with pytest.raises(RuntimeError, match="no object"):
+            pipes[0].warm_up()
+        results = []
+        for pipe, warm in zip(pipes, (True, False), strict=True):
+            obj, space, goal = setup(pipe, "minivan")
+            if warm:
+                pipe.warm_up(gradient=True)
+                assert pipe._diff is not None  # the re-shader made and used
+            results.append(pipe.search("grad", space, goal, Budget(iterations=2), seed=0))
+        a, b = results
+        assert a.best == b.best and a.best_score == b.best_score and a.evaluations == b.evaluations
+    finally:
+        for pipe in pipes:
+            pipe.release()
+
+
 def test_stopping_mid_run_keeps_the_best_pose(batch_pipeline):
     _, space, goal = setup(batch_pipeline, "hen")
     stop = threading.Event()
