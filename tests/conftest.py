@@ -18,6 +18,14 @@ GOLDEN_DIR = ROOT / "tests" / "golden"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def sigint_ignorer(ignored: bool):
+    """A ``preexec_fn`` that starts a child with SIGINT ignored, as a script's background
+    job is (a CI machine may run the tests so), or None."""
+    import signal
+
+    return (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite the golden images")
 

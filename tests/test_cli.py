@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sigint_ignorer
 
 
 def started(args: list, ready: str, timeout: float = 120, sigint_ignored: bool = False) -> tuple[subprocess.Popen, str]:
@@ -22,10 +22,10 @@ def started(args: list, ready: str, timeout: float = 120, sigint_ignored: bool =
     SIGINT ignored, as a background job is (and as CI ran the tests)."""
     env = dict(os.environ, STRIKE_OFFLINE="1")
     cmd = [sys.executable, str(ROOT / "run.py"), *map(str, args)]
-    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=ignore
-    )
+        cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        preexec_fn=sigint_ignorer(sigint_ignored),
+    )  # fmt: skip
     seen, deadline = "", time.time() + timeout
     while not re.search(ready, seen):
         char = proc.stderr.read(1)

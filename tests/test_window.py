@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ARTIFACTS, ROOT
+from tests.conftest import ARTIFACTS, ROOT, sigint_ignorer
 
 pytestmark = [pytest.mark.window, pytest.mark.slow]
 
@@ -65,11 +65,9 @@ class App:
         self.env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
         self.log_path = tmp / f"app-{len(list(tmp.glob('app-*.log'))) + 1}.log"  # one per app started
         self.log = self.log_path.open("w")
-        # sigint_ignored: as for a background job started by a script (a CI machine may run the tests so)
-        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         self.proc = subprocess.Popen(
             [sys.executable, "run.py", *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=ignore,
+            preexec_fn=sigint_ignorer(sigint_ignored),
         )  # fmt: skip
         self.window = self._wait_for_window()
 
