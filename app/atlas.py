@@ -17,6 +17,7 @@ from app.classifiers import Classifier
 from app.glcontext import create_headless_context
 from app.library import LibraryObject
 from app.live import lower_priority
+from app.mesh import Mesh
 from app.params import Pose
 from app.renderer import RenderSettings
 from app.sweep import SweepPlan, run_sweep
@@ -33,7 +34,10 @@ class AtlasRun(BackgroundRun):
         settings: RenderSettings,
         steps: tuple[int, int] = RESOLUTIONS["medium"],
         batch: int = 8,
+        mesh: Mesh | None = None,
     ):
+        """``mesh``: ``obj`` as the window loaded it (the map does not read the file again,
+        which may have changed or gone since)."""
         if obj.imagenet_class is None:
             raise ValueError(f"{obj.name} has no ImageNet class, so there is nothing to map")
         self.object, self.model, self.base, self.steps = obj.name, classifier.name, base, steps
@@ -48,7 +52,7 @@ class AtlasRun(BackgroundRun):
         self.top1_prob = np.zeros(shape)
         self.done_cells = 0
         sweep_obj = dataclasses.replace(obj, canonical_pose=base)  # the sweep's base pose: where the map was asked
-        self._start(self._run, (classifier, sweep_obj, batch), "atlas")
+        self._start(self._run, (classifier, sweep_obj, batch, mesh), "atlas")
 
     @property
     def cells(self) -> int:
@@ -64,11 +68,12 @@ class AtlasRun(BackgroundRun):
     def fraction_correct(self) -> float | None:
         return None if self.done_cells == 0 else float(np.nansum(self.correct) / self.done_cells)
 
-    def _run(self, classifier: Classifier, obj: LibraryObject, batch: int) -> None:
+    def _run(self, classifier: Classifier, obj: LibraryObject, batch: int, mesh: Mesh | None) -> None:
         ctx = create_headless_context()
         try:
             run_sweep(self.plan, [obj], [classifier], self._sink, lambda _o, _m: range(self.plan.samples),
-                      ctx=ctx, batch=batch, stop=self._stop, worker_init=lower_priority)  # fmt: skip
+                      ctx=ctx, batch=batch, stop=self._stop, worker_init=lower_priority,
+                      meshes=None if mesh is None else {obj.name: mesh})  # fmt: skip
         finally:
             ctx.release()
 

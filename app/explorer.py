@@ -621,7 +621,7 @@ class Explorer:
             return
         try:
             steps = ATLAS_RESOLUTIONS[self.atlas_resolution]
-            self.atlas = AtlasRun(self.classifier, self.obj, self.pose, self.render_settings(), steps)
+            self.atlas = AtlasRun(self.classifier, self.obj, self.pose, self.render_settings(), steps, mesh=self.mesh)
         except Exception as e:
             self.notify(f"cannot map: {e}", error=True)
 

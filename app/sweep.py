@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +35,7 @@ from app.files import FolderLock, write_new
 from app.frames import FrameReader, render_batch
 from app.imagenet import class_names
 from app.library import LibraryObject
+from app.mesh import Mesh
 from app.params import INDEX, NAMES, PARAM_BY_NAME, Pose, params_in_groups
 from app.renderer import OffscreenTarget, Renderer, RenderSettings
 from app.streams import StreamPool
@@ -449,6 +450,7 @@ def run_sweep(
     stop: threading.Event | None = None,
     worker_init: Callable[[], None] | None = None,
     streams: int = 1,
+    meshes: Mapping[str, Mesh] | None = None,
 ) -> int:
     """Render and classify the missing rows of ``plan``; ``sink`` receives each batch's rows.
 
@@ -458,7 +460,8 @@ def run_sweep(
     classify the last ones, each batch on one worker, and rows are sunk in pose order
     (``worker_init`` runs first on each worker).  On the CPU, several streams share torch's
     threads out among them (:class:`app.streams.StreamPool`).
-    ``stop`` ends the run between batches; every row computed is sunk.
+    ``stop`` ends the run between batches; every row computed is sunk.  ``meshes``: objects
+    already loaded, by name (the window's atlas maps the mesh it shows), the rest are loaded.
     Returns the number of rows made.
     """
     from app.glcontext import create_headless_context
@@ -489,7 +492,7 @@ def run_sweep(
             pending = _ascending(np.concatenate([todo[obj.name, m.name] for m in models]))
             if not len(pending):
                 continue
-            renderer.set_mesh(obj.load())
+            renderer.set_mesh(meshes[obj.name] if meshes and obj.name in meshes else obj.load())
             for start in range(0, len(pending), batch):
                 if stop is not None and stop.is_set():
                     return

@@ -853,3 +853,25 @@ def test_a_search_that_goes_on_past_its_first_success_names_where_that_was(explo
     first = describe_change(explorer.optimize_run.start, result.first_success, most=2)
     assert f"; the goal first met at {first}" in said
     assert "pulled back" not in said
+
+
+def test_the_atlas_maps_the_mesh_the_window_shows_not_the_file_again(ctx, classifier, tmp_path):
+    """An object folder of the user's (with a manifest, so with a true class), deleted after
+    the window loaded it: the map renders the mesh the window shows, as searches do."""
+    import shutil
+
+    shutil.copytree(ROOT / "models" / "hen", tmp_path / "hen")
+    ex = Explorer(ctx, classifier, resolve_object(str(tmp_path / "hen")), captures_dir=tmp_path / "caps")
+    screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
+    try:
+        shutil.rmtree(tmp_path / "hen")
+        ex.atlas_resolution = "coarse"
+        ex.act("atlas")
+        assert ex.mapping, ex.messages[-1].text
+        run_until(ex, screen, lambda: not ex.mapping, timeout=180, what="the atlas")
+        run = ex.atlas
+        assert run.error is None and run.done_cells == run.cells, run.error
+        assert (run.true_rank == 1).any()  # the hen, recognised in some poses
+    finally:
+        assert ex.close(timeout=60)
+        screen.release()
