@@ -104,6 +104,8 @@ class OptimizeOptions:
     seed: int = 0
     until_fooled: bool = True
     nearest: bool = True  # then the nearest success to the start on the line to it (search.search ``nearest``)
+    edges: bool = False  # grad: edge gradients (Pipeline.search ``edges``)
+    first_step: float | None = None  # grad: its first step (search.search ``grad_step``); None: the default
     record: str | None = None  # "gif" or "mp4": write the run as one beside the captures
 
 
@@ -499,7 +501,8 @@ class Explorer:
                 self.classifier, self.obj, self.pose, self.render_settings(), o.method, goal,
                 [g for g, on in o.groups.items() if on], Budget(seconds=o.seconds), o.seed, o.until_fooled,
                 record=self.captures_dir if o.record else None, record_format=o.record or "gif",
-                station=self.search_station, mesh=self.mesh, nearest=o.nearest,
+                station=self.search_station, mesh=self.mesh, nearest=o.nearest, edges=o.edges,
+                first_step=o.first_step,
             )  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)

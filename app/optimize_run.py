@@ -42,9 +42,13 @@ class OptimizeRun(BackgroundRun):
         station: SearchStation,
         mesh: Mesh,
         nearest: bool = False,
+        edges: bool = False,
+        first_step: float | None = None,
     ):
         """``mesh``: ``obj`` as the window loaded it (the run does not read it again);
-        ``station``: where it runs; ``nearest``: see :func:`app.search.search`."""
+        ``station``: where it runs; ``nearest``: see :func:`app.search.search`; for the
+        ``grad`` method, ``edges`` and ``first_step``: :meth:`app.pipeline.Pipeline.search`
+        ``edges`` and :func:`app.search.search` ``grad_step`` (None: its default)."""
         self.start = start
         self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
@@ -60,6 +64,8 @@ class OptimizeRun(BackgroundRun):
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
         options = {"seed": seed, "stop_on_success": stop_on_success, "nearest": nearest}
+        if method == "grad":
+            options |= {"edges": edges, "grad_step": first_step}
         self._start(self._run, (station, classifier, obj, mesh, settings, budget, options), "optimize", station)
 
     def _run(self, station, classifier, obj, mesh, settings, budget, options) -> None:

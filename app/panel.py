@@ -17,6 +17,7 @@ from app.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.panel_lenses import draw_attacks, draw_evolve, draw_fragility
 from app.panel_widgets import combo, wrapped
 from app.params import GROUPS, INDEX, PARAMS, params_in_groups
+from app.search import TARGETED_FIRST_STEP, UNTARGETED_FIRST_STEP
 
 if TYPE_CHECKING:
     from app.explorer import Explorer
@@ -271,6 +272,7 @@ class Panel:
             "the nearest pose on the line between them that still meets it,\n"
             "then its three largest changes shrunk one at a time (12-24 renders more)"
         )
+        self._grad_options(o, ex.target_class is not None)
         imgui.end_disabled()
         goal = class_names()[ex.target_class] if ex.target_class is not None else "any wrong class"
         wrapped(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
@@ -298,6 +300,30 @@ class Panel:
             figures = f"{what} p now {now:.3f}, best {best:.3f}" if searching else f"best {what} p {best:.3f}"
             self.optimize_status = f"{state}; {figures}"
             wrapped(self.optimize_status, GREEN if p.success else AMBER)  # the view shows the best
+
+    def _grad_options(self, o, targeted: bool) -> None:
+        """The gradient method's own options (greyed out for the other methods)."""
+        imgui.begin_disabled(o.method != "grad")
+        _, o.edges = imgui.checkbox("edge gradients", o.edges)
+        self._remember("optimize: edges")
+        imgui.set_item_tooltip("grad: the outline's movement counts in the gradient too\n(by antialiasing)")
+        imgui.same_line()
+        _, own = imgui.checkbox("first step", o.first_step is not None)
+        self._remember("optimize: first step")
+        imgui.set_item_tooltip(
+            "grad: its first step along the gradient, a fraction of the unit cube\n"
+            f"(off: {UNTARGETED_FIRST_STEP} untargeted, {TARGETED_FIRST_STEP} targeted)"
+        )
+        if not own:
+            o.first_step = None
+        elif o.first_step is None:  # from the default for the goal chosen now
+            o.first_step = TARGETED_FIRST_STEP if targeted else UNTARGETED_FIRST_STEP
+        if o.first_step is not None:
+            imgui.same_line()
+            imgui.set_next_item_width(60 * self.ex.ui_scale)
+            _, o.first_step = imgui.slider_float("##first step", o.first_step, 0.02, 0.8, "%.2f")
+            self._remember("optimize: first step value")
+        imgui.end_disabled()
 
     def section(self, label: str, key: str = "", thing: object = None, default_open: bool = False) -> bool:
         """A collapsing header that opens, and scrolls into view, when ``thing`` (a run, a

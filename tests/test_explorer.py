@@ -184,11 +184,12 @@ def test_the_panel_fits_its_width_and_the_optimize_controls_offer_every_paramete
         width, height = W * ui_scale, H * ui_scale
         target = ctx.simple_framebuffer((int(width), int(height)))
         ex.panel.open_all = True
+        ex.optimize_options.first_step = 0.5  # grad's own line with its slider shown
         for _ in range(3):
             ex.draw(target, (width, height))
         assert ex.panel.content_right <= width - imgui.get_style().scrollbar_size  # no line runs off the panel
         rects = {k.removeprefix("optimize: "): v for k, v in ex.panel.item_rects.items() if k.startswith("optimize")}
-        assert set(GROUPS) <= set(rects)
+        assert set(GROUPS) | {"edges", "first step", "first step value"} <= set(rects)
         assert len({rects[g][1] for g in GROUPS}) == 1  # one row
         right = width - imgui.get_style().scrollbar_size
         for name, (x0, _y0, x1, _y1) in rects.items():
@@ -875,3 +876,40 @@ def test_the_atlas_maps_the_mesh_the_window_shows_not_the_file_again(ctx, classi
     finally:
         assert ex.close(timeout=60)
         screen.release()
+
+
+def test_the_gradient_options_in_the_panel_reach_the_search(explorer, screen):
+    """Edge gradients and grad's first step, as run.py optimize --edge-gradients and
+    --first-step have them: the window's search then finds exactly what the same search
+    finds headless with them, and its first success lies within the first step."""
+    from app.pipeline import Pipeline
+    from app.search import Budget, Goal, SearchSpace
+    from app.streams import default_streams
+
+    o, start = explorer.optimize_options, explorer.pose
+    assert o.method == "grad" and o.first_step is None and not o.edges
+    explorer.draw(screen, (W, H))
+    for name in ("edges", "first step"):
+        x0, y0, x1, y1 = explorer.panel.item_rects[f"optimize: {name}"]
+        click_at(explorer, screen, x0 + 8, (y0 + y1) / 2)
+    assert o.edges and o.first_step == 0.5  # the untargeted default, to start the slider from
+    o.first_step, o.seed = 0.3, 2
+    explorer.act("optimize")
+    run_until(explorer, screen, lambda: not explorer.optimizing, timeout=120, what="the search")
+    run = explorer.optimize_run
+    assert run.error is None and run.result.success, run.error
+    obj, settings, groups = explorer.obj, explorer.render_settings(), [g for g, on in o.groups.items() if on]
+    pipe = Pipeline(explorer.classifier, ctx=explorer.ctx, settings=settings, batch=18,
+                    streams=default_streams(explorer.classifier.device))  # fmt: skip
+    try:
+        pipe.set_object(obj, explorer.mesh)
+        space = SearchSpace(start, groups)
+        again = [pipe.search("grad", space, Goal(obj.imagenet_class), Budget(seconds=20), seed=2, stop_on_success=True,
+                             nearest=o.nearest, **options)
+                 for options in ({"edges": True, "grad_step": 0.3}, {})]  # fmt: skip
+    finally:
+        pipe.release()
+    assert again[0].best == run.result.best and again[0].evaluations == run.result.evaluations
+    assert again[1].first_success != run.result.first_success  # the default first step went elsewhere
+    first = np.linalg.norm(space.to_unit(run.result.first_success) - space.to_unit(start))
+    assert first <= 0.3 + 1e-9, first
