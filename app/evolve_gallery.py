@@ -26,6 +26,15 @@ def genome_picture(state: EvolveState, genome: Genome, pipe=None, size: int = 22
         pipe.renderer.set_skin(None)
 
 
+def fitted(draw, text: str, font, width: float) -> str:
+    """``text`` as drawn in ``width`` pixels: whole, or cut at a character with "..." after it."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text.rstrip() + "...", font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
 def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None, pictures: dict | None = None) -> Path:
     """elites/NNN-label.png for the ``count`` best elites and gallery.png (a grid with labels);
     existing files of earlier runs are kept: this run's names get a generation suffix.
@@ -54,7 +63,7 @@ def write_gallery(state: EvolveState, folder: Path, count: int, pipe=None, pictu
             write_new(path, png_bytes(picture))
         x, y = (n % cols) * tile, (n // cols) * (tile + band)
         sheet.paste(Image.fromarray(picture), (x, y + band))
-        draw.text((x + 3, y + 1), f"{names[c][:26]}", fill=(230, 230, 230), font=font)
+        draw.text((x + 3, y + 1), fitted(draw, names[c], font, tile - 6), fill=(230, 230, 230), font=font)
         draw.text((x + 3, y + 15), f"p {e.fitness:.3f} (gen {e.generation})", fill=(120, 220, 120), font=font)
     out = folder / f"gallery-gen{state.generation}.png"
     if not out.exists():

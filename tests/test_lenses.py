@@ -342,3 +342,17 @@ def test_ctrl_c_ends_an_attack_run_with_the_attacks_done_so_far(tmp_path):
     assert proc.returncode == 130 and took < 10, seen + err
     doc = json.loads((tmp_path / "q" / "hen-attack.json").read_text())
     assert doc["stopped"] == "Ctrl-C during the pose attack" and doc["pose_attack"]["seconds"] < 300
+
+
+def test_gallery_labels_fit_their_tile_and_say_when_they_are_cut():
+    """A class name was cut at 26 characters whatever its width, with no sign of the cut."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from app.evolve_gallery import fitted
+
+    draw, font = ImageDraw.Draw(Image.new("RGB", (10, 10))), ImageFont.load_default(size=13)
+    long = "Granny Smith and a very long class name indeed"
+    cut = fitted(draw, long, font, 218)
+    assert cut.endswith("...") and long.startswith(cut[:-3]) and len(cut) > 20
+    assert draw.textlength(cut, font=font) <= 218 < draw.textlength(long, font=font)
+    assert fitted(draw, "hen", font, 218) == "hen"
