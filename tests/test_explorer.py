@@ -888,8 +888,10 @@ def test_the_gradient_options_in_the_panel_reach_the_search(explorer, screen):
 
     o, start = explorer.optimize_options, explorer.pose
     assert o.method == "grad" and o.first_step is None and not o.edges
-    explorer.draw(screen, (W, H))
+    # the first prediction's lines move the Optimize section down: click once they are there
+    run_until(explorer, screen, lambda: fresh_result(explorer), what="the first prediction")
     for name in ("edges", "first step"):
+        explorer.draw(screen, (W, H))
         x0, y0, x1, y1 = explorer.panel.item_rects[f"optimize: {name}"]
         click_at(explorer, screen, x0 + 8, (y0 + y1) / 2)
     assert o.edges and o.first_step == 0.5  # the untargeted default, to start the slider from
