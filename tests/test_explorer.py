@@ -799,23 +799,37 @@ def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
         screen.release()
 
 
+def headless_searches(ex: Explorer, *option_sets: dict) -> list:
+    """The window's last search again, headless, as its search thread runs it (the same
+    pipeline settings, batch and streams, the mesh the window shows, the run's space, goal,
+    seed and budget), once for each set of extra options."""
+    from app.pipeline import Pipeline
+    from app.search import Budget
+    from app.streams import default_streams
+
+    run, o, clf = ex.optimize_run, ex.optimize_options, ex.classifier
+    pipe = Pipeline(clf, ctx=ex.ctx, settings=ex.render_settings(), batch=18, streams=default_streams(clf.device))
+    try:
+        pipe.set_object(ex.obj, ex.mesh)
+        return [pipe.search(run.method, run.space, run.goal, Budget(seconds=o.seconds), seed=o.seed,
+                            stop_on_success=run.stop_on_success, nearest=run.nearest, **options)
+                for options in option_sets]  # fmt: skip
+    finally:
+        pipe.release()
+
+
 def test_a_search_asked_for_before_the_live_model_is_frozen_runs_the_frozen_model(ctx, tmp_path):
     """The live view freezes a new model after its first answer; a search asked for before
     (here at once) waits for that frozen model and finds what the same search finds headless
     on it, as run.py optimize runs it.  It ran the eager model, whose probabilities differ in
     their last bits, and so did not reproduce."""
     from app.classifiers import load_classifier
-    from app.pipeline import Pipeline
-    from app.search import Budget, Goal, SearchSpace
-    from app.streams import default_streams
 
     clf = load_classifier("efficientnet_lite0", device="cpu")
-    obj = resolve_object("teddy_bear")
-    ex = Explorer(ctx, clf, obj, captures_dir=tmp_path / "caps")
+    ex = Explorer(ctx, clf, resolve_object("teddy_bear"), captures_dir=tmp_path / "caps")
     screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
     o = ex.optimize_options
     o.method, o.seconds, o.seed = "grad", 10, 3
-    start, settings = ex.pose, ex.render_settings()
     try:
         assert not clf.freeze_tried
         ex.act("optimize")
@@ -823,18 +837,10 @@ def test_a_search_asked_for_before_the_live_model_is_frozen_runs_the_frozen_mode
         run = ex.optimize_run
         assert run.error is None and run.result.success, run.error
         assert clf.frozen and clf._frozen_grad is not None
-        mesh = ex.mesh
     finally:
         assert ex.close(timeout=60)
         screen.release()
-    pipe = Pipeline(clf, ctx=ctx, settings=settings, batch=18, streams=default_streams(clf.device))
-    try:
-        pipe.set_object(obj, mesh)
-        groups = [g for g, on in o.groups.items() if on]
-        again = pipe.search("grad", SearchSpace(start, groups), Goal(obj.imagenet_class), Budget(seconds=10),
-                            seed=3, stop_on_success=True, nearest=o.nearest)  # fmt: skip
-    finally:
-        pipe.release()
+    (again,) = headless_searches(ex, {})
     assert again.success and again.evaluations == run.result.evaluations
     assert again.best_score == run.result.best_score
     assert again.best.vector.tolist() == run.result.best.vector.tolist()
@@ -882,10 +888,6 @@ def test_the_gradient_options_in_the_panel_reach_the_search(explorer, screen):
     """Edge gradients and grad's first step, as run.py optimize --edge-gradients and
     --first-step have them: the window's search then finds exactly what the same search
     finds headless with them, and its first success lies within the first step."""
-    from app.pipeline import Pipeline
-    from app.search import Budget, Goal, SearchSpace
-    from app.streams import default_streams
-
     o, start = explorer.optimize_options, explorer.pose
     assert o.method == "grad" and o.first_step is None and not o.edges
     # the first prediction's lines move the Optimize section down: click once they are there
@@ -900,18 +902,9 @@ def test_the_gradient_options_in_the_panel_reach_the_search(explorer, screen):
     run_until(explorer, screen, lambda: not explorer.optimizing, timeout=120, what="the search")
     run = explorer.optimize_run
     assert run.error is None and run.result.success, run.error
-    obj, settings, groups = explorer.obj, explorer.render_settings(), [g for g, on in o.groups.items() if on]
-    pipe = Pipeline(explorer.classifier, ctx=explorer.ctx, settings=settings, batch=18,
-                    streams=default_streams(explorer.classifier.device))  # fmt: skip
-    try:
-        pipe.set_object(obj, explorer.mesh)
-        space = SearchSpace(start, groups)
-        again = [pipe.search("grad", space, Goal(obj.imagenet_class), Budget(seconds=20), seed=2, stop_on_success=True,
-                             nearest=o.nearest, **options)
-                 for options in ({"edges": True, "grad_step": 0.3}, {})]  # fmt: skip
-    finally:
-        pipe.release()
+    assert run.space.base == start and run.stop_on_success and o.seconds == 20
+    again = headless_searches(explorer, {"edges": True, "grad_step": 0.3}, {})
     assert again[0].best == run.result.best and again[0].evaluations == run.result.evaluations
     assert again[1].first_success != run.result.first_success  # the default first step went elsewhere
-    first = np.linalg.norm(space.to_unit(run.result.first_success) - space.to_unit(start))
+    first = np.linalg.norm(run.space.to_unit(run.result.first_success) - run.space.to_unit(start))
     assert first <= 0.3 + 1e-9, first
