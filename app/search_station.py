@@ -90,10 +90,8 @@ class SearchStation:
         def job(station: SearchStation) -> None:
             try:
                 import_cma()
-                if gradient:
-                    classifier.prepare_gradients()
                 pipe = station.pipeline(classifier, settings, obj, mesh)
-                pipe.warm_up(gradient)  # the object's first renders and gradient in this context
+                pipe.warm_up(gradient)  # its gradient makes the classifier's gradient copy (PoseGradient)
             finally:
                 if done is not None:
                     done()
