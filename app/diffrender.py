@@ -72,6 +72,15 @@ def _edge_functions(corners: torch.Tensor, terms: dict[str, torch.Tensor]) -> tu
     return c0, torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], 1)
 
 
+def _gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table.index_select(0, index)``; a float32 table of 4 columns (the texels) is gathered
+    as one complex128 value per 16-byte row, about 1.5x faster on the CPU than torch's copy of
+    2-D rows (the barrel's 400k texel reads 1.5 -> 1.0 ms), the same values."""
+    if table.dtype == torch.float32 and table.dim() == 2 and table.shape[1] == 4 and table.is_contiguous():
+        return table.view(-1).view(torch.complex128).index_select(0, index).view(torch.float32).view(-1, 4)
+    return table.index_select(0, index)
+
+
 class _Trilinear(torch.autograd.Function):
     """Trilinear, repeat-wrapped texture lookups, as OpenGL's ``GL_LINEAR_MIPMAP_LINEAR``
     does them: ``apply(uv, level, part, texels, levels, level_count)`` -> (F, 4).  Each
@@ -98,7 +107,7 @@ class _Trilinear(torch.autograd.Function):
         y1 = torch.where(y0 + 1 == h, 0, y0 + 1)
         r0, r1 = offset + y0 * w, offset + y1 * w
         corners = torch.stack([r0 + x0, r0 + x1, r1 + x0, r1 + x1], 2).view(-1)
-        a, b, c, d = texels.index_select(0, corners).view(-1, 2, 4, texels.shape[1]).unbind(2)  # (F, 2, 4) each
+        a, b, c, d = _gather_rows(texels, corners).view(-1, 2, 4, texels.shape[1]).unbind(2)  # (F, 2, 4) each
         ab, cd = b - a, d - c
         top = a + fs * ab
         tb = c + fs * cd - top
@@ -120,7 +129,7 @@ class _RowsAtPixels(torch.autograd.Function):
     """``apply(rows, inverse, p)`` -> (F, R): each fragment's triangle rows (``rows``,
     (T, R, 3), at ``inverse``) dotted with its pixel's (x, y, 1) ``p`` (F, 3).  Autograd
     would keep the (F, R, 3) gather and give each of its three slices a zero-filled
-    copy in the backward; here the backward is one product and one ``index_add``."""
+    copy in the backward; here the backward is one ``index_add`` of the products."""
 
     @staticmethod
     def forward(ctx, rows, inverse, p):  # type: ignore[override]
@@ -132,9 +141,11 @@ class _RowsAtPixels(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         inverse, p = ctx.saved_tensors
-        per_fragment = grad.unsqueeze(2) * p.unsqueeze(1)  # (F, R, 3)
-        rows = per_fragment.new_zeros((ctx.triangles, *per_fragment.shape[1:]))
-        return rows.index_add_(0, inverse, per_fragment), None, None
+        # (F, 3R): the grad times p's x, then y, then 1; flat rows add faster than (F, R, 3)
+        # ones (the full-frame barrel's backward 2.7 -> 2.2 ms), and to the same sums
+        per_fragment = torch.cat([grad * p[:, 0:1], grad * p[:, 1:2], grad], 1)
+        rows = per_fragment.new_zeros((ctx.triangles, per_fragment.shape[1])).index_add_(0, inverse, per_fragment)
+        return rows.view(ctx.triangles, 3, -1).transpose(1, 2), None, None
 
 
 @dataclass
