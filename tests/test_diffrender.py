@@ -153,8 +153,9 @@ def test_texture_lookups_and_their_gradient_on_a_non_square_texture():
     5 x 3 texture (width and height differ, so a swapped axis shows) and its 2 x 1 level."""
     rng = np.random.default_rng(0)
     sizes = [(5, 3), (2, 1)]  # (width, height) per level
-    pyramid = [rng.random((h * w, 4)) for w, h in sizes]
-    texels = torch.from_numpy(np.concatenate([np.ones((1, 4)), *pyramid]))
+    texels8 = [rng.integers(0, 256, (h * w, 4), dtype=np.uint8) for w, h in sizes]  # as OpenGL holds them
+    pyramid = [t / 255.0 for t in texels8]
+    texels = torch.from_numpy(np.concatenate([np.full((1, 4), 255, np.uint8), *texels8]))
     levels = torch.tensor([[[1, 5, 3], [16, 2, 1]]])
     count = torch.tensor([2])
     n = 64
