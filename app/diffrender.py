@@ -90,8 +90,8 @@ class _Trilinear(torch.autograd.Function):
     the incoming gradient once and writes out the weights' derivative in uv (autograd
     would keep a dozen (F, 4) intermediates; this form took the full-frame barrel's lookup
     forward and backward from 11.8 to 9.2 ms, timed alternately).  ``texels``: every
-    level of every texture, one uint8 RGBA texel a row; ``levels``: (parts, depth, 3) rows of (first
-    texel, width, height) per mip level."""
+    level of every texture, one uint8 RGBA texel a row; ``levels``: (parts, depth, 3)
+    rows of (first texel, width, height) per mip level."""
 
     @staticmethod
     def forward(ctx, uv, level, part, texels, levels, level_count):  # type: ignore[override]
