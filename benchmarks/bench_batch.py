@@ -3,10 +3,10 @@
     python benchmarks/bench_batch.py [--model efficientnet_lite0] [--chunks 1,2,3,4,6,9,18]
 
 Classifies 18 frames (as a CMA-ES generation does) at each number of images per forward
-pass (``app.classifiers.CPU_CHUNK``), in one stream with all of torch's threads and in two
-one-thread streams of 9 frames each (as :class:`app.pipeline.Pipeline` does on the CPU).
+pass (``app.vision.classifiers.CPU_CHUNK``), in one stream with all of torch's threads and in two
+one-thread streams of 9 frames each (as :class:`app.pipeline.pipeline.Pipeline` does on the CPU).
 Each setting runs twice: in a process whose malloc thresholds are set
-(:func:`app.allocator.keep_freed_memory`, what the app does) and in one where they are
+(:func:`app.vision.allocator.keep_freed_memory`, what the app does) and in one where they are
 not.  Printed: milliseconds per image, page faults per forward pass, and each time's
 ratio to the old way (18 images per pass in two streams of 9, thresholds not set).  Only
 the timing matters, so models other than the bundled one run with random weights.
@@ -32,9 +32,9 @@ def measure(model: str, chunks: list[int], repeats: int) -> dict:
     """In this process: {"chunk,streams": [ms per image, page faults per forward pass]}."""
     import torch
 
-    import app.classifiers as classifiers
-    from app.classifiers import BUNDLED, Classifier, build_architecture, load_classifier, model_spec
-    from app.streams import StreamPool
+    import app.vision.classifiers as classifiers
+    from app.vision.classifiers import BUNDLED, Classifier, build_architecture, load_classifier, model_spec
+    from app.vision.streams import StreamPool
 
     if model == BUNDLED:
         clf = load_classifier(model, device="cpu")
@@ -81,9 +81,9 @@ def main() -> int:
     chunks = [int(c) for c in args.chunks.split(",")]
     if args.child:
         if args.child == "untuned":
-            import app.allocator
+            import app.vision.allocator
 
-            app.allocator._tuned = False  # as if already tried: the thresholds stay glibc's
+            app.vision.allocator._tuned = False  # as if already tried: the thresholds stay glibc's
         print(json.dumps(measure(args.model, chunks, args.repeats)))
         return 0
     results = {}

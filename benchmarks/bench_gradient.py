@@ -5,7 +5,7 @@
 For each object at its canonical pose, with the bundled classifier frozen as the app has
 it, the median of ``--repeats`` runs of: rasterising the visibility buffer (OpenGL), the
 re-shading in torch forward alone and forward + backward, the classifier's forward +
-backward to its input, one whole gradient (:class:`app.gradient.PoseGradient`: all of
+backward to its input, one whole gradient (:class:`app.pipeline.gradient.PoseGradient`: all of
 these), and one OpenGL render classified alone (what grad's untargeted line search pays
 a step).  Printed in milliseconds, with the re-shading's share of a gradient and the
 gradient's cost in single renders, both measured in this run.
@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from bench_pipeline import timed  # noqa: E402  (this folder is on sys.path when a script here runs)
 
-from app.classifiers import load_classifier  # noqa: E402
-from app.gradient import deterministic_kernels  # noqa: E402
-from app.library import list_objects, resolve_object  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
-from app.search import Goal, SearchSpace  # noqa: E402
+from app.pipeline.gradient import deterministic_kernels  # noqa: E402
+from app.pipeline.pipeline import Pipeline  # noqa: E402
+from app.scene.library import list_objects, resolve_object  # noqa: E402
+from app.search.methods import Goal, SearchSpace  # noqa: E402
+from app.vision.classifiers import load_classifier  # noqa: E402
 
 
 def time_object(pipe: Pipeline, obj, repeats: int) -> dict[str, float]:

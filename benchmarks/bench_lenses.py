@@ -18,13 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from app.attacks import attack  # noqa: E402
-from app.classifiers import load_classifier  # noqa: E402
-from app.evolve import EvolveState, evolve, image_evaluator, object_evaluator  # noqa: E402
-from app.fragility import fragility  # noqa: E402
-from app.library import resolve_object  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
-from app.renderer import OffscreenTarget  # noqa: E402
+from app.lenses.attacks import attack  # noqa: E402
+from app.lenses.evolve import EvolveState, evolve, image_evaluator, object_evaluator  # noqa: E402
+from app.lenses.fragility import fragility  # noqa: E402
+from app.pipeline.pipeline import Pipeline  # noqa: E402
+from app.render.renderer import OffscreenTarget  # noqa: E402
+from app.scene.library import resolve_object  # noqa: E402
+from app.vision.classifiers import load_classifier  # noqa: E402
 
 
 def main() -> None:

@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from app.classifiers import Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
-from app.glcontext import create_headless_context, describe  # noqa: E402
-from app.library import resolve_object  # noqa: E402
-from app.params import Pose  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
-from app.renderer import OffscreenTarget, Renderer, RenderSettings  # noqa: E402
+from app.core.params import Pose  # noqa: E402
+from app.pipeline.pipeline import Pipeline  # noqa: E402
+from app.render.glcontext import create_headless_context, describe  # noqa: E402
+from app.render.renderer import OffscreenTarget, Renderer, RenderSettings  # noqa: E402
+from app.scene.library import resolve_object  # noqa: E402
+from app.vision.classifiers import Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
 
 
 def timed(fn, n: int, warmup: int = 3) -> float:

@@ -33,13 +33,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.classifiers import load_classifier  # noqa: E402
-from app.imagenet import class_names, resolve_class  # noqa: E402
-from app.library import list_objects, resolve_object  # noqa: E402
-from app.params import largest_change  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
-from app.search import METHODS, Budget, Goal, SearchSpace  # noqa: E402
-from app.streams import default_streams  # noqa: E402
+from app.core.imagenet import class_names, resolve_class  # noqa: E402
+from app.core.params import largest_change  # noqa: E402
+from app.pipeline.pipeline import Pipeline  # noqa: E402
+from app.scene.library import list_objects, resolve_object  # noqa: E402
+from app.search.methods import METHODS, Budget, Goal, SearchSpace  # noqa: E402
+from app.vision.classifiers import load_classifier  # noqa: E402
+from app.vision.streams import default_streams  # noqa: E402
 
 
 def run(pipe, method, space, goal, seconds, seed, nearest=False) -> tuple[float | None, float]:

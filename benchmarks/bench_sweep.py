@@ -13,7 +13,7 @@ ratios is reported with its range (this shared VM drifts by 10% within a minute)
 all models in one sweep (each pose rendered once per input size) against the sum of their
 classifier-only times.  Models without weights here are timed with random weights (speed
 does not depend on them).  Last, what rendering and reading one pose costs per object,
-with all faces drawn and with the hidden faces of closed pieces culled (app.culling).
+with all faces drawn and with the hidden faces of closed pieces culled (app.scene.culling).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from app.classifiers import REGISTRY_MODELS, Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
-from app.frames import FrameReader, render_batch  # noqa: E402
-from app.glcontext import create_headless_context, describe  # noqa: E402
-from app.library import resolve_object  # noqa: E402
-from app.params import Pose  # noqa: E402
-from app.renderer import OffscreenTarget, Renderer  # noqa: E402
-from app.streams import StreamPool, default_streams  # noqa: E402
-from app.sweep import SweepPlan, run_sweep  # noqa: E402
+from app.core.params import Pose  # noqa: E402
+from app.render.frames import FrameReader, render_batch  # noqa: E402
+from app.render.glcontext import create_headless_context, describe  # noqa: E402
+from app.render.renderer import OffscreenTarget, Renderer  # noqa: E402
+from app.scene.library import resolve_object  # noqa: E402
+from app.sweep.sweep import SweepPlan, run_sweep  # noqa: E402
+from app.vision.classifiers import REGISTRY_MODELS, Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
+from app.vision.streams import StreamPool, default_streams  # noqa: E402
 
 
 def classifier_for(name: str, device: str) -> Classifier:

@@ -31,15 +31,15 @@ def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
     import torch
     from bench_pipeline import timed  # this folder is on sys.path when a script here runs
 
-    from app.classifiers import load_classifier
-    from app.live import classify_image
-    from app.pipeline import Pipeline
+    from app.pipeline.pipeline import Pipeline
+    from app.vision.classifiers import load_classifier
+    from app.vision.predictions import classify_image
 
     torch.set_num_threads(threads)
     clf = load_classifier(model)
     clf.freeze()
     pipe = Pipeline(clf)
-    from app.library import resolve_object
+    from app.scene.library import resolve_object
 
     obj = resolve_object("teddy_bear")
     pipe.set_object(obj)

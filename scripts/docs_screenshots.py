@@ -4,7 +4,7 @@
         fragility,evolve]
         [--out docs]
 
-Each picture is the real explorer (:class:`app.explorer.Explorer`, what the window draws:
+Each picture is the real explorer (:class:`app.gui.explorer.Explorer`, what the window draws:
 the 3D view and the panel) drawn into an offscreen framebuffer of the window's default
 size, 1024x768, and driven through the actions its keys and buttons call.  The model is
 chosen as ``run.py`` chooses it (Inception-v3, which falls back to the bundled
@@ -28,11 +28,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.classifiers import load_classifier  # noqa: E402
-from app.explorer import Explorer  # noqa: E402
-from app.glcontext import create_headless_context  # noqa: E402
-from app.library import resolve_object  # noqa: E402
-from app.window import COMPUTING_INPUT_INTERVAL  # noqa: E402
+from app.gui.explorer import Explorer  # noqa: E402
+from app.gui.window import COMPUTING_INPUT_INTERVAL  # noqa: E402
+from app.render.glcontext import create_headless_context  # noqa: E402
+from app.scene.library import resolve_object  # noqa: E402
+from app.vision.classifiers import load_classifier  # noqa: E402
 
 SIZE = (1024, 768)  # the window's default size
 SHOTS = ("correct", "help", "fooled", "atlas", "optimize", "attack", "fragility", "evolve")

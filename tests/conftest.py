@@ -32,28 +32,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def ctx():
-    from app.glcontext import create_headless_context
+    from app.render.glcontext import create_headless_context
 
     return create_headless_context()
 
 
 @pytest.fixture(scope="session")
 def renderer(ctx):
-    from app.renderer import Renderer
+    from app.render.renderer import Renderer
 
     return Renderer(ctx)
 
 
 @pytest.fixture(scope="session")
 def classifier():
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     return load_classifier("efficientnet_lite0", device="cpu")
 
 
 @pytest.fixture(scope="session")
 def pipeline(ctx, classifier):
-    from app.pipeline import Pipeline
+    from app.pipeline.pipeline import Pipeline
 
     return Pipeline(classifier, ctx=ctx, batch=8)
 

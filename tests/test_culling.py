@@ -1,9 +1,9 @@
 import numpy as np
 
-from app.culling import INWARD, OPEN, OUTWARD, closed_pieces
-from app.library import list_objects, resolve_object
-from app.renderer import OffscreenTarget, Renderer
-from app.sweep import SweepPlan
+from app.render.renderer import OffscreenTarget, Renderer
+from app.scene.culling import INWARD, OPEN, OUTWARD, closed_pieces
+from app.scene.library import list_objects, resolve_object
+from app.sweep.sweep import SweepPlan
 
 # a unit cube wound outwards (counter-clockwise seen from outside)
 CUBE_POSITIONS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)

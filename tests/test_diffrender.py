@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from app.diffrender import DiffRenderer, _Trilinear, pose_terms
-from app.library import list_objects, resolve_object
-from app.params import INDEX, Pose, light_direction, rotation_matrix, world_translation
-from app.renderer import Renderer, RenderSettings, VisibilityTarget, projection_matrix
+from app.core.params import INDEX, Pose, light_direction, rotation_matrix, world_translation
+from app.render.diffrender import DiffRenderer, _Trilinear, pose_terms
+from app.render.renderer import Renderer, RenderSettings, VisibilityTarget, projection_matrix
+from app.scene.library import list_objects, resolve_object
 
 POSE = Pose(yaw=40, pitch=-25, roll=10, x=0.2, y=-0.1, z=-7, light_azimuth=60, light_elevation=-10, specular=0.6)
 

@@ -19,14 +19,14 @@ import pytest
 from imgui_bundle import imgui
 from PIL import Image
 
-from app.capture import SUFFIXES
-from app.explorer import SHORTCUTS, Explorer
-from app.imagenet import class_names
-from app.library import resolve_object
-from app.live import Frame, LiveClassifier
-from app.params import GROUPS, PARAM_BY_NAME, Pose, describe_change
-from app.params import largest_change as moved
-from app.recording import frame_count
+from app.background.live import Frame, LiveClassifier
+from app.core.imagenet import class_names
+from app.core.params import GROUPS, PARAM_BY_NAME, Pose, describe_change
+from app.core.params import largest_change as moved
+from app.gui.capture import SUFFIXES
+from app.gui.explorer import SHORTCUTS, Explorer
+from app.scene.library import resolve_object
+from app.search.recording import frame_count
 from tests.conftest import ARTIFACTS, ROOT
 
 W, H = 1024, 768
@@ -262,7 +262,7 @@ def test_sliders_follow_a_mouse_drag_in_the_view(explorer, screen):
 
 
 def interaction_rotate():
-    from app.interaction import DragMode
+    from app.gui.interaction import DragMode
 
     return DragMode.ROTATE
 
@@ -551,9 +551,9 @@ def test_stopping_the_search_keeps_a_valid_best_pose_and_records_it_as_mp4(explo
 def test_closing_while_a_slow_recording_is_written_still_captures_the_best_pose(explorer, screen, monkeypatch):
     """Closing waits for a search's recording only so long (here not at all); the best pose
     is then captured without it, once, and the recording goes on being written."""
-    import app.explorer
+    import app.gui.explorer
 
-    monkeypatch.setattr(app.explorer, "RECORDING_WAIT", 0.0)
+    monkeypatch.setattr(app.gui.explorer, "RECORDING_WAIT", 0.0)
     start_long_search(explorer, screen, "gif")
     assert explorer.wind_down()  # a capture is due
     run = explorer.optimize_run
@@ -703,7 +703,7 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
     x0, y0, x1, y1 = explorer.panel.item_rects["evolve_save"]
     click_at(explorer, screen, (x0 + x1) / 2, (y0 + y1) / 2)
     run_until(explorer, screen, lambda: list(caps.glob("teddy_bear-evolve/gallery-gen*.png")), what="the gallery")
-    from app.evolve import EvolveState
+    from app.lenses.evolve import EvolveState
 
     archive = EvolveState.load(caps / "teddy_bear-evolve" / "archive.json")
     assert archive.generation == lenses.evolution.state.generation and archive.object == "teddy_bear"
@@ -728,8 +728,8 @@ def test_lens_sections_attack_map_crops_and_dress_the_object_in_an_evolved_skin(
 def test_the_search_station_keeps_its_pipeline_between_searches(classifier):
     """Searches reuse the station's pipeline while the model and the render settings stay
     (another object is uploaded into it); other settings or a failed search make a new one."""
-    from app.renderer import RenderSettings
-    from app.search_station import SearchStation
+    from app.background.station import SearchStation
+    from app.render.renderer import RenderSettings
 
     station = SearchStation()
     hen, teddy = resolve_object("hen"), resolve_object("teddy_bear")
@@ -774,7 +774,7 @@ def test_searches_get_the_shown_mesh_and_a_prepared_model(ctx, tmp_path):
     (here deleted after loading), on that pipeline."""
     import shutil
 
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     clf = load_classifier("efficientnet_lite0", device="cpu")
     shutil.copytree(ROOT / "models" / "hen", tmp_path / "hen")
@@ -803,9 +803,9 @@ def headless_searches(ex: Explorer, *option_sets: dict) -> list:
     """The window's last search again, headless, as its search thread runs it (the same
     pipeline settings, batch and streams, the mesh the window shows, the run's space, goal,
     seed and budget), once for each set of extra options."""
-    from app.pipeline import Pipeline
-    from app.search import Budget
-    from app.streams import default_streams
+    from app.pipeline.pipeline import Pipeline
+    from app.search.methods import Budget
+    from app.vision.streams import default_streams
 
     run, o, clf = ex.optimize_run, ex.optimize_options, ex.classifier
     pipe = Pipeline(clf, ctx=ex.ctx, settings=ex.render_settings(), batch=18, streams=default_streams(clf.device))
@@ -823,7 +823,7 @@ def test_a_search_asked_for_before_the_live_model_is_frozen_runs_the_frozen_mode
     (here at once) waits for that frozen model and finds what the same search finds headless
     on it, as run.py optimize runs it.  It ran the eager model, whose probabilities differ in
     their last bits, and so did not reproduce."""
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     clf = load_classifier("efficientnet_lite0", device="cpu")
     ex = Explorer(ctx, clf, resolve_object("teddy_bear"), captures_dir=tmp_path / "caps")

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from app.files import FileExists, FolderBusy, FolderLock, claim_stem, new_file, write_new
+from app.core.files import FileExists, FolderBusy, FolderLock, claim_stem, new_file, write_new
 
 BIG = 64 * 1024 * 1024  # long enough to write that a reader polling meanwhile would catch a partial file
 

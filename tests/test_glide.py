@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app.glide import MAX_SECONDS, MIN_SECONDS, Glide, glide_seconds
-from app.params import HIGHS, LOWS, Pose, pose_change
+from app.core.glide import MAX_SECONDS, MIN_SECONDS, Glide, glide_seconds
+from app.core.params import HIGHS, LOWS, Pose, pose_change
 
 
 def test_a_glide_starts_at_its_start_ends_exactly_at_its_end_and_moves_every_value_one_way():

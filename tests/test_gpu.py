@@ -14,14 +14,14 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 
 @pytest.fixture(scope="module")
 def cuda_classifier():
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     return load_classifier("efficientnet_lite0", device="cuda")
 
 
 @pytest.fixture(scope="module")
 def teddy(renderer):
-    from app.library import resolve_object
+    from app.scene.library import resolve_object
 
     obj = resolve_object("teddy_bear")
     renderer.set_mesh(obj.load())
@@ -29,7 +29,7 @@ def teddy(renderer):
 
 
 def render(ctx, renderer, pose, size=224) -> np.ndarray:
-    from app.renderer import OffscreenTarget
+    from app.render.renderer import OffscreenTarget
 
     target = OffscreenTarget(ctx, size, size)
     renderer.render(pose, target)
@@ -49,8 +49,8 @@ def test_cuda_classifier_matches_cpu(ctx, renderer, teddy, classifier, cuda_clas
 
 def test_pinned_batches_arrive_intact(ctx, renderer, teddy, cuda_classifier):
     """Rendering the next batch into the same pinned slots never corrupts the previous upload."""
-    from app.frames import FrameReader, render_batch
-    from app.renderer import OffscreenTarget
+    from app.render.frames import FrameReader, render_batch
+    from app.render.renderer import OffscreenTarget
 
     target = OffscreenTarget(ctx, 224, 224)
     reader = FrameReader(target, "cuda", slots=4)
@@ -79,7 +79,7 @@ def test_frozen_model_on_cuda_matches_eager(ctx, renderer, teddy, cuda_classifie
 def test_live_worker_on_cuda(ctx, renderer, teddy, cuda_classifier):
     import time
 
-    from app.live import Frame, LiveClassifier
+    from app.background.live import Frame, LiveClassifier
 
     live = LiveClassifier(cuda_classifier)
     try:

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from app import interaction
-from app.interaction import DragMode, drag_mode
-from app.params import PARAM_BY_NAME, Pose, rotation_matrix, world_translation
-from app.renderer import model_view_matrix, projection_matrix
+from app.core.params import PARAM_BY_NAME, Pose, rotation_matrix, world_translation
+from app.gui import interaction
+from app.gui.interaction import DragMode, drag_mode
+from app.render.renderer import model_view_matrix, projection_matrix
 
 VIEW = (0, 0, 800, 600)  # x, y, w, h; centre (400, 300); ball radius 300
 
@@ -138,9 +138,9 @@ def test_drag_modes(buttons, expected):
 
 
 def test_input_alone_redraws_the_window_slowly_while_a_pose_search_runs():
-    """The window's frame pacing (app.window.frame_due): full rate for a second after input,
+    """The window's frame pacing (app.gui.window.frame_due): full rate for a second after input,
     except while a search (or a map, a lens) runs, whose renders the frames would slow 3-4 times."""
-    from app.window import ACTIVE_AFTER_INPUT, COMPUTING_INPUT_INTERVAL, IDLE_INTERVAL, frame_due
+    from app.gui.window import ACTIVE_AFTER_INPUT, COMPUTING_INPUT_INTERVAL, IDLE_INTERVAL, frame_due
 
     now = 100.0
     just_drawn = {"last_input": now - 0.1, "last_draw": now - 0.02}

@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from app.attacks import AttackError, attack
-from app.cppn import IMAGE_INPUTS, Genome
-from app.evolve import EvolveError, EvolveState, evolve, genome_skin, image_evaluator
-from app.fragility import KINDS, FragilityError, FragilityMap, crop_image, fragility
-from app.library import resolve_object
-from app.live import classify_image
-from app.renderer import OffscreenTarget, RenderSettings
+from app.lenses.attacks import AttackError, attack
+from app.lenses.cppn import IMAGE_INPUTS, Genome
+from app.lenses.evolve import EvolveError, EvolveState, evolve, genome_skin, image_evaluator
+from app.lenses.fragility import KINDS, FragilityError, FragilityMap, crop_image, fragility
+from app.render.renderer import OffscreenTarget, RenderSettings
+from app.scene.library import resolve_object
+from app.vision.predictions import classify_image
 from tests.test_cli import interrupted, run, started
 
 
@@ -225,7 +225,7 @@ def test_attack_command_writes_the_sheet_and_images_that_classify_as_reported(tm
     assert [a["method"] for a in record["attacks"]] == ["fgsm", "pgd"]
     sheet = Image.open(tmp_path / "hen-attack.png")
     assert sheet.width > 5 * 448 and sheet.height == 448 + 36  # original, 2 x (change, image), pose
-    from app.classifiers import load_classifier
+    from app.vision.classifiers import load_classifier
 
     clf = load_classifier("efficientnet_lite0")
     for a in record["attacks"]:
@@ -348,7 +348,7 @@ def test_gallery_labels_fit_their_tile_and_say_when_they_are_cut():
     """A class name was cut at 26 characters whatever its width, with no sign of the cut."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from app.evolve_gallery import fitted
+    from app.lenses.gallery import fitted
 
     draw, font = ImageDraw.Draw(Image.new("RGB", (10, 10))), ImageFont.load_default(size=13)
     long = "Granny Smith and a very long class name indeed"

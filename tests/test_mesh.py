@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.library import MODELS_DIR, list_objects, read_manifest, resolve_object
-from app.mesh import MeshError, load_mesh
+from app.scene.library import MODELS_DIR, list_objects, read_manifest, resolve_object
+from app.scene.mesh import MeshError, load_mesh
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\n"
 QUAD_MTL = """newmtl red
@@ -176,7 +176,7 @@ def test_missing_or_broken_materials_load_with_a_warning(tmp_path, mtl, files, m
 
 
 def test_broken_manifest_and_unknown_object(tmp_path):
-    from app.library import ObjectNotFound
+    from app.scene.library import ObjectNotFound
 
     folder = tmp_path / "thing"
     folder.mkdir()

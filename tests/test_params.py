@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from app.params import (
+from app.core.params import (
     DEFAULTS,
     GROUPS,
     PARAM_BY_NAME,
@@ -22,7 +22,7 @@ from app.params import (
     rotation_matrix,
     world_translation,
 )
-from app.renderer import model_view_matrix, projection_matrix
+from app.render.renderer import model_view_matrix, projection_matrix
 
 
 def test_every_param_is_declared_once_with_a_valid_range():
@@ -152,7 +152,7 @@ def test_pose_json_is_plain_json():
 
 
 def test_fitted_wraps_angles_and_clips_the_rest():
-    from app.params import PARAM_BY_NAME, Pose, PoseError
+    from app.core.params import PARAM_BY_NAME, Pose, PoseError
 
     p = Pose().fitted(yaw=190.0, pitch=-540.0, x=3.0, z=-100.0)
     assert p.yaw == pytest.approx(-170.0) and p.pitch == pytest.approx(-180.0)

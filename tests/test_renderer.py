@@ -3,10 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from app.frames import FrameReader, render_batch
-from app.library import resolve_object
-from app.params import Pose
-from app.renderer import OffscreenTarget, RenderSettings, resolve_quality
+from app.core.params import Pose
+from app.render.frames import FrameReader, render_batch
+from app.render.renderer import OffscreenTarget, RenderSettings, resolve_quality
+from app.scene.library import resolve_object
 
 GOLDEN_CASES = [
     ("teddy_bear", None, {}),
@@ -142,7 +142,7 @@ def test_quality_resolution(ctx):
     ],
 )
 def test_a_pose_files_bad_render_settings_are_named_with_the_file(tmp_path, settings, message):
-    from app.params import PoseError
+    from app.core.params import PoseError
 
     assert RenderSettings.from_dict({"background": [0, 0.5, 1], "textures": False}).background == (0.0, 0.5, 1.0)
     with pytest.raises(PoseError) as e:

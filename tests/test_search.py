@@ -15,16 +15,16 @@ import pytest
 import torch
 from PIL import Image
 
-from app.library import resolve_object
-from app.params import PARAM_BY_NAME, Pose, describe_change, largest_change, load_pose_file, pose_change
-from app.search import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
+from app.core.params import PARAM_BY_NAME, Pose, describe_change, largest_change, load_pose_file, pose_change
+from app.scene.library import resolve_object
+from app.search.methods import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
 from tests.conftest import ROOT
 from tests.test_cli import interrupted, run
 
 
 @pytest.fixture(scope="module")
 def batch_pipeline(ctx, classifier):
-    from app.pipeline import Pipeline
+    from app.pipeline.pipeline import Pipeline
 
     return Pipeline(classifier, ctx=ctx, batch=18)
 
@@ -114,7 +114,7 @@ def test_edge_gradients_add_the_outline_and_keep_the_score(batch_pipeline):
 
 def test_deterministic_kernels_stay_on_until_the_last_thread_leaves():
     """A search thread leaving its gradient step must not switch them off under another's."""
-    from app.gradient import deterministic_kernels
+    from app.pipeline.gradient import deterministic_kernels
 
     entered, leave = threading.Event(), threading.Event()
 
@@ -139,7 +139,7 @@ def test_deterministic_kernels_leave_new_tensors_unfilled_and_restore_the_fill()
     it was."""
     import torch.utils.deterministic
 
-    from app.gradient import deterministic_kernels
+    from app.pipeline.gradient import deterministic_kernels
 
     before = torch.utils.deterministic.fill_uninitialized_memory
     try:
@@ -173,7 +173,7 @@ def test_same_seed_same_result(batch_pipeline, method):
 def test_warming_up_an_object_changes_no_search(ctx, classifier):
     """The window warms a new object's renders and gradient beside the view (as the search
     benchmark does); a search then finds exactly what it finds on a pipeline never warmed."""
-    from app.pipeline import Pipeline
+    from app.pipeline.pipeline import Pipeline
 
     pipes = [Pipeline(classifier, ctx=ctx, batch=18) for _ in range(2)]
     try:
@@ -227,7 +227,7 @@ def test_the_best_pose_of_a_successful_search_fools_the_classifier(batch_pipelin
 def test_nearest_pulls_a_success_back_toward_the_start(batch_pipeline, method):
     """With ``nearest`` the best pose moves back toward the start and still fools; the
     search's first success and everything before the extra renders stay the same."""
-    from app.search import NEAREST_HALVINGS, NEAREST_SCAN, NEAREST_SHRINK
+    from app.search.methods import NEAREST_HALVINGS, NEAREST_SCAN, NEAREST_SHRINK
 
     obj, space, goal = setup(batch_pipeline, "hen")
     reports = []
@@ -258,7 +258,7 @@ def test_nearest_walks_the_line_back_then_shrinks_each_change():
     is scanned (first success at 3/8: yaw 54) and halved 4 times to 0.28125 of the way
     (yaw 40.5, pitch 30.4; 0.2734 gives yaw 39.4, not fooled); then yaw cannot shrink (0,
     1/2, 3/4 and 7/8 of it fail) and pitch is dropped: yaw 40.5 alone."""
-    from app.gradient import GradientStep
+    from app.pipeline.gradient import GradientStep
 
     def evaluate(poses):
         probs = torch.full((len(poses), 1000), 1e-6, dtype=torch.float64)
@@ -309,7 +309,7 @@ def test_nan_never_reaches_the_renderer(batch_pipeline):
         search(method, evaluate, space, goal, Budget(iterations=2), seed=0)
 
     def nan_gradient(space, goal, u):
-        from app.gradient import GradientStep
+        from app.pipeline.gradient import GradientStep
 
         rendered.append(space.from_unit(u))
         return GradientStep(torch.full((1000,), float("nan")), float("nan"), np.full(space.dim, np.nan))
@@ -358,7 +358,7 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
     climbs: list[tuple[np.ndarray, float]] = []  # (point, score) where each gradient step starts
 
     def flat_gradient(space, goal, u):
-        from app.gradient import GradientStep
+        from app.pipeline.gradient import GradientStep
 
         climbs.append((u, math.log(math.exp(float(land.log_p(u))) + 1e-12)))  # as Goal.scores has it
         return GradientStep(land.probabilities(u[None])[0], 0.0, np.zeros(space.dim))
@@ -386,7 +386,7 @@ def test_targeted_line_search_renders_three_lengths_in_one_batch():
     steps: list[tuple[np.ndarray, np.ndarray]] = []  # (point, gradient) of each gradient step
 
     def gradient(space, goal, u):
-        from app.gradient import GradientStep
+        from app.pipeline.gradient import GradientStep
 
         g = -2.0 * land.width * land.offset(u)  # of log p(target)
         steps.append((u, g))
@@ -411,7 +411,7 @@ def test_targeted_line_search_renders_three_lengths_in_one_batch():
 def test_grad_first_step_is_half_the_cube_untargeted_and_a_fifth_targeted():
     """Untargeted, most poses far from the start fool, so the first render along the
     gradient is 0.5 of the unit cube away; targeted, the first batch's middle length is 0.2."""
-    from app.gradient import GradientStep
+    from app.pipeline.gradient import GradientStep
 
     direction = np.array([0.6, 0.0, 0.8])
 
@@ -444,8 +444,8 @@ def test_importing_cma_is_not_on_the_budgets_clock():
     code = """
 import sys, time
 import torch
-from app.params import Pose
-from app.search import Budget, Goal, SearchSpace, search
+from app.core.params import Pose
+from app.search.methods import Budget, Goal, SearchSpace, search
 assert "cma" not in sys.modules
 space = SearchSpace(Pose(), ["rotation"])
 start = time.perf_counter()
@@ -605,17 +605,17 @@ def test_optimize_command_runs_the_frozen_model(tmp_path, monkeypatch):
     """``run.py optimize`` freezes the model before searching, as the window does: its
     gradients run the frozen differentiable copy (about 61 ms instead of 90 eager) and its
     renders are classified by the frozen model.  (It ran the eager model until 2026-12-03.)"""
-    import app.gradient
-    from app.cli import main
+    import app.pipeline.gradient
+    from app.cli.main import main
 
     seen = []
-    original = app.gradient.PoseGradient.__call__
+    original = app.pipeline.gradient.PoseGradient.__call__
 
     def watched(self, space, goal, u):
         seen.append((self.classifier.frozen, self.classifier._frozen_grad is not None))
         return original(self, space, goal, u)
 
-    monkeypatch.setattr(app.gradient.PoseGradient, "__call__", watched)
+    monkeypatch.setattr(app.pipeline.gradient.PoseGradient, "__call__", watched)
     code = main(["optimize", "--object", "hen", "--method", "grad", "--iterations", "1", "--out", str(tmp_path)])
     assert code in (0, 1) and seen and all(frozen and copy for frozen, copy in seen), seen
 
@@ -623,7 +623,7 @@ def test_optimize_command_runs_the_frozen_model(tmp_path, monkeypatch):
 def test_a_recording_turns_between_poses_far_apart_and_stays_short():
     """In-between frames: about one per 18 degrees of the largest change, at most 8 between
     two poses and 120 in a recording; poses close together get none."""
-    from app.recording import MAX_TURN_TOTAL, recording_plan
+    from app.search.recording import MAX_TURN_TOTAL, recording_plan
 
     def run(poses: list[Pose]) -> SearchResult:
         history = [{f"current_{k}": v for k, v in p.to_dict().items()} for p in poses]
@@ -648,7 +648,14 @@ def test_a_long_run_records_evenly_spaced_iterations_each_labelled(batch_pipelin
     recording stays short; each frame is the render of its pose."""
     import imageio.v3 as iio
 
-    from app.recording import MAX_TURN_FRAMES, frame_count, history_poses, record_run, recording_plan, shown_iterations
+    from app.search.recording import (
+        MAX_TURN_FRAMES,
+        frame_count,
+        history_poses,
+        record_run,
+        recording_plan,
+        shown_iterations,
+    )
 
     assert shown_iterations(3, 5) == [1, 2, 3]
     assert shown_iterations(9, 5) == [1, 3, 5, 7, 9] and shown_iterations(100, 4) == [1, 34, 67, 100]
@@ -693,7 +700,7 @@ def test_gradient_search_reports_the_best_pose_as_opengl_renders_it():
         return out
 
     def reshaded_gradient(space, goal, u):  # towards the peak; the image says 1.5x the render's p
-        from app.gradient import GradientStep
+        from app.pipeline.gradient import GradientStep
 
         d = peak - u
         d = np.where(space.circular, (d + 0.5) % 1.0 - 0.5, d)

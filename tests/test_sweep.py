@@ -18,10 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
-from app.cli import main
-from app.library import resolve_object
-from app.params import INDEX, PARAM_BY_NAME, Pose
-from app.sweep import (
+from app.cli.main import main
+from app.core.params import INDEX, PARAM_BY_NAME, Pose
+from app.scene.library import resolve_object
+from app.sweep.report import heatmap, plot_size, summarise, transfer, wilson
+from app.sweep.sweep import (
     PLAN_FILE,
     ROW_FIELDS,
     ROWS_FILE,
@@ -32,8 +33,7 @@ from app.sweep import (
     read_rows,
     run_sweep,
 )
-from app.sweep_report import heatmap, plot_size, summarise, transfer, wilson
-from app.sweep_table import RowTable
+from app.sweep.table import RowTable
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Pose(z=-12.0, ambient=0.3)

@@ -201,7 +201,7 @@ def test_drag_changes_pose_and_prediction_captures_never_overwrite_and_reproduce
 
 
 def test_keys_wheel_light_drag_and_panel_input(app_factory, tmp_path):
-    from app.library import resolve_object
+    from app.scene.library import resolve_object
 
     out = tmp_path / "caps"
     canonical = resolve_object("hen").canonical_pose
@@ -321,7 +321,7 @@ def test_closing_the_window_keeps_a_capture_just_asked_for_and_the_best_pose_of_
 
 
 def test_atlas_key_maps_the_view_and_a_click_on_a_red_cell_loads_its_pose(app_factory, tmp_path):
-    from app.library import resolve_object
+    from app.scene.library import resolve_object
 
     out = tmp_path / "caps"
     canonical = resolve_object("teddy_bear").canonical_pose

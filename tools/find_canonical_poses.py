@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.classifiers import load_classifier  # noqa: E402
-from app.imagenet import class_names  # noqa: E402
-from app.library import MANIFEST, MODELS_DIR, list_objects  # noqa: E402
-from app.params import Pose  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
+from app.core.imagenet import class_names  # noqa: E402
+from app.core.params import Pose  # noqa: E402
+from app.pipeline.pipeline import Pipeline  # noqa: E402
+from app.scene.library import MANIFEST, MODELS_DIR, list_objects  # noqa: E402
+from app.vision.classifiers import load_classifier  # noqa: E402
 
 YAWS = range(-180, 180, 30)
 PITCHES = (-15, 0, 15, 30)

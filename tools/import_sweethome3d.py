@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.params import Pose  # noqa: E402
+from app.core.params import Pose  # noqa: E402
 
 PACKAGE = "Debian package sweethome3d-furniture 1.8-1"
 LICENSES = {
