@@ -25,7 +25,7 @@ from bench_pipeline import timed  # noqa: E402  (this folder is on sys.path when
 from app.pipeline.gradient import deterministic_kernels  # noqa: E402
 from app.pipeline.pipeline import Pipeline  # noqa: E402
 from app.scene.library import list_objects, resolve_object  # noqa: E402
-from app.search.methods import Goal, SearchSpace  # noqa: E402
+from app.search.space import Goal, SearchSpace  # noqa: E402
 from app.vision.classifiers import load_classifier  # noqa: E402
 
 

@@ -37,7 +37,8 @@ from app.core.imagenet import class_names, resolve_class  # noqa: E402
 from app.core.params import largest_change  # noqa: E402
 from app.pipeline.pipeline import Pipeline  # noqa: E402
 from app.scene.library import list_objects, resolve_object  # noqa: E402
-from app.search.methods import METHODS, Budget, Goal, SearchSpace  # noqa: E402
+from app.search.registry import method_names  # noqa: E402
+from app.search.space import Budget, Goal, SearchSpace  # noqa: E402
 from app.vision.classifiers import load_classifier  # noqa: E402
 from app.vision.streams import default_streams  # noqa: E402
 
@@ -63,7 +64,7 @@ def shown(pipe: Pipeline, obj, gradient: bool) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--objects", default="all")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(method_names()))
     ap.add_argument("--seconds", type=float, default=10.0, help="untargeted budget per run")
     ap.add_argument("--params", default="rotation", help="untargeted search space")
     ap.add_argument("--targets", default="parachute,microphone,ashcan", help="'' for no targeted runs")

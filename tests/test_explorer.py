@@ -804,7 +804,7 @@ def headless_searches(ex: Explorer, *option_sets: dict) -> list:
     pipeline settings, batch and streams, the mesh the window shows, the run's space, goal,
     seed and budget), once for each set of extra options."""
     from app.pipeline.pipeline import Pipeline
-    from app.search.methods import Budget
+    from app.search.space import Budget
     from app.vision.streams import default_streams
 
     run, o, clf = ex.optimize_run, ex.optimize_options, ex.classifier
@@ -903,7 +903,7 @@ def test_the_gradient_options_in_the_panel_reach_the_search(explorer, screen):
     run = explorer.optimize_run
     assert run.error is None and run.result.success, run.error
     assert run.space.base == start and run.stop_on_success and o.seconds == 20
-    again = headless_searches(explorer, {"edges": True, "grad_step": 0.3}, {})
+    again = headless_searches(explorer, {"edges": True, "first_step": 0.3}, {})
     assert again[0].best == run.result.best and again[0].evaluations == run.result.evaluations
     assert again[1].first_success != run.result.first_success  # the default first step went elsewhere
     first = np.linalg.norm(run.space.to_unit(run.result.first_success) - run.space.to_unit(start))

@@ -17,7 +17,10 @@ from PIL import Image
 
 from app.core.params import PARAM_BY_NAME, Pose, describe_change, largest_change, load_pose_file, pose_change
 from app.scene.library import resolve_object
-from app.search.methods import Budget, Goal, SearchError, SearchResult, SearchSpace, default_method, search
+from app.search.registry import default_method
+from app.search.result import SearchResult
+from app.search.run import search
+from app.search.space import Budget, Goal, SearchError, SearchSpace
 from tests.conftest import ROOT
 from tests.test_cli import interrupted, run
 
@@ -70,7 +73,7 @@ def test_gradient_search_climbs_toward_a_far_target(batch_pipeline):
     goal = Goal(obj.imagenet_class, target=412)  # ashcan
     start = float(batch_pipeline.probabilities([obj.canonical_pose])[0, 412])
     g = search("grad", batch_pipeline.probabilities, space, goal, Budget(iterations=12), seed=0,
-               gradient=batch_pipeline.gradient(), grad_step=0.1)  # fmt: skip
+               gradient=batch_pipeline.gradient(), first_step=0.1)  # fmt: skip
     assert g.history[-1]["best_target"] > 10 * start
     # the reported best is what OpenGL renders (what a capture shows), not the re-shaded image's
     rendered = batch_pipeline.probabilities([g.best])[0]
@@ -227,7 +230,7 @@ def test_the_best_pose_of_a_successful_search_fools_the_classifier(batch_pipelin
 def test_nearest_pulls_a_success_back_toward_the_start(batch_pipeline, method):
     """With ``nearest`` the best pose moves back toward the start and still fools; the
     search's first success and everything before the extra renders stay the same."""
-    from app.search.methods import NEAREST_HALVINGS, NEAREST_SCAN, NEAREST_SHRINK
+    from app.search.pullback import NEAREST_HALVINGS, NEAREST_SCAN, NEAREST_SHRINK
 
     obj, space, goal = setup(batch_pipeline, "hen")
     reports = []
@@ -364,7 +367,7 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
         return GradientStep(land.probabilities(u[None])[0], 0.0, np.zeros(space.dim))
 
     r = search("grad", land.evaluate, land.space, land.goal, Budget(iterations=30), seed=3, gradient=flat_gradient,
-               grad_sigma=0.05)  # fmt: skip
+               sigma=0.05)  # fmt: skip
     batches = land.batches
     assert len(batches[0]) == 18 and all(len(b) == 18 for b in batches[1:])  # random starts, then generations
     start = batches[0][int(np.argmax(land.log_p(batches[0])))]
@@ -380,7 +383,7 @@ def test_gradient_restarts_climb_from_what_cmaes_finds_around_the_best_pose():
 
 def test_targeted_line_search_renders_three_lengths_in_one_batch():
     """Targeted, each gradient is followed by one batch of renders: steps of half, the same
-    and twice the current length along it (``grad_step`` at first).  The best one that
+    and twice the current length along it (``first_step`` at first).  The best one that
     raises the score is taken, and its length is the next one's current length."""
     land = Landscape(width=2.0)
     steps: list[tuple[np.ndarray, np.ndarray]] = []  # (point, gradient) of each gradient step
@@ -393,7 +396,7 @@ def test_targeted_line_search_renders_three_lengths_in_one_batch():
         return GradientStep(land.probabilities(u[None])[0], float(land.log_p(u)), g)
 
     search("grad", land.evaluate, land.space, land.goal, Budget(iterations=4), seed=0, gradient=gradient,
-           grad_step=0.04)  # fmt: skip
+           first_step=0.04)  # fmt: skip
     space, batches = land.space, land.batches
     assert len(batches[0]) == 18 and len(steps) == 4
     length, chosen = 0.04, []
@@ -445,7 +448,8 @@ def test_importing_cma_is_not_on_the_budgets_clock():
 import sys, time
 import torch
 from app.core.params import Pose
-from app.search.methods import Budget, Goal, SearchSpace, search
+from app.search.space import Budget, Goal, SearchSpace
+from app.search.run import search
 assert "cma" not in sys.modules
 space = SearchSpace(Pose(), ["rotation"])
 start = time.perf_counter()

@@ -23,7 +23,7 @@ from app.render.glcontext import create_headless_context
 from app.render.renderer import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
-from app.search.methods import import_cma
+from app.search.cma import import_cma
 from app.vision.classifiers import Classifier
 from app.vision.streams import default_streams
 

@@ -166,3 +166,38 @@ def model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="auto (default), efficientnet_lite0, or a torchvision model name")
     g.add_argument("--weights", type=Path, help="state-dict file for --model (default: torch hub cache)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+
+
+def method_option_args(p: argparse.ArgumentParser) -> None:
+    """Each search method's own options that have a flag, as the method declares them
+    (:mod:`app.search.registry`); :func:`method_options` reads them back."""
+    from app.search.registry import methods
+
+    g = p.add_argument_group("the search methods' own options")
+    for m in methods().values():
+        for o in m.options:
+            if o.flag is None:
+                continue
+            dest = f"method_option:{m.name}:{o.name}"
+            if o.kind is bool:
+                g.add_argument(o.flag, dest=dest, action="store_true", default=None, help=f"{m.name}: {o.help}")
+            else:
+                parse = number(o.low, o.high, above=o.above, name=o.flag)
+                g.add_argument(o.flag, dest=dest, type=parse, metavar=o.metavar, help=f"{m.name}: {o.help}")
+
+
+def method_options(args: argparse.Namespace, method: str) -> dict:
+    """The options of ``method`` given on the command line (:func:`method_option_args`); an
+    option of another method is an ``argparse.ArgumentTypeError`` naming its flag."""
+    from app.search.registry import methods
+
+    given = {}
+    for m in methods().values():
+        for o in m.options:
+            value = getattr(args, f"method_option:{m.name}:{o.name}", None)
+            if value is None:
+                continue
+            if m.name != method:
+                raise argparse.ArgumentTypeError(f"{o.flag} is for --method {m.name}, not {method}")
+            given[o.name] = value
+    return given

@@ -159,7 +159,7 @@ def _stopped_at(results: list, methods: list[str], posed: bool, no_pose: bool) -
 
 
 def _pose_attack(pipe, obj, pose, target, args, tiles, names, stop: threading.Event) -> dict:
-    from app.search.methods import Budget, Goal, SearchSpace
+    from app.search.space import Budget, Goal, SearchSpace
 
     space, goal = SearchSpace(pose, ["rotation"]), Goal(obj.imagenet_class, target)
     method = pipe.default_method()

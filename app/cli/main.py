@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from app.cli.args import (
+    method_option_args,
     model_args,
     number,
     parse_budget,
@@ -38,7 +39,8 @@ from app.gui.window import WindowUnavailable
 from app.render.glcontext import GLUnavailable
 from app.scene.library import DEFAULT_OBJECT, ObjectNotFound, list_objects, resolve_object
 from app.scene.mesh import MeshError
-from app.search.methods import SearchError
+from app.search.registry import methods
+from app.search.space import SearchError
 from app.vision import classifiers
 from app.vision.classifiers import REGISTRY_MODELS, ModelUnavailable
 
@@ -175,11 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scene_args(p, several=True)
     model_args(p)
-    p.add_argument(
-        "--method", choices=["cmaes", "grad", "random", "fd"],
-        help="grad: exact gradient of the re-shaded render (default on the CPU), cmaes: CMA-ES (default with "
-        "CUDA; see README Benchmarks), random: batches of 18, fd: the study's finite differences",
-    )  # fmt: skip
+    found = methods()
+    p.add_argument("--method", choices=list(found),
+                   help="; ".join(f"{name}: {m.summary}" for name, m in found.items()))  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
     p.add_argument("--budget", type=parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
@@ -191,13 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="once the goal is met, move the best pose back toward the start: the nearest pose on the "
                    "line between them that still meets it, then its three largest changes shrunk one at a time "
                    "(12-24 renders more)")  # fmt: skip
-    p.add_argument("--edge-gradients", action="store_true",
-                   help="grad: add the gradient of the outline moving (antialiasing-based; README: no gain measured on "
-                   "the library's textured objects)")  # fmt: skip
-    p.add_argument("--first-step", type=number(0.0, 1.0, above=True, name="--first-step"), metavar="FRACTION",
-                   help="grad: each climb's first step along the gradient, as a fraction of the unit cube "
-                   "(default 0.5 untargeted, 0.2 targeted); shorter steps find fooling poses nearer the start, "
-                   "more slowly")  # fmt: skip
+    method_option_args(p)
     p.add_argument(
         "--out", type=writable_folder, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV"
     )

@@ -8,19 +8,19 @@ import argparse
 import sys
 import threading
 
-from app.cli.args import parse_groups
+from app.cli.args import method_options, parse_groups
 from app.cli.common import ctrl_c_interrupts, ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
 from app.core.files import csv_bytes, png_bytes, write_new
 from app.core.params import PoseDocument, describe_change
 from app.scene.library import object_names
-from app.search.methods import SearchError
+from app.search.space import SearchError
 from app.vision import classifiers
 from app.vision.streams import default_streams
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     from app.pipeline.pipeline import Pipeline
-    from app.search.methods import Budget
+    from app.search.space import Budget
 
     many = args.object is not None and (args.object == "all" or "," in args.object)
     if many and args.pose:
@@ -45,12 +45,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     clf.freeze()  # as the window's model: faster, and every search runs the same (frozen) model
     pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
     args.method = args.method or pipe.default_method()
-    for flag, given in (("--edge-gradients", args.edge_gradients), ("--first-step", args.first_step is not None)):
-        if given and args.method != "grad":
-            raise SearchError(f"{flag} is for --method grad, not {args.method}")
+    try:
+        options = method_options(args, args.method)
+    except argparse.ArgumentTypeError as e:
+        raise SearchError(str(e)) from None
     rows = []
     for obj, pose, settings, _doc in scenes:
-        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget))
+        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options))
         if rows[-1]["stopped"]:
             break
     if many:
@@ -60,14 +61,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0 if all(r["success"] for r in rows) else 1
 
 
-def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> dict:
+def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options) -> dict:
     """One object's search for ``run.py optimize``: progress bar, files, a line of result;
     returns the row of the summary."""
     from tqdm import tqdm
 
     from app.core.files import claim_stem
     from app.core.imagenet import class_names
-    from app.search.methods import Goal, SearchSpace
+    from app.search.space import Goal, SearchSpace
     from app.vision.predictions import prediction_record
 
     clf = pipe.classifier
@@ -87,8 +88,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget) -> di
     stop = threading.Event()
     with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
         result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
-                             stop_on_success=args.until_fooled, edges=args.edge_gradients,
-                             grad_step=args.first_step, nearest=args.nearest)  # fmt: skip
+                             stop_on_success=args.until_fooled, nearest=args.nearest, **options)  # fmt: skip
     bar.close()
     image = pipe.render(result.best)
     probs = pipe.probabilities([result.best])[0].float().cpu().numpy()

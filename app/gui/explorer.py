@@ -38,7 +38,8 @@ from app.gui.optimize_run import OptimizeRun
 from app.render.renderer import MAX_SIZE, OffscreenTarget, Renderer, RenderSettings, is_software, resolve_quality
 from app.scene.library import MESH_SUFFIXES, LibraryObject, resolve_object
 from app.scene.mesh import Mesh
-from app.search.methods import Budget, Goal, default_method
+from app.search.registry import default_method
+from app.search.space import Budget, Goal
 from app.vision.classifiers import Classifier, load_classifier
 from app.vision.predictions import classify_image
 

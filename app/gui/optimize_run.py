@@ -18,8 +18,9 @@ from app.core.params import Pose
 from app.render.renderer import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
-from app.search.methods import Budget, Goal, Progress, SearchResult, SearchSpace
 from app.search.recording import check_format, record_run
+from app.search.result import Progress, SearchResult
+from app.search.space import Budget, Goal, SearchSpace
 from app.vision.classifiers import Classifier
 
 
@@ -46,9 +47,9 @@ class OptimizeRun(BackgroundRun):
         first_step: float | None = None,
     ):
         """``mesh``: ``obj`` as the window loaded it (the run does not read it again);
-        ``station``: where it runs; ``nearest``: see :func:`app.search.methods.search`; for the
+        ``station``: where it runs; ``nearest``: see :func:`app.search.run.search`; for the
         ``grad`` method, ``edges`` and ``first_step``: :meth:`app.pipeline.pipeline.Pipeline.search`
-        ``edges`` and :func:`app.search.methods.search` ``grad_step`` (None: its default)."""
+        ``edges`` and :func:`app.search.run.search` ``grad_step`` (None: its default)."""
         self.start = start
         self.object = obj.name
         self.record = record  # a folder: the recording goes there under a new name
@@ -65,7 +66,7 @@ class OptimizeRun(BackgroundRun):
         self.result: SearchResult | None = None
         options = {"seed": seed, "stop_on_success": stop_on_success, "nearest": nearest}
         if method == "grad":
-            options |= {"edges": edges, "grad_step": first_step}
+            options |= {"edges": edges, "first_step": first_step}
         self._start(self._run, (station, classifier, obj, mesh, settings, budget, options), "optimize", station)
 
     def _run(self, station, classifier, obj, mesh, settings, budget, options) -> None:

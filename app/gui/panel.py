@@ -15,7 +15,7 @@ from app.gui.panel_colours import AMBER, BLUE, GREEN, GREY, RED
 from app.gui.panel_lenses import draw_attacks, draw_evolve, draw_fragility
 from app.gui.panel_widgets import combo, wrapped
 from app.scene.library import list_objects
-from app.search.methods import TARGETED_FIRST_STEP, UNTARGETED_FIRST_STEP
+from app.search.methods.grad import TARGETED_FIRST_STEP, UNTARGETED_FIRST_STEP
 from app.vision import classifiers
 from app.vision.classifiers import REGISTRY_MODELS
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.search.methods import Goal
+from app.search.space import Goal
 from app.vision.classifiers import Classifier, Prediction
 from app.vision.predictions import classify_image, rank_of, top_k
 

@@ -17,7 +17,10 @@ from app.render.glcontext import create_headless_context
 from app.render.renderer import OffscreenTarget, Renderer, RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
-from app.search.methods import Budget, Goal, SearchResult, SearchSpace, default_method, search
+from app.search.registry import default_method, get_method
+from app.search.result import SearchResult
+from app.search.run import search
+from app.search.space import Budget, Goal, SearchSpace
 from app.vision.classifiers import CPU_CHUNK, Classifier, Prediction
 from app.vision.streams import StreamPool
 
@@ -137,15 +140,14 @@ class Pipeline:
         return torch.cat([f.result() for f in out])
 
     def default_method(self) -> str:
-        """The search method for this classifier's device and this GL (:func:`app.search.methods.default_method`)."""
+        """The search method for this classifier's device and this GL (:func:`app.search.registry.default_method`)."""
         return default_method(self.classifier.device, self.ctx.version_code)
 
-    def search(
-        self, method: str, space: SearchSpace, goal: Goal, budget: Budget, edges: bool = False, **options
-    ) -> SearchResult:
-        """:func:`app.search.methods.search` over this pipeline's renders; ``grad`` gets the object's
-        gradient (with edge gradients if ``edges``), made before the search's clock starts."""
-        gradient = self.gradient(edges) if method == "grad" else None
+    def search(self, method: str, space: SearchSpace, goal: Goal, budget: Budget, **options) -> SearchResult:
+        """:func:`app.search.run.search` over this pipeline's renders.  A method that needs the
+        gradient gets the object's (with edge gradients if its option ``edges`` is set), made
+        before the search's clock starts."""
+        gradient = self.gradient(bool(options.get("edges"))) if get_method(method).needs_gradient else None
         return search(method, self.probabilities, space, goal, budget, gradient=gradient, **options)
 
     def release(self) -> None:

@@ -25,7 +25,7 @@ from app.core.files import new_file, write_new
 from app.core.glide import Glide
 from app.core.imagenet import class_names
 from app.core.params import NAMES, Pose, largest_change
-from app.search.methods import SearchResult
+from app.search.result import SearchResult
 
 FORMATS = (".gif", ".mp4")
 FPS = 8.0
