@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
+from bench_pipeline import timed  # this folder is on sys.path when a script here runs
 
-import torch  # noqa: E402
-from bench_pipeline import timed  # noqa: E402  (this folder is on sys.path when a script here runs)
-
-from app.pipeline.gradient import deterministic_kernels  # noqa: E402
-from app.pipeline.pipeline import Pipeline  # noqa: E402
-from app.scene.library import list_objects, resolve_object  # noqa: E402
-from app.search.space import Goal, SearchSpace  # noqa: E402
-from app.vision.classifiers import load_classifier  # noqa: E402
+from app.pipeline.gradient import deterministic_kernels
+from app.pipeline.pipeline import Pipeline
+from app.scene.library import list_objects, resolve_object
+from app.search.space import Goal, SearchSpace
+from app.vision.classifiers import load_classifier
 
 
 def time_object(pipe: Pipeline, obj, repeats: int) -> dict[str, float]:

@@ -10,21 +10,17 @@ and evolution (pictures per second: plain CPPN images and skins rendered on the 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from app.lenses.attacks import attack  # noqa: E402
-from app.lenses.evolve import EvolveState, evolve, image_evaluator, object_evaluator  # noqa: E402
-from app.lenses.fragility import fragility  # noqa: E402
-from app.pipeline.pipeline import Pipeline  # noqa: E402
-from app.render.renderer import OffscreenTarget  # noqa: E402
-from app.scene.library import resolve_object  # noqa: E402
-from app.vision.classifiers import load_classifier  # noqa: E402
+from app.lenses.attacks import attack
+from app.lenses.evolve import EvolveState, evolve, image_evaluator, object_evaluator
+from app.lenses.fragility import fragility
+from app.pipeline.pipeline import Pipeline
+from app.render.targets import OffscreenTarget
+from app.scene.library import resolve_object
+from app.vision.classifiers import load_classifier
 
 
 def main() -> None:

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from app.core.params import Pose  # noqa: E402
-from app.pipeline.pipeline import Pipeline  # noqa: E402
-from app.render.glcontext import create_headless_context, describe  # noqa: E402
-from app.render.renderer import OffscreenTarget, Renderer, RenderSettings  # noqa: E402
-from app.scene.library import resolve_object  # noqa: E402
-from app.vision.classifiers import Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
+from app.core.params import Pose
+from app.pipeline.pipeline import Pipeline
+from app.render.glcontext import create_headless_context, describe
+from app.render.renderer import Renderer
+from app.render.settings import RenderSettings
+from app.render.targets import OffscreenTarget
+from app.scene.library import resolve_object
+from app.vision.classifiers import Classifier, build_architecture, load_classifier, model_spec
 
 
 def timed(fn, n: int, warmup: int = 3) -> float:

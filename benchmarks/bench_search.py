@@ -29,18 +29,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.core.imagenet import class_names, resolve_class  # noqa: E402
-from app.core.params import largest_change  # noqa: E402
-from app.pipeline.pipeline import Pipeline  # noqa: E402
-from app.scene.library import list_objects, resolve_object  # noqa: E402
-from app.search.registry import method_names  # noqa: E402
-from app.search.space import Budget, Goal, SearchSpace  # noqa: E402
-from app.vision.classifiers import load_classifier  # noqa: E402
-from app.vision.streams import default_streams  # noqa: E402
+from app.core.imagenet import class_names, resolve_class
+from app.core.params import largest_change
+from app.pipeline.pipeline import Pipeline
+from app.scene.library import list_objects, resolve_object
+from app.search.registry import method_names
+from app.search.space import Budget, Goal, SearchSpace
+from app.vision.classifiers import load_classifier
+from app.vision.streams import default_streams
 
 
 def run(pipe, method, space, goal, seconds, seed, nearest=False) -> tuple[float | None, float]:

@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from app.core.params import Pose  # noqa: E402
-from app.render.frames import FrameReader, render_batch  # noqa: E402
-from app.render.glcontext import create_headless_context, describe  # noqa: E402
-from app.render.renderer import OffscreenTarget, Renderer  # noqa: E402
-from app.scene.library import resolve_object  # noqa: E402
-from app.sweep.sweep import SweepPlan, run_sweep  # noqa: E402
-from app.vision.classifiers import REGISTRY_MODELS, Classifier, build_architecture, load_classifier, model_spec  # noqa: E402
-from app.vision.streams import StreamPool, default_streams  # noqa: E402
+from app.core.params import Pose
+from app.render.frames import FrameReader, render_batch
+from app.render.glcontext import create_headless_context, describe
+from app.render.renderer import Renderer
+from app.render.targets import OffscreenTarget
+from app.scene.library import resolve_object
+from app.sweep.sweep import SweepPlan, run_sweep
+from app.vision.classifiers import REGISTRY_MODELS, Classifier, build_architecture, load_classifier, model_spec
+from app.vision.streams import StreamPool, default_streams
 
 
 def classifier_for(name: str, device: str) -> Classifier:

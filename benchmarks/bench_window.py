@@ -2,9 +2,10 @@
 
     python benchmarks/bench_window.py [--objects teddy_bear,hen] [--seconds 20] [--size 1024x768]
 
-For each object the real app runs on a fresh Xvfb display (or on $DISPLAY with
---use-display) in its benchmark mode: the object turns 1.5 degrees every frame, so
-every frame is new and live prediction never rests.  Printed per object:
+For each object the real window runs on a fresh Xvfb display (or on $DISPLAY with
+--use-display), in a child of this script (``--child``) that drives it through the
+window's frame hooks: the object turns 1.5 degrees every frame, so every frame is new
+and live prediction never rests.  Printed per object:
 
 * frame interval p50/p95 (goal: p95 <= 33 ms), time spent in on_draw
 * prediction latency p50 (render start of the model-input frame -> answer shown)
@@ -15,6 +16,7 @@ every frame is new and live prediction never rests.  Printed per object:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -24,7 +26,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
@@ -32,8 +33,7 @@ def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
     from bench_pipeline import timed  # this folder is on sys.path when a script here runs
 
     from app.pipeline.pipeline import Pipeline
-    from app.vision.classifiers import load_classifier
-    from app.vision.predictions import classify_image
+    from app.vision.classifiers import classify_image, load_classifier
 
     torch.set_num_threads(threads)
     clf = load_classifier(model)
@@ -61,14 +61,62 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
         return proc, f":{f.readline().strip()}"
 
 
+def child(name: str, model: str, size: str, seconds: float, out: Path) -> int:
+    """The window on ``name``, spun and timed for ``seconds`` once the classifier is warm; the report to ``out``."""
+    import torch
+
+    from app.gui.launch import open_window
+    from app.render.settings import RenderSettings
+    from app.scene.library import resolve_object
+    from app.vision.classifiers import load_classifier
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # the app's default
+    obj, clf = resolve_object(name), load_classifier(model)
+    w, h = (int(v) for v in size.split("x"))
+    bench: dict = {"frames": [], "draw": [], "start": None}
+
+    def frame(window, now: float) -> None:
+        ex = window.explorer
+        if bench["start"] is None:
+            if ex.result is None or not ex.classifier.freeze_tried:  # wait until the classifier is warm
+                return
+            bench["start"] = now
+            ex.stats.reset()
+        ex.state.set_param("yaw", ex.state.pose.yaw + 1.5)
+        if now - bench["start"] >= seconds:
+            report = ex.stats.summary()
+            report.update(
+                window=[window.window.width, window.window.height],
+                draw_ms=[round(d * 1000, 3) for d in bench["draw"]],
+                interval_ms=[round((b - a) * 1000, 3) for a, b in itertools.pairwise(bench["frames"])],
+                model=ex.classifier.name,
+                gl=window.ctx.info.get("GL_RENDERER"),
+            )
+            out.write_text(json.dumps(report))
+            window.shutdown()
+
+    def drawn(start: float, took: float) -> None:
+        if bench["start"] is not None:
+            bench["frames"].append(start)
+            bench["draw"].append(took)
+
+    with tempfile.TemporaryDirectory() as captures:
+        return open_window(clf, obj, obj.canonical_pose, RenderSettings(), captures_dir=Path(captures), size=(w, h),
+                           frame_hook=frame, drawn_hook=drawn)  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", metavar="OBJECT", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--objects", default="teddy_bear,hen,sports_car")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--size", default="1024x768")
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--use-display", action="store_true", help="use $DISPLAY instead of a new Xvfb")
     args = ap.parse_args()
+    if args.child:
+        return child(args.child, args.model, args.size, args.seconds, args.out)
     threads = max(1, (os.cpu_count() or 2) - 1)  # the app's default
     base = classifier_only_ms(args.model, threads)
     print(f"classifier-only ({args.model}, frozen, {threads} thread(s)): {base:.1f} ms median")
@@ -80,8 +128,8 @@ def main() -> int:
         for name in args.objects.split(","):
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "bench.json"
-                cmd = [sys.executable, "run.py", "--object", name, "--model", args.model, "--size", args.size,
-                       "--captures", tmp, "--benchmark", str(args.seconds), "--benchmark-out", str(out)]  # fmt: skip
+                cmd = [sys.executable, __file__, "--child", name, "--model", args.model, "--size", args.size,
+                       "--seconds", str(args.seconds), "--out", str(out)]  # fmt: skip
                 subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=args.seconds + 300)
                 r = json.loads(out.read_text())
             intervals = sorted(r["interval_ms"])

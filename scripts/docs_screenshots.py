@@ -4,19 +4,19 @@
         fragility,evolve]
         [--out docs]
 
-Each picture is the real explorer (:class:`app.gui.explorer.Explorer`, what the window draws:
-the 3D view and the panel) drawn into an offscreen framebuffer of the window's default
-size, 1024x768, and driven through the actions its keys and buttons call.  The model is
-chosen as ``run.py`` chooses it (Inception-v3, which falls back to the bundled
-EfficientNet-Lite0 with its notice where the weights are missing).  The atlas, the pose
-search and the lenses run for real, so this takes a few minutes.  Pictures that are
-already there are replaced: they are the docs, not captures.
+Each picture is the real explorer (:class:`app.gui.explorer.Explorer` drawn by
+:class:`app.gui.screen.Screen`, what the window draws: the 3D view and the panel) drawn
+into an offscreen framebuffer of the window's default size, 1024x768, and driven through
+the actions its keys and buttons call.  The model is chosen as ``run.py`` chooses it
+(Inception-v3, which falls back to the bundled EfficientNet-Lite0 with its notice where
+the weights are missing).  The atlas, the pose search and the lenses run for real, so
+this takes a few minutes.  Pictures that are already there are replaced: they are the
+docs, not captures.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from app.gui.explorer import Explorer
+from app.gui.screen import Screen
+from app.gui.window import COMPUTING_INPUT_INTERVAL
+from app.render.glcontext import create_headless_context
+from app.scene.library import resolve_object
+from app.vision.classifiers import load_classifier
 
-from app.gui.explorer import Explorer  # noqa: E402
-from app.gui.window import COMPUTING_INPUT_INTERVAL  # noqa: E402
-from app.render.glcontext import create_headless_context  # noqa: E402
-from app.scene.library import resolve_object  # noqa: E402
-from app.vision.classifiers import load_classifier  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SIZE = (1024, 768)  # the window's default size
 SHOTS = ("correct", "help", "fooled", "atlas", "optimize", "attack", "fragility", "evolve")
@@ -47,13 +47,14 @@ class Stage:
             color_attachments=[ctx.texture(SIZE, 4)], depth_attachment=ctx.depth_renderbuffer(SIZE)
         )
         self.ex = Explorer(ctx, classifier, resolve_object(obj), captures_dir=captures)
+        self.screen = Screen(self.ex)
 
     def until(self, condition: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
         end = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > end:
                 raise SystemExit(f"timed out waiting for {what}")
-            self.ex.draw(self.fbo, SIZE)
+            self.screen.draw(self.fbo, SIZE)
             time.sleep(COMPUTING_INPUT_INTERVAL if self.ex.computing else 0.02)  # as the window paces its frames
 
     def predicted(self) -> None:
@@ -69,13 +70,14 @@ class Stage:
 
     def save(self, path: Path) -> None:
         for _ in range(3):  # the panel settles (scrolling, sizes) over a few frames
-            self.ex.draw(self.fbo, SIZE)
+            self.screen.draw(self.fbo, SIZE)
         pixels = np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(SIZE[1], SIZE[0], 3)[::-1]
         Image.fromarray(pixels).save(path)
         print(f"wrote {path}")
 
     def close(self) -> None:
         self.ex.close(timeout=60)
+        self.screen.release()
         self.fbo.release()
 
 
@@ -112,23 +114,23 @@ def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
         if "fooled" in wanted:
             stage.settle()
             ex.act("optimize")
-            stage.until(lambda: not ex.optimizing and ex.captures, "the pose search and its capture")
+            stage.until(lambda: not ex.jobs.optimize.active and ex.captures.taken, "the pose search and its capture")
             stage.predicted()
             stage.save(out / "window-fooled.png")
-            ex.revert_optimize()
-            stage.until(lambda: ex.pose == ex.optimize_start, "the glide back")
+            ex.jobs.optimize.revert()
+            stage.until(lambda: ex.state.pose == ex.jobs.optimize.start, "the glide back")
             stage.predicted()
         if "atlas" in wanted:
-            ex.atlas_resolution = "medium"
+            ex.jobs.atlas.resolution = "medium"
             ex.act("atlas")
-            stage.until(lambda: not ex.mapping, "the atlas")
+            stage.until(lambda: not ex.jobs.atlas.running, "the atlas")
             stage.predicted()
             stage.save(out / "window-atlas.png")
         if "evolve" in wanted:
             ex.act("evolve")
-            stage.until(lambda: ex.lenses.evolution.state.generation >= 15, "15 generations")
+            stage.until(lambda: ex.jobs.evolve.run.state.generation >= 15, "15 generations")
             ex.act("evolve")  # stop
-            stage.until(lambda: not ex.lenses.evolving, "the evolution to stop")
+            stage.until(lambda: not ex.jobs.evolve.running, "the evolution to stop")
             stage.save(out / "window-evolve.png")
     finally:
         stage.close()
@@ -137,29 +139,29 @@ def teddy(stage: Stage, wanted: set[str], out: Path) -> None:
 def hen(stage: Stage, wanted: set[str], out: Path) -> None:
     """The hen: a pose search (recorded as a GIF), back to the start, a PGD attack beside
     the search's best, then crops."""
-    ex, lenses = stage.ex, stage.ex.lenses
+    ex, attack, fragility = stage.ex, stage.ex.jobs.attack, stage.ex.jobs.fragility
     try:
         stage.predicted()
         stage.settle()
-        ex.optimize_options.record = "gif"
+        ex.jobs.optimize.options.record = "gif"
         ex.act("optimize")
-        stage.until(lambda: not ex.optimizing and ex.captures, "the pose search and its capture")
+        stage.until(lambda: not ex.jobs.optimize.active and ex.captures.taken, "the pose search and its capture")
         stage.predicted()
         if "optimize" in wanted:
             stage.save(out / "window-optimize.png")
-        ex.revert_optimize()
+        ex.jobs.optimize.revert()
         stage.predicted()
-        lenses.attack_method, lenses.attack_eps = "pgd", 2.0
+        attack.method, attack.eps = "pgd", 2.0
         ex.act("attack")
-        stage.until(lambda: lenses.attack is not None and not lenses.attacking, "the attack")
+        stage.until(lambda: attack.result is not None and not attack.attacking, "the attack")
         stage.predicted()  # the attack held the classifier: the label may still be an older pose's
-        ex.panel.section_seen.pop("attack")  # scroll the section to the top again (the lines above changed)
+        stage.screen.panel.section_seen.pop("attack")  # scroll the section to the top again (the lines above changed)
         if "attack" in wanted:
             stage.save(out / "window-attack.png")
         if "fragility" in wanted:
-            lenses.fragility_size, lenses.fragility_grid = 0.5, "coarse"
+            fragility.size, fragility.grid = 0.5, "coarse"
             ex.act("fragility")
-            stage.until(lambda: lenses.fragility is not None and not lenses.mapping_fragility, "the crops")
+            stage.until(lambda: fragility.run is not None and not fragility.running, "the crops")
             stage.save(out / "window-fragility.png")
     finally:
         stage.close()

@@ -12,17 +12,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from app.core.imagenet import class_names
+from app.core.params import Pose
+from app.pipeline.pipeline import Pipeline
+from app.scene.library import MANIFEST, MODELS_DIR, list_objects
+from app.vision.classifiers import load_classifier
 
-from app.core.imagenet import class_names  # noqa: E402
-from app.core.params import Pose  # noqa: E402
-from app.pipeline.pipeline import Pipeline  # noqa: E402
-from app.scene.library import MANIFEST, MODELS_DIR, list_objects  # noqa: E402
-from app.vision.classifiers import load_classifier  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 YAWS = range(-180, 180, 30)
 PITCHES = (-15, 0, 15, 30)

@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from app.core.params import Pose
 
-from app.core.params import Pose  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGE = "Debian package sweethome3d-furniture 1.8-1"
 LICENSES = {

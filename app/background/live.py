@@ -21,8 +21,8 @@ import numpy as np
 
 from app.core.params import Pose
 from app.core.threads import lower_priority
-from app.vision.classifiers import Classifier
-from app.vision.predictions import Prediction, classify_image, rank_of, top_k
+from app.vision.classifiers import Classifier, classify_image
+from app.vision.predictions import Prediction, rank_of, top_k
 
 
 @dataclass
@@ -99,6 +99,11 @@ class LiveClassifier:
 
     def latest(self) -> LiveResult | None:
         return self._latest
+
+    @property
+    def closing(self) -> bool:
+        """:meth:`close` has been called."""
+        return self._stopping
 
     def poll(self) -> int:
         """Call the ``done`` callbacks of finished jobs (on the calling thread); returns how many."""

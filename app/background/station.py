@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from app.core.threads import lower_priority
 from app.render.glcontext import create_headless_context
-from app.render.renderer import RenderSettings
+from app.render.settings import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
 from app.search.cma import import_cma

@@ -28,7 +28,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def window_size(text: str) -> tuple[int, int]:
     """A window's ``WxH`` (or ``N``): each side 1..MAX_SIZE pixels."""
-    from app.render.renderer import MAX_SIZE
+    from app.render.targets import MAX_SIZE
 
     w, h = parse_size(text)
     if not (1 <= w <= MAX_SIZE and 1 <= h <= MAX_SIZE):

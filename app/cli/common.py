@@ -12,9 +12,31 @@ import threading
 from collections.abc import Iterator
 
 from app.core.params import Pose, PoseDocument, PoseError, load_pose_file
-from app.render.renderer import RenderSettings
+from app.render.settings import RenderSettings
 from app.scene.library import DEFAULT_OBJECT, LibraryObject, resolve_object
 from app.scene.mesh import check_image_file
+
+EPILOG = """\
+examples:
+  python run.py                      # the interactive window (same as: python run.py window)
+  python run.py --object hen --model resnet50
+  python run.py demo
+  python run.py render --object teddy_bear --out teddy.png
+  python run.py render --object models/hen/chicken.obj --pose pose.json --size 1024x768 --out big.png
+  python run.py classify --object sports_car --pose pose.json --model resnet50
+  python run.py classify --image photo.jpg
+  python run.py optimize --object teddy_bear --target parachute --budget 10s --record gif --out runs
+  python run.py optimize --object all --budget 5s --out runs  # every library object, then a summary table
+  python run.py objects
+  python run.py models
+
+Pose files are JSON: {"format": "strike-a-pose/pose", "version": 1, "object": "...",
+"pose": {"yaw": 30, ...}}; parameters left out take their defaults (run.py params lists them).
+Without --pose an object is shown in its canonical (correctly classified) pose.
+Models: 'auto' is inception_v3 when its weights are in the torch hub cache (or
+downloadable, or given with --weights), else the bundled efficientnet_lite0 (offline).
+Set STRIKE_OFFLINE=1 to skip download attempts.
+"""
 
 
 def notice(msg: str) -> None:

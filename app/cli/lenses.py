@@ -44,8 +44,7 @@ end, gallery.png and elites/CLASS.png for the best entries.
 """
 
 
-def add_parsers(sub) -> None:
-    """The parsers of attack, fragility and evolve."""
+def register(sub) -> None:
     p = sub.add_parser("attack", help="pixel attacks (FGSM, PGD, DeepFool) next to a pose attack of the same view",
                        epilog=ATTACK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     scene_args(p)
@@ -67,6 +66,7 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--no-pose", action="store_true", help="leave out the pose attack")
     p.add_argument("--out", type=writable_folder, required=True, help="folder for the sheet, JSON and images")
+    p.set_defaults(run=cmd_attack)
 
     p = sub.add_parser("fragility", help="fragile-recognition maps: classify every crop of the view on a grid",
                        epilog=FRAGILITY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -79,6 +79,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--criterion", choices=["top1", "top5"], default="top1", help="what counts as correct")
     p.add_argument("--batch", type=whole(1, 1024), default=32, help="crops classified together (default 32)")
     p.add_argument("--out", type=writable_folder, required=True, help="folder for the JSON and the plots")
+    p.set_defaults(run=cmd_fragility)
 
     p = sub.add_parser("evolve", help="evolve CPPN fooling images / object textures with MAP-Elites (resumable)",
                        epilog=EVOLVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -92,6 +93,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--gallery", type=whole(1, 1000), default=24, help="elites shown in gallery.png (default 24)")
     p.add_argument("--resume", action="store_true", help="go on with the archive in --out")
     p.add_argument("--out", type=writable_folder, required=True, help="folder for archive.json and the gallery")
+    p.set_defaults(run=cmd_evolve)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
@@ -182,7 +184,8 @@ def cmd_fragility(args: argparse.Namespace) -> int:
 
     from app.lenses.fragility import CROPS_PER_POSITION, FragilityError, crops_for, fragility
     from app.render.glcontext import create_headless_context
-    from app.render.renderer import OffscreenTarget, Renderer
+    from app.render.renderer import Renderer
+    from app.render.targets import OffscreenTarget
     from app.vision import classifiers
 
     width, height = args.size
@@ -256,41 +259,16 @@ def _evolve(args: argparse.Namespace, path: Path, target: int | None) -> int:
     from tqdm import tqdm
 
     from app.core.imagenet import class_names
-    from app.lenses.evolve import EvolveError, EvolveState, evolve, image_evaluator, object_evaluator
+    from app.lenses.evolve import EvolveError, evolve
     from app.lenses.gallery import write_gallery
     from app.vision import classifiers
 
-    if args.resume:
-        state = EvolveState.load(path)
-        clash = [f"--{k} {v}" for k, v, have in (("kind", args.kind, state.kind), ("target", target, state.target),
-                 ("object", args.object, state.object)) if v is not None and v != have]  # fmt: skip
-        if clash:
-            raise EvolveError(f"{path} was made with other settings than {', '.join(clash)}")
-    else:
-        if path.exists():
-            raise EvolveError(f"{path} exists: pass --resume to go on with it, or choose another --out")
-        kind = args.kind or ("object" if args.object else "image")
-        obj, pose, _settings, doc = scene(args) if kind == "object" else (None, None, None, None)
-        model = classifiers.resolve_name(model_name(args, doc), args.weights)
-        state = EvolveState(kind, model, target, args.seed, object=obj.name if obj else None,
-                            pose=pose.to_dict() if pose else None)  # fmt: skip
+    state = _evolve_state(args, path, target)
     clf = classifiers.load_classifier(state.model, args.weights, args.device, notify=notice)
     clf.freeze()
     if clf.name != state.model:
         raise EvolveError(f"the archive was made with {state.model}, which is not available here ({clf.name} is)")
-    pipe = None
-    if state.kind == "object":
-        from app.core.params import Pose
-        from app.pipeline.pipeline import Pipeline
-        from app.scene.library import resolve_object
-
-        args.object = state.object
-        _obj, _pose, settings, _doc = scene(args)
-        pipe = Pipeline(clf, settings=settings, batch=args.batch)
-        pipe.set_object(resolve_object(state.object))
-        evaluate = object_evaluator(clf, pipe.renderer, pipe.reader, Pose(state.pose), settings)
-    else:
-        evaluate = image_evaluator(clf)
+    pipe, evaluate = _evaluator(args, state, clf)
     names = class_names()
     bar = tqdm(total=args.generations, desc=f"evolve {state.kind} ({clf.name})", unit="gen", file=sys.stderr)
 
@@ -322,4 +300,38 @@ def _evolve(args: argparse.Namespace, path: Path, target: int | None) -> int:
     return 130 if stop.is_set() else 0
 
 
-COMMANDS = {"attack": cmd_attack, "fragility": cmd_fragility, "evolve": cmd_evolve}
+def _evolve_state(args: argparse.Namespace, path: Path, target: int | None):
+    """The archive to go on with (``--resume``; its settings must match those given) or a new one."""
+    from app.lenses.evolve import EvolveError, EvolveState
+    from app.vision import classifiers
+
+    if args.resume:
+        state = EvolveState.load(path)
+        clash = [f"--{k} {v}" for k, v, have in (("kind", args.kind, state.kind), ("target", target, state.target),
+                 ("object", args.object, state.object)) if v is not None and v != have]  # fmt: skip
+        if clash:
+            raise EvolveError(f"{path} was made with other settings than {', '.join(clash)}")
+        return state
+    if path.exists():
+        raise EvolveError(f"{path} exists: pass --resume to go on with it, or choose another --out")
+    kind = args.kind or ("object" if args.object else "image")
+    obj, pose, _settings, doc = scene(args) if kind == "object" else (None, None, None, None)
+    model = classifiers.resolve_name(model_name(args, doc), args.weights)
+    return EvolveState(kind, model, target, args.seed, object=obj.name if obj else None,
+                       pose=pose.to_dict() if pose else None)  # fmt: skip
+
+
+def _evaluator(args: argparse.Namespace, state, clf):
+    """(the pipeline skins are rendered with, or None for plain images; the evaluator of genomes)."""
+    from app.core.params import Pose
+    from app.lenses.evolve import image_evaluator, object_evaluator
+    from app.pipeline.pipeline import Pipeline
+    from app.scene.library import resolve_object
+
+    if state.kind != "object":
+        return None, image_evaluator(clf)
+    args.object = state.object
+    _obj, _pose, settings, _doc = scene(args)
+    pipe = Pipeline(clf, settings=settings, batch=args.batch)
+    pipe.set_object(resolve_object(state.object))
+    return pipe, object_evaluator(clf, pipe.renderer, pipe.reader, Pose(state.pose), settings)

@@ -8,14 +8,72 @@ import argparse
 import sys
 import threading
 
-from app.cli.args import method_options, parse_groups
-from app.cli.common import ctrl_c_interrupts, ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
+from app.cli.args import (
+    method_option_args,
+    method_options,
+    model_args,
+    parse_budget,
+    parse_groups,
+    positive,
+    scene_args,
+    seed_arg,
+    whole,
+    writable_folder,
+)
+from app.cli.common import (
+    EPILOG,
+    ctrl_c_interrupts,
+    ctrl_c_stops,
+    model_name,
+    note_own_class,
+    notice,
+    scene,
+    target_class,
+)
 from app.core.files import csv_bytes, png_bytes, write_new
 from app.core.params import PoseDocument, describe_change
 from app.scene.library import object_names
+from app.search.registry import methods
 from app.search.space import SearchError
 from app.vision import classifiers
 from app.vision.streams import default_streams
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "optimize",
+        help="search for a pose the classifier gets wrong (or takes for --target)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scene_args(p, several=True)
+    model_args(p)
+    found = methods()
+    p.add_argument("--method", choices=list(found),
+                   help="; ".join(f"{name}: {m.summary}" for name, m in found.items()))  # fmt: skip
+    p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
+    p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
+    p.add_argument("--budget", type=parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
+    p.add_argument("--iterations", type=whole(1), help="iterations (batches) at most (default 100 unless --seconds)")
+    p.add_argument("--seconds", type=positive, help="wall-time budget in seconds")
+    seed_arg(p, "random seed (same seed, same machine: same result)")
+    p.add_argument("--until-fooled", action="store_true", help="stop at the first success")
+    p.add_argument("--nearest", action="store_true",
+                   help="once the goal is met, move the best pose back toward the start: the nearest pose on the "
+                   "line between them that still meets it, then its three largest changes shrunk one at a time "
+                   "(12-24 renders more)")  # fmt: skip
+    method_option_args(p)
+    p.add_argument(
+        "--out", type=writable_folder, required=True, help="folder for the best pose JSON, its PNG, the trajectory CSV"
+    )
+    p.add_argument(
+        "--record",
+        choices=["gif", "mp4"],
+        help="also write the run as an animation: the start, each iteration (at most 240, evenly spaced) "
+        "and the best pose, with frames turning between poses far apart, each labelled",
+    )
+
+    p.set_defaults(run=cmd_optimize)
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -64,47 +122,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options) -> dict:
     """One object's search for ``run.py optimize``: progress bar, files, a line of result;
     returns the row of the summary."""
-    from tqdm import tqdm
-
-    from app.core.files import claim_stem
-    from app.core.imagenet import class_names
     from app.search.space import Goal, SearchSpace
-    from app.vision.predictions import prediction_record
 
-    clf = pipe.classifier
     for w in pipe.set_object(obj):
         notice(f"warning: {w}")
     space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
-    what = f"target {class_names()[target]}" if target is not None else "any wrong class"
     note_own_class(obj, target)
-    bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
-
-    def report(p) -> None:
-        bar.update(p.iteration - bar.n)  # the last iteration may be reported twice
-        shown = p.best_target if target is not None else p.best_true
-        outcome = "reached" if target is not None else "fooled"  # a targeted search's success is reaching it
-        bar.set_postfix({"best": f"{shown:.3f}" if shown is not None else "-", outcome: "yes" if p.success else "no"})
-
-    stop = threading.Event()
-    with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
-        result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
-                             stop_on_success=args.until_fooled, nearest=args.nearest, **options)  # fmt: skip
-    bar.close()
-    image = pipe.render(result.best)
-    probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
-    suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
-    extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, target),
-             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
-                     + (", then the nearest success to the start" if args.nearest else "")
-                     + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
-    if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
-        extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),
-                                  "change_from_start": describe_change(space.base, result.first_success)}  # fmt: skip
-    best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
-    stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
-                         lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
-    write_new(args.out / f"{stem}.png", png_bytes(image))
-    write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
+    result = _search(args, pipe, obj, space, goal, budget, options)
+    stem, extra = _write_result(args, pipe, obj, settings, space, goal, result)
     wrote = ".json, .png, -trajectory.csv"
     top = extra["prediction"]["top5"][0]
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
@@ -120,22 +145,77 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, optio
            "seconds": round(result.elapsed, 3), "iterations": result.iterations, "stopped": result.stopped,
            "change_from_start": change, "files": stem}  # fmt: skip
     if args.record:  # after the result line: a Ctrl-C while recording ends the recording only
-        from app.search.recording import frame_count, record_run
-
-        frames = frame_count(space.base, result)
-        try:
-            with (
-                ctrl_c_interrupts(),
-                tqdm(total=frames, desc="recording the run", unit="frame", file=sys.stderr) as rec_bar,
-            ):
-                record_run(pipe, space.base, result, obj.imagenet_class, target, args.out / f"{stem}.{args.record}",
-                           report=lambda done, _total: rec_bar.update(done - rec_bar.n))  # fmt: skip
-        except KeyboardInterrupt:  # as a Ctrl-C in the search: this object's files kept, the rest skipped
+        if not _record(args, pipe, obj, space, goal, result, args.out / f"{stem}.{args.record}"):
             print(f"wrote {args.out / stem}{wrote}; the recording was interrupted (Ctrl-C)")
-            return {**row, "stopped": True}
+            return {**row, "stopped": True}  # as a Ctrl-C in the search: this object's files kept, the rest skipped
         wrote += f", .{args.record}"
     print(f"wrote {args.out / stem}{wrote}")
     return row
+
+
+def _search(args, pipe, obj, space, goal, budget, options):
+    """The search with a progress bar; the first Ctrl-C stops it after its iteration."""
+    from tqdm import tqdm
+
+    from app.core.imagenet import class_names
+
+    target = goal.target
+    what = f"target {class_names()[target]}" if target is not None else "any wrong class"
+    bar = tqdm(total=budget.iterations, desc=f"{args.method} on {obj.name} ({what})", unit="it", file=sys.stderr)
+
+    def report(p) -> None:
+        bar.update(p.iteration - bar.n)  # the last iteration may be reported twice
+        shown = p.best_target if target is not None else p.best_true
+        outcome = "reached" if target is not None else "fooled"  # a targeted search's success is reaching it
+        bar.set_postfix({"best": f"{shown:.3f}" if shown is not None else "-", outcome: "yes" if p.success else "no"})
+
+    stop = threading.Event()
+    with ctrl_c_stops(stop, bar, "stopping after this iteration; the best pose so far is kept"):
+        result = pipe.search(args.method, space, goal, budget, seed=args.seed, report=report, stop=stop,
+                             stop_on_success=args.until_fooled, nearest=args.nearest, **options)  # fmt: skip
+    bar.close()
+    return result
+
+
+def _write_result(args, pipe, obj, settings, space, goal, result) -> tuple[str, dict]:
+    """The best pose's JSON (with its prediction and where the goal was first met), its PNG and
+    the trajectory CSV, under a new stem; (the stem, the JSON's extra fields)."""
+    from app.core.files import claim_stem
+    from app.vision.predictions import prediction_record
+
+    clf = pipe.classifier
+    image = pipe.render(result.best)
+    probs = pipe.probabilities([result.best])[0].float().cpu().numpy()
+    suffixes = (".json", ".png", "-trajectory.csv") + ((f".{args.record}",) if args.record else ())
+    extra = {"prediction": prediction_record(clf.name, clf.input_size, probs, obj.imagenet_class, goal.target),
+             "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
+                     + (", then the nearest success to the start" if args.nearest else "")
+                     + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
+    if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
+        extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),
+                                  "change_from_start": describe_change(space.base, result.first_success)}  # fmt: skip
+    best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
+    stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
+                         lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
+    write_new(args.out / f"{stem}.png", png_bytes(image))
+    write_new(args.out / f"{stem}-trajectory.csv", csv_bytes(result.history))
+    return stem, extra
+
+
+def _record(args, pipe, obj, space, goal, result, path) -> bool:
+    """The run as a GIF or MP4 with a progress bar; False if Ctrl-C interrupted it."""
+    from tqdm import tqdm
+
+    from app.search.recording import frame_count, record_run
+
+    frames = frame_count(space.base, result)
+    try:
+        with ctrl_c_interrupts(), tqdm(total=frames, desc="recording the run", unit="frame", file=sys.stderr) as bar:
+            record_run(pipe, space.base, result, obj.imagenet_class, goal.target, path,
+                       report=lambda done, _total: bar.update(done - bar.n))  # fmt: skip
+    except KeyboardInterrupt:
+        return False
+    return True
 
 
 def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) -> None:

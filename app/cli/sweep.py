@@ -9,13 +9,57 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.args import parse_groups
+from app.cli.args import parse_groups, seed_arg, whole, writable_folder
 from app.cli.common import notice
-from app.render.renderer import RenderSettings
+from app.render.settings import RenderSettings
 from app.scene.library import object_names, resolve_object
 from app.vision import classifiers
 from app.vision.classifiers import ModelUnavailable
 from app.vision.streams import default_streams
+
+SWEEP_EPILOG = """\
+examples:
+  python run.py sweep --object all --models efficientnet_lite0,efficientnet_lite1 --samples 1000 --out sweeps/a
+  python run.py sweep --out sweeps/a --resume                 # go on after Ctrl-C or a crash
+  python run.py sweep --out sweeps/a --resume --samples 5000  # grow a random sweep
+  python run.py sweep --object hen --grid yaw=36,pitch=18 --out sweeps/hen-grid
+  python run.py report sweeps/a
+
+Random poses are uniform over the declared ranges of --params (angles over the full circle,
+z over its range, the centre anywhere in the view); the other parameters keep each object's
+canonical pose.  Rows are appended to rows.csv batch by batch; report.md / report.html / report.json
+and plots/ are rewritten from the rows at the end (or by run.py report).
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="classify many poses of objects with several models; rows.csv + a report (resumable)",
+        epilog=SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--object", help="library object(s): NAME, NAME,NAME... or all (default: all with --resume)")
+    p.add_argument("--models", help="comma-separated classifiers (default auto; run.py models lists them)")
+    p.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH", help="state-dict file of a model")
+    p.add_argument("--samples", type=whole(1), help="random poses per object (a --resume may raise it)")
+    p.add_argument("--grid", help="a regular grid instead of random poses: NAME=STEPS,... e.g. yaw=36,pitch=18")
+    p.add_argument("--params", help="groups sampled at random (default rotation,translation: the 6D pose)")
+    seed_arg(p, "random seed (default 0): the same seed gives the same poses", default=None)
+    p.add_argument("--out", type=writable_folder, required=True, help="sweep folder (sweep.json, rows.csv, report.*)")
+    p.add_argument("--resume", action="store_true", help="go on with the sweep in --out where it stopped")
+    p.add_argument(
+        "--batch", type=whole(1, 1024), default=16, help="poses rendered and classified together (default 16)"
+    )
+    p.add_argument("--streams", type=whole(1, 16), help="batches classified at once (default 2 on the CPU, 1 on a GPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--no-texture", action="store_true", help="draw material colours only")
+    p.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.set_defaults(run=cmd_sweep)
+    p = sub.add_parser("report", help="(re)write the report of a sweep folder: fractions, transfer, heatmaps")
+    p.add_argument("folder", type=Path, help="a folder written by run.py sweep")
+    p.set_defaults(run=cmd_report)
 
 
 def _sweep_models(names: list[str], weights: dict[str, Path], device: str, strict: bool) -> list:

@@ -1,24 +1,31 @@
 """The desktop window: pyglet for the window and input, moderngl for drawing.
 
-A thin layer: it turns pyglet events into ImGui input and :class:`~app.gui.explorer.Explorer`
-calls, and asks the explorer to draw into the window's framebuffer.  It redraws at up
-to 60 Hz while something changes (input, new predictions, jobs) and a few times a second
+A thin layer: :class:`Window` turns pyglet events into ImGui input and
+:class:`~app.gui.explorer.Explorer` calls, one method per event, and has its
+:class:`~app.gui.screen.Screen` draw into the window's framebuffer.  It redraws at up to
+60 Hz while something changes (input, new predictions, jobs) and a few times a second
 otherwise, so an idle window leaves the processor to the classifier.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.gui.interaction import drag_mode
-from app.render.glcontext import REQUIRED_GL, GLUnavailable, check_version, preload_llvm_libraries
+from app.render.glcontext import (
+    REQUIRED_GL,
+    GLUnavailable,
+    WindowUnavailable,
+    check_display,
+    check_version,
+    preload_llvm_libraries,
+)
 
 TITLE = "Strike-a-Pose Explorer"
 FRAME_INTERVAL = 1 / 60
@@ -27,17 +34,11 @@ ACTIVE_AFTER_INPUT = 1.0  # seconds of full frame rate after an input event
 COMPUTING_INPUT_INTERVAL = 1 / 12  # while a search, map or lens runs, input alone redraws at most this often
 
 
-class WindowUnavailable(RuntimeError):
-    """No display to open a window on."""
-
-
 @dataclass
 class WindowOptions:
     size: tuple[int, int] = (1024, 768)
     ui_scale: float = 1.0
     screen_msaa: bool = False
-    benchmark_seconds: float | None = None  # spin the object and record frame times, then close
-    benchmark_out: Path | None = None
 
 
 def frame_due(now: float, *, changed: bool, last_input: float, last_draw: float, computing: bool) -> bool:
@@ -45,21 +46,11 @@ def frame_due(now: float, *, changed: bool, last_input: float, last_draw: float,
     an input event (ImGui's hover and press feedback), and every ``IDLE_INTERVAL`` anyway.
     While a pose search, a map or a lens is at work (``computing``), input alone draws at
     most every ``COMPUTING_INPUT_INTERVAL``: on a software rasteriser frames at 60 Hz for
-    the second after O was pressed made the search itself 3-4 times slower (0.6-0.8 s
-    against 0.2 s for the teddy bear)."""
+    the second after O was pressed made the search itself 3-4 times slower."""
     since_draw = now - last_draw
     if changed or since_draw > IDLE_INTERVAL:
         return True
     return now - last_input < ACTIVE_AFTER_INPUT and (not computing or since_draw > COMPUTING_INPUT_INTERVAL)
-
-
-def check_display() -> None:
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise WindowUnavailable(
-            "no display: the window needs an X11 or Wayland display (DISPLAY is not set). "
-            "Run it in a desktop session, under xvfb-run, or use the headless commands "
-            "(python run.py render/classify/demo)."
-        )
 
 
 def create_window(options: WindowOptions):
@@ -108,253 +99,240 @@ def create_window(options: WindowOptions):
     raise GLUnavailable(f"the display offers no OpenGL 3.3 core context ({last_error})")
 
 
-def run_window(explorer_factory, options: WindowOptions) -> int:
-    """Open the window, build the explorer with its GL context, run until closed."""
-    window = create_window(options)
-    import moderngl
-    import pyglet
-    from imgui_bundle import imgui
-    from pyglet.window import key, mouse
+class Window:
+    """An explorer in a pyglet window until it is closed (:meth:`run`).
 
-    from app.gui.explorer import SHORTCUTS
+    ``frame_hook(window, now)`` runs before each frame and ``drawn_hook(start, seconds)``
+    after each drawing (the window benchmark spins the object and times frames so)."""
 
-    try:
-        ctx = check_version(moderngl.create_context())
-    except GLUnavailable:
-        window.close()
-        raise
-    explorer = explorer_factory(ctx)
-    io = imgui.get_io()
-    state = {"last_input": time.monotonic(), "last_draw": 0.0, "drawn": None, "closing": False, "ctrl_c": False}
-    bench: dict = {"frames": [], "draw": [], "start": None}
+    def __init__(self, explorer_factory, options: WindowOptions,
+                 frame_hook: Callable[[Window, float], None] | None = None,
+                 drawn_hook: Callable[[float, float], None] | None = None):  # fmt: skip
+        self.window = create_window(options)
+        import moderngl
+        from imgui_bundle import imgui
 
-    key_actions = {getattr(key, name): (s.action, amount) for s in SHORTCUTS for name, amount in s.bindings}
-    imgui_keys = {
-        key.TAB: imgui.Key.tab, key.LEFT: imgui.Key.left_arrow, key.RIGHT: imgui.Key.right_arrow,
-        key.UP: imgui.Key.up_arrow, key.DOWN: imgui.Key.down_arrow, key.HOME: imgui.Key.home,
-        key.END: imgui.Key.end, key.DELETE: imgui.Key.delete, key.BACKSPACE: imgui.Key.backspace,
-        key.RETURN: imgui.Key.enter, key.ENTER: imgui.Key.enter, key.NUM_ENTER: imgui.Key.keypad_enter,
-        key.ESCAPE: imgui.Key.escape, key.A: imgui.Key.a, key.C: imgui.Key.c, key.V: imgui.Key.v,
-        key.X: imgui.Key.x, key.Z: imgui.Key.z, key.Y: imgui.Key.y,
-    }  # fmt: skip
+        from app.gui import keys
+        from app.gui.screen import Screen
 
-    def touched() -> None:
-        state["last_input"] = time.monotonic()
+        try:
+            self.ctx = check_version(moderngl.create_context())
+        except GLUnavailable:
+            self.window.close()
+            raise
+        self.explorer = explorer_factory(self.ctx)
+        self.screen = Screen(self.explorer, options.ui_scale)
+        self.io, self.keys = imgui.get_io(), keys
+        self.key_actions = keys.key_actions()
+        self.frame_hook, self.drawn_hook = frame_hook, drawn_hook
+        self.last_input, self.last_draw, self.drawn = time.monotonic(), 0.0, None
+        self.closing = self.ctrl_c = False
+        self.title = TITLE
+        self.window.push_handlers(self)
 
-    def modifiers(mods: int) -> None:
-        io.add_key_event(imgui.Key.mod_ctrl, bool(mods & key.MOD_CTRL))
-        io.add_key_event(imgui.Key.mod_shift, bool(mods & key.MOD_SHIFT))
-        io.add_key_event(imgui.Key.mod_alt, bool(mods & key.MOD_ALT))
+    # ------------------------------------------------------------------ input
 
-    def imgui_pos(x: float, y: float) -> tuple[float, float]:
-        return x, window.height - y
+    def _touched(self) -> None:
+        self.last_input = time.monotonic()
 
-    def over_ui(x: float, y: float) -> bool:
+    def _imgui_pos(self, x: float, y: float) -> tuple[float, float]:
+        return x, self.window.height - y
+
+    def _over_ui(self, x: float, y: float) -> bool:
         """Does a press or wheel at window pixel (x, y) belong to the panel?
 
         ImGui's ``want_capture_mouse`` describes the mouse at the last frame; when the mouse
         has moved since (events arrive between frames), the panel's recorded window
         rectangles decide, and an open popup (a combo's list) takes every click."""
-        ix, iy = imgui_pos(x, y)
-        panel = explorer.panel
+        ix, iy = self._imgui_pos(x, y)
+        panel = self.screen.panel
         if panel.hit(ix, iy) or panel.popup_open:
             return True
         fx, fy = panel.mouse_at_frame
-        return io.want_capture_mouse and abs(fx - ix) < 1 and abs(fy - iy) < 1
+        return self.io.want_capture_mouse and abs(fx - ix) < 1 and abs(fy - iy) < 1
 
-    def view() -> tuple[int, int, int, int]:
-        return explorer.view_rect(window.width, window.height)
+    def _view(self) -> tuple[int, int, int, int]:
+        return self.screen.view_rect(self.window.width, self.window.height)
 
-    @window.event
-    def on_mouse_motion(x, y, dx, dy):
-        io.add_mouse_pos_event(*imgui_pos(x, y))
-        touched()
+    def on_mouse_motion(self, x, y, dx, dy):
+        self.io.add_mouse_pos_event(*self._imgui_pos(x, y))
+        self._touched()
 
-    @window.event
-    def on_mouse_press(x, y, button, mods):
-        touched()
-        modifiers(mods)
-        io.add_mouse_pos_event(*imgui_pos(x, y))
-        if over_ui(x, y):
-            io.add_mouse_button_event({mouse.LEFT: 0, mouse.RIGHT: 1, mouse.MIDDLE: 2}.get(button, 0), True)
+    def on_mouse_press(self, x, y, button, mods):
+        import pyglet.window
+
+        self._touched()
+        self.keys.send_modifiers(self.io, mods)
+        self.io.add_mouse_pos_event(*self._imgui_pos(x, y))
+        if self._over_ui(x, y):
+            self.io.add_mouse_button_event(self.keys.MOUSE_BUTTONS.get(button, 0), True)
             return
+        key, mouse = pyglet.window.key, pyglet.window.mouse
         mode = drag_mode(
             left=button == mouse.LEFT, right=button == mouse.RIGHT, middle=button == mouse.MIDDLE,
             shift=bool(mods & key.MOD_SHIFT), ctrl=bool(mods & key.MOD_CTRL), alt=bool(mods & key.MOD_ALT),
         )  # fmt: skip
-        explorer.start_drag(mode, x, y)
+        self.explorer.start_drag(mode, x, y)
 
-    @window.event
-    def on_mouse_release(x, y, button, mods):
-        touched()
-        io.add_mouse_pos_event(*imgui_pos(x, y))
-        io.add_mouse_button_event({mouse.LEFT: 0, mouse.RIGHT: 1, mouse.MIDDLE: 2}.get(button, 0), False)
-        explorer.end_drag()
+    def on_mouse_release(self, x, y, button, mods):
+        self._touched()
+        self.io.add_mouse_pos_event(*self._imgui_pos(x, y))
+        self.io.add_mouse_button_event(self.keys.MOUSE_BUTTONS.get(button, 0), False)
+        self.explorer.end_drag()
 
-    @window.event
-    def on_mouse_drag(x, y, dx, dy, buttons, mods):
-        touched()
-        io.add_mouse_pos_event(*imgui_pos(x, y))
-        explorer.drag_to(x, y, view())
+    def on_mouse_drag(self, x, y, dx, dy, buttons, mods):
+        self._touched()
+        self.io.add_mouse_pos_event(*self._imgui_pos(x, y))
+        self.explorer.drag_to(x, y, self._view())
 
-    @window.event
-    def on_mouse_scroll(x, y, scroll_x, scroll_y):
-        touched()
-        if over_ui(x, y):
-            io.add_mouse_wheel_event(scroll_x, scroll_y)
+    def on_mouse_scroll(self, x, y, scroll_x, scroll_y):
+        self._touched()
+        if self._over_ui(x, y):
+            self.io.add_mouse_wheel_event(scroll_x, scroll_y)
         else:
-            explorer.act("zoom", scroll_y)
+            self.explorer.act("zoom", scroll_y)
 
-    @window.event
-    def on_key_press(symbol, mods):
-        touched()
-        modifiers(mods)
-        if symbol in imgui_keys:
-            io.add_key_event(imgui_keys[symbol], True)
-        if io.want_text_input:  # typing into a field: no shortcuts
+    def on_key_press(self, symbol, mods):
+        import pyglet
+
+        key = pyglet.window.key
+        self._touched()
+        self.keys.send_modifiers(self.io, mods)
+        if symbol in self.keys.IMGUI_KEYS:
+            self.io.add_key_event(self.keys.IMGUI_KEYS[symbol], True)
+        if self.io.want_text_input:  # typing into a field: no shortcuts
             return pyglet.event.EVENT_HANDLED
-        action = key_actions.get(symbol)
+        action = self.key_actions.get(symbol)
         if action is not None and not (mods & (key.MOD_CTRL | key.MOD_ALT)):
-            explorer.act(*action)
+            self.explorer.act(*action)
         return pyglet.event.EVENT_HANDLED  # also keeps pyglet's own Esc-closes handler out
 
-    @window.event
-    def on_key_release(symbol, mods):
-        modifiers(mods)
-        if symbol in imgui_keys:
-            io.add_key_event(imgui_keys[symbol], False)
+    def on_key_release(self, symbol, mods):
+        self.keys.send_modifiers(self.io, mods)
+        if symbol in self.keys.IMGUI_KEYS:
+            self.io.add_key_event(self.keys.IMGUI_KEYS[symbol], False)
 
-    @window.event
-    def on_text(text):
-        touched()
-        io.add_input_characters_utf8(text)
+    def on_text(self, text):
+        self._touched()
+        self.io.add_input_characters_utf8(text)
 
-    @window.event
-    def on_file_drop(x, y, paths):
-        touched()
-        explorer.load_dropped(list(paths))
+    def on_file_drop(self, x, y, paths):
+        self._touched()
+        self.explorer.load_dropped(list(paths))
 
-    @window.event
-    def on_resize(width, height):
-        touched()
-        return pyglet.event.EVENT_HANDLED  # the explorer sets its own viewports
+    def on_resize(self, width, height):
+        import pyglet
 
-    @window.event
-    def on_activate():
-        io.add_focus_event(True)
+        self._touched()
+        return pyglet.event.EVENT_HANDLED  # the screen sets its own viewports
 
-    @window.event
-    def on_deactivate():
-        io.add_focus_event(False)
+    def on_activate(self):
+        self.io.add_focus_event(True)
 
-    @window.event
-    def on_draw():
+    def on_deactivate(self):
+        self.io.add_focus_event(False)
+
+    # ----------------------------------------------------------------- frames
+
+    def on_draw(self):
         start = time.perf_counter()
-        fb_size = window.get_framebuffer_size()
-        explorer.draw(ctx.screen, (window.width, window.height), fb_size)
-        state["last_draw"] = time.monotonic()
-        state["drawn"] = explorer.drawn_state()
-        if bench["start"] is not None:
-            bench["frames"].append(start)
-            bench["draw"].append(time.perf_counter() - start)
+        w = self.window
+        self.screen.draw(self.ctx.screen, (w.width, w.height), w.get_framebuffer_size())
+        self.last_draw = time.monotonic()
+        self.drawn = self.screen.drawn_state()
+        if self.drawn_hook is not None:
+            self.drawn_hook(start, time.perf_counter() - start)
 
-    @window.event
-    def on_close():
-        shutdown()
+    def on_close(self):
+        import pyglet
+
+        self.shutdown()
         return pyglet.event.EVENT_HANDLED
 
-    def shutdown(draw: bool = True) -> None:
-        """Close as the window's close button does: stop the runs, write what was asked for
-        (with ``draw``, drawing the frames that needs), stop the worker, close the window."""
-        if state["closing"]:
-            return
-        state["closing"] = True
-        pyglet.clock.unschedule(tick)
-        if explorer.announce_closing() and draw:
-            window.draw(0.0)  # the message shows while the window waits for the recording
-        if explorer.wind_down() and draw:  # a stopped pose search's best pose: draw it once, for its capture
-            window.draw(0.0)
-        ended = explorer.close()
-        if not ended:
-            print("warning: the classifier worker did not stop in time", file=sys.stderr)
-        window.close()
-        pyglet.app.exit()
-
-    def tick(dt: float) -> None:
+    def _tick(self, dt: float) -> None:
         """One frame (when due); schedules the next so frames start 1/60 s apart or
         back to back when a frame takes longer (a fixed interval would round slow frames
         up to the next multiple of 1/60 s)."""
-        if state["closing"]:
+        import pyglet
+
+        if self.closing:
             return
         start = time.perf_counter()
-        frame(dt)
-        if not state["closing"]:
-            pyglet.clock.schedule_once(tick, max(0.0, FRAME_INTERVAL - (time.perf_counter() - start)))
+        self._frame(dt)
+        if not self.closing:
+            pyglet.clock.schedule_once(self._tick, max(0.0, FRAME_INTERVAL - (time.perf_counter() - start)))
 
-    def frame(dt: float) -> None:
-        if explorer.quit_requested:
-            shutdown()
+    def _frame(self, dt: float) -> None:
+        ex = self.explorer
+        if ex.quit_requested:
+            self.shutdown()
             return
         now = time.monotonic()
-        if options.benchmark_seconds is not None:
-            benchmark_step(now)
-            if state["closing"]:
+        if self.frame_hook is not None:
+            self.frame_hook(self, now)
+            if self.closing:
                 return
-        explorer.update()
-        due = options.benchmark_seconds is not None or frame_due(
-            now,
-            changed=state["drawn"] != explorer.drawn_state(),
-            last_input=state["last_input"],
-            last_draw=state["last_draw"],
-            computing=explorer.computing,
-        )
+        ex.update()
+        self._show_activity()
+        due = self.frame_hook is not None or frame_due(
+            now, changed=self.drawn != self.screen.drawn_state(), last_input=self.last_input,
+            last_draw=self.last_draw, computing=ex.computing,
+        )  # fmt: skip
         if due:
-            window.draw(dt)
+            self.window.draw(dt)
 
-    def benchmark_step(now: float) -> None:
-        if bench["start"] is None:
-            if explorer.result is None or not explorer.classifier.freeze_tried:  # wait until the classifier is warm
-                return
-            bench["start"] = now
-            explorer.stats.reset()
-        explorer.set_param("yaw", explorer.pose.yaw + 1.5)
-        if now - bench["start"] >= options.benchmark_seconds:
-            report = explorer.stats.summary()
-            report.update(
-                window=[window.width, window.height],
-                draw_ms=[round(d * 1000, 3) for d in bench["draw"]],
-                interval_ms=[
-                    round((b - a) * 1000, 3) for a, b in zip(bench["frames"][:-1], bench["frames"][1:], strict=True)
-                ],
-                model=explorer.classifier.name,
-                gl=ctx.info.get("GL_RENDERER"),
-            )
-            if options.benchmark_out:
-                options.benchmark_out.write_text(json.dumps(report))
-            else:
-                print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list) or k == "window"}))
-            shutdown()
+    def _show_activity(self) -> None:
+        """The title says what runs beside the view ("... - pose search: iteration 3"): seen
+        in the taskbar while the window is covered, and by the window tests."""
+        title = " - ".join(filter(None, (TITLE, self.explorer.jobs.activity())))
+        if title != self.title:
+            self.title = title
+            self.window.set_caption(title)
 
-    def on_ctrl_c(_signum, _frame) -> None:
+    def shutdown(self, draw: bool = True) -> None:
+        """Close as the window's close button does: stop the jobs, write what was asked for
+        (with ``draw``, drawing the frames that needs), stop the worker, close the window."""
+        import pyglet
+
+        if self.closing:
+            return
+        self.closing = True
+        pyglet.clock.unschedule(self._tick)
+        ex = self.explorer
+        if ex.announce_closing() and draw:
+            self.window.draw(0.0)  # the message shows while the window waits for the recording
+        if ex.wind_down() and draw:  # a stopped pose search's best pose: draw it once, for its capture
+            self.window.draw(0.0)
+        if not ex.close():
+            print("warning: the classifier worker did not stop in time", file=sys.stderr)
+        self.screen.release()
+        self.window.close()
+        pyglet.app.exit()
+
+    def _on_ctrl_c(self, _signum, _frame) -> None:
         """The first Ctrl-C in the terminal closes the window at its next frame, as Esc does;
         a second one interrupts at once.  Installed explicitly, so it also works where the
         app was started with SIGINT ignored (a background job of a script)."""
-        if state["ctrl_c"]:
+        if self.ctrl_c:
             raise KeyboardInterrupt
-        state["ctrl_c"] = True
-        explorer.quit_requested = True
+        self.ctrl_c = True
+        self.explorer.quit_requested = True
 
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
-    pyglet.clock.schedule_once(tick, 0.0)
-    try:
-        pyglet.app.run(None)
-    except BaseException:  # a second Ctrl-C, or a frame that failed: stop the runs and the worker, draw nothing
-        with contextlib.suppress(Exception):  # and report the original failure, not one from closing
-            shutdown(draw=False)
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if state["ctrl_c"]:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+    def run(self) -> int:
+        """Until the window is closed: 0, or 130 after Ctrl-C."""
+        import pyglet
+
+        previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
+        pyglet.clock.schedule_once(self._tick, 0.0)
+        try:
+            pyglet.app.run(None)
+        except BaseException:  # a second Ctrl-C, or a frame that failed: stop the jobs and the worker, draw nothing
+            with contextlib.suppress(Exception):  # and report the original failure, not one from closing
+                self.shutdown(draw=False)
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if self.ctrl_c:
+            print("interrupted", file=sys.stderr)
+            return 130
+        return 0

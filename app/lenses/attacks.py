@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from app.search.space import Goal
-from app.vision.classifiers import Classifier, Prediction
-from app.vision.predictions import classify_image, rank_of, top_k
+from app.vision.classifiers import Classifier, Prediction, classify_image
+from app.vision.predictions import rank_of, top_k
 
 METHODS = ("fgsm", "pgd", "deepfool")
 DEFAULT_STEPS = {"fgsm": 1, "pgd": 10, "deepfool": 50}  # the window's, and run.py attack without --steps

@@ -14,7 +14,9 @@ from app.pipeline.gradient import PoseGradient
 from app.render.diffrender import DiffRenderer
 from app.render.frames import FrameReader, render_batch
 from app.render.glcontext import create_headless_context
-from app.render.renderer import OffscreenTarget, Renderer, RenderSettings
+from app.render.renderer import Renderer
+from app.render.settings import RenderSettings
+from app.render.targets import OffscreenTarget
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
 from app.search.registry import default_method, get_method

@@ -27,7 +27,9 @@ import numpy as np
 import torch
 
 from app.core.params import INDEX, Pose
-from app.render.renderer import OffscreenTarget, Renderer, RenderSettings, VisibilityTarget
+from app.render.renderer import Renderer
+from app.render.settings import RenderSettings
+from app.render.targets import OffscreenTarget, VisibilityTarget
 from app.scene.mesh import Mesh
 
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import torch
 
 from app.core.params import Pose
-from app.render.renderer import OffscreenTarget, Renderer, RenderSettings
+from app.render.renderer import Renderer
+from app.render.settings import RenderSettings
+from app.render.targets import OffscreenTarget
 
 
 class FrameReader:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 
 import moderngl
 
@@ -13,6 +15,20 @@ INSTALL_HINT = "on Debian/Ubuntu: apt-get install -y --no-install-recommends lib
 
 class GLUnavailable(RuntimeError):
     """No usable OpenGL 3.3 context."""
+
+
+class WindowUnavailable(RuntimeError):
+    """No display to open a window on."""
+
+
+def check_display() -> None:
+    """Refuse at once, before a model loads, when there is no display for the window."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise WindowUnavailable(
+            "no display: the window needs an X11 or Wayland display (DISPLAY is not set). "
+            "Run it in a desktop session, under xvfb-run, or use the headless commands "
+            "(python run.py render/classify/demo)."
+        )
 
 
 def preload_llvm_libraries() -> None:

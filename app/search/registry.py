@@ -24,6 +24,7 @@ from app.search.space import Goal, SearchError, SearchSpace
 if TYPE_CHECKING:
     from app.search.tracker import Tracker
 
+METHODS_PACKAGE = "app.search.methods"  # every module in it is a method
 GRADIENT_GL = 400  # the gradient's visibility pass reads texture levels with textureQueryLod (OpenGL 4.0)
 Gradient = Callable[[SearchSpace, Goal, np.ndarray], Any]  # app.pipeline.gradient.PoseGradient
 
@@ -124,10 +125,9 @@ def _discover() -> None:
     with _DISCOVERED:
         if _discovered:
             return
-        from app.search import methods
-
+        methods = importlib.import_module(METHODS_PACKAGE)  # by name: the methods import this module
         for info in pkgutil.iter_modules(methods.__path__):
-            importlib.import_module(f"{methods.__name__}.{info.name}")
+            importlib.import_module(f"{METHODS_PACKAGE}.{info.name}")
         _discovered = True
 
 

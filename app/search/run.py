@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from app.search.cma import import_cma
+from app.search.pullback import pull_back
 from app.search.registry import Gradient, get_method
 from app.search.result import Progress, SearchResult
 from app.search.space import Budget, Goal, SearchError, SearchSpace
@@ -48,5 +49,5 @@ def search(
         import_cma()  # not on the budget's clock
     t = Tracker(method, space, goal, evaluate, budget, stop, report)
     m().run(t, seed, stop_on_success, gradient, **resolved)
-    t.close(nearest)
+    t.close(pull_back if nearest else None)
     return t.result()

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from app.core.params import Pose
-from app.search.pullback import pull_back
 from app.search.result import Progress, SearchResult
 from app.search.space import Budget, Goal, SearchSpace
 
@@ -116,9 +115,10 @@ class Tracker:
             or (b.seconds is not None and elapsed >= b.seconds)
         )
 
-    def close(self, nearest: bool = False) -> None:
+    def close(self, pull_back: Callable[[Tracker], bool] | None = None) -> None:
         """Settle the best pose on OpenGL renders (:meth:`_settle_best`), pull it back
-        toward the start if ``nearest`` (:func:`app.search.pullback.pull_back`), then report evaluations made
+        toward the start with ``pull_back(tracker)`` if given (``nearest``: :func:`app.search.pullback.pull_back`),
+        then report evaluations made
         after the last iteration's report (a gradient line search that fooled, a stop
         between iterations) as one last iteration, so the last report and the history end
         where the search did.  A settling render or a pull-back alone is part of the last
@@ -127,7 +127,7 @@ class Tracker:
         eases there instead of jumping)."""
         pending = self.evaluations > self._reported
         self._settle_best()
-        pulled = nearest and pull_back(self)
+        pulled = pull_back is not None and pull_back(self)
         if pending or (self.evaluations > self._reported and self.history):
             if not pending:
                 self.iteration -= 1

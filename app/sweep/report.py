@@ -167,20 +167,25 @@ def summarise(plan: SweepPlan, rows: RowTable | Iterable[dict]) -> Summary:
 # ------------------------------------------------------------------ plots
 
 
-def plot_heatmaps(rows: RowTable, plan: SweepPlan, pairs: list[tuple[str, str]], title: str, path: Path) -> Path:
-    """One panel per parameter pair: top-1 correctness per cell (grey: no poses there)."""
+def heatmaps(rows: RowTable, plan: SweepPlan, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
+    """Per parameter pair: (fraction, count) of :func:`heatmap` at the report's bins."""
+    return {(a, b): heatmap(rows, a, b, (heatmap_bins(a, plan, len(rows)), heatmap_bins(b, plan, len(rows))))
+            for a, b in pairs}  # fmt: skip
+
+
+def plot_heatmaps(grids: dict[tuple[str, str], tuple], title: str, path: Path) -> Path:
+    """One panel per parameter pair (:func:`heatmaps`): top-1 correctness per cell (grey: no poses there)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    size = (PANEL_INCHES[0] * len(pairs), PANEL_INCHES[1])
-    fig, axes = plt.subplots(1, len(pairs), figsize=size, dpi=DPI, layout="constrained")
+    size = (PANEL_INCHES[0] * len(grids), PANEL_INCHES[1])
+    fig, axes = plt.subplots(1, len(grids), figsize=size, dpi=DPI, layout="constrained")
     axes = np.atleast_1d(axes)
     image = None
-    for ax, (a, b) in zip(axes, pairs, strict=True):
+    for ax, ((a, b), (grid, _count)) in zip(axes, grids.items(), strict=True):
         pa, pb = PARAM_BY_NAME[a], PARAM_BY_NAME[b]
-        grid, _count = heatmap(rows, a, b, (heatmap_bins(a, plan, len(rows)), heatmap_bins(b, plan, len(rows))))
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#cccccc")
         image = ax.imshow(grid, origin="lower", extent=(pa.low, pa.high, pb.low, pb.high), aspect="auto",
                           vmin=0.0, vmax=1.0, cmap=cmap, interpolation="nearest")  # fmt: skip
@@ -192,6 +197,12 @@ def plot_heatmaps(rows: RowTable, plan: SweepPlan, pairs: list[tuple[str, str]],
     plt.close(fig)
     write_new(path, buf, overwrite=True)
     return path
+
+
+def _cells(frac: np.ndarray, count: np.ndarray) -> dict:
+    """A heatmap's numbers for report.json: rows are the second parameter's bins, from its low end."""
+    return {"correct": [[None if math.isnan(v) else float(v) for v in row] for row in frac],
+            "poses": count.astype(int).tolist()}  # fmt: skip
 
 
 def plot_size(pairs: int) -> tuple[int, int]:
@@ -233,41 +244,12 @@ def _blocks(s: Summary, plots: dict[tuple[str, str], Path]) -> list[tuple]:
         ("h", 2, "Fraction of the pose space classified correctly"),
         ("p", "Top-1 and top-5 with 95% Wilson intervals, computed from the rows."),
     ]
-    table = []
-    for obj in [*plan.objects, ALL]:
-        for model in plan.models:
-            f = s.fractions.get((obj, model))
-            if f is None:
-                continue
-            d = f.to_dict()
-            table.append([
-                obj, model, str(f.n),
-                f"{_pct(d['top1'])} [{_pct(d['top1_ci95'][0])}, {_pct(d['top1_ci95'][1])}]",
-                f"{_pct(d['top5'])} [{_pct(d['top5_ci95'][0])}, {_pct(d['top5_ci95'][1])}]",
-                f"{f.mean_true_prob:.3f}",
-            ])  # fmt: skip
-    out.append(("table", ["object", "model", "poses", "top-1 correct", "top-5 correct", "mean true-class p"], table))
+    out.append(("table", ["object", "model", "poses", "top-1 correct", "top-5 correct", "mean true-class p"],
+                _fraction_rows(s)))  # fmt: skip
     out.append(("h", 2, "Next to the study"))
-    study = [["Inception-v3, random 6D poses, top-1 correct", f"{STUDY_CORRECT:.2f}%", ""]]
-    for model in plan.models:
-        f = s.fractions.get((ALL, model))
-        if f is not None:
-            study.append([f"{model}, this sweep, top-1 correct (all objects)", "", _pct(f.top1 / f.n if f.n else None)])
-    for a, ma in enumerate(plan.models):
-        for b, mb in enumerate(plan.models):
-            if a != b and s.transfer_n[a, b]:
-                study.append([f"poses fooling {ma} that also fool {mb}", "", _pct(float(s.transfer[a, b]))])
-    study.append(["Inception-v3 failures that also fool AlexNet / ResNet-50", "99.9% / 99.4%", ""])
-    out.append(("table", ["measure", "study", "this sweep"], study))
+    out.append(("table", ["measure", "study", "this sweep"], _study_rows(s)))
     out.append(("h", 2, "Most frequent wrong labels"))
-    wrong = []
-    for obj in [*plan.objects, ALL]:
-        for model in plan.models:
-            f = s.fractions.get((obj, model))
-            if f is not None and f.n > f.top1:
-                labels = ", ".join(f"{label} {100 * c / (f.n - f.top1):.0f}%" for label, c in f.wrong_labels)
-                wrong.append([obj, model, labels])
-    out.append(("table", ["object", "model", "wrong top-1 labels (share of the wrong poses)"], wrong))
+    out.append(("table", ["object", "model", "wrong top-1 labels (share of the wrong poses)"], _wrong_rows(s)))
     if len(plan.models) > 1:
         out.append(("h", 2, "Transfer"))
         out.append(("p", "Row A, column B: of the poses that fool A (wrong top-1), the fraction that fool B too "
@@ -284,6 +266,52 @@ def _blocks(s: Summary, plots: dict[tuple[str, str], Path]) -> list[tuple]:
         for (obj, model), path in plots.items():
             out.append(("img", path, f"{obj} / {model}"))
     return out
+
+
+def _fraction_rows(s: Summary) -> list[list[str]]:
+    """Per object (and all objects) and model: poses, top-1 and top-5 with their intervals, mean true-class p."""
+    rows = []
+    for obj in [*s.plan.objects, ALL]:
+        for model in s.plan.models:
+            f = s.fractions.get((obj, model))
+            if f is None:
+                continue
+            d = f.to_dict()
+            rows.append([
+                obj, model, str(f.n),
+                f"{_pct(d['top1'])} [{_pct(d['top1_ci95'][0])}, {_pct(d['top1_ci95'][1])}]",
+                f"{_pct(d['top5'])} [{_pct(d['top5_ci95'][0])}, {_pct(d['top5_ci95'][1])}]",
+                f"{f.mean_true_prob:.3f}",
+            ])  # fmt: skip
+    return rows
+
+
+def _study_rows(s: Summary) -> list[list[str]]:
+    """This sweep's figures next to the study's."""
+    plan = s.plan
+    rows = [["Inception-v3, random 6D poses, top-1 correct", f"{STUDY_CORRECT:.2f}%", ""]]
+    for model in plan.models:
+        f = s.fractions.get((ALL, model))
+        if f is not None:
+            rows.append([f"{model}, this sweep, top-1 correct (all objects)", "", _pct(f.top1 / f.n if f.n else None)])
+    for a, ma in enumerate(plan.models):
+        for b, mb in enumerate(plan.models):
+            if a != b and s.transfer_n[a, b]:
+                rows.append([f"poses fooling {ma} that also fool {mb}", "", _pct(float(s.transfer[a, b]))])
+    rows.append(["Inception-v3 failures that also fool AlexNet / ResNet-50", "99.9% / 99.4%", ""])
+    return rows
+
+
+def _wrong_rows(s: Summary) -> list[list[str]]:
+    """Per object and model, the most frequent wrong top-1 labels with their share of the wrong poses."""
+    rows = []
+    for obj in [*s.plan.objects, ALL]:
+        for model in s.plan.models:
+            f = s.fractions.get((obj, model))
+            if f is not None and f.n > f.top1:
+                labels = ", ".join(f"{label} {100 * c / (f.n - f.top1):.0f}%" for label, c in f.wrong_labels)
+                rows.append([obj, model, labels])
+    return rows
 
 
 def _markdown(blocks: list[tuple], folder: Path) -> str:
@@ -333,6 +361,7 @@ def write_report(folder: Path, plots: bool = True) -> Path:
     rows = RowTable.read(folder / ROWS_FILE).unique()
     s = summarise(plan, rows)
     written: dict[tuple[str, str], Path] = {}
+    cells: dict[tuple[str, str], dict] = {}
     if plots and s.pairs and len(rows):
         for obj in [*plan.objects, ALL]:
             for model in plan.models:
@@ -342,8 +371,9 @@ def write_report(folder: Path, plots: bool = True) -> Path:
                 f = s.fractions[(obj, model)]
                 title = f"{obj} / {model}: top-1 correct {_pct(f.top1 / f.n)} of {f.n} poses"
                 stem = "all" if obj == ALL else obj
-                written[(obj, model)] = plot_heatmaps(group, plan, s.pairs, title,
-                                                      folder / PLOTS / f"{stem}-{model}.png")  # fmt: skip
+                grids = heatmaps(group, plan, s.pairs)
+                written[(obj, model)] = plot_heatmaps(grids, title, folder / PLOTS / f"{stem}-{model}.png")
+                cells[(obj, model)] = {f"{a}|{b}": _cells(frac, count) for (a, b), (frac, count) in grids.items()}
     data = {
         "plan": plan.to_dict(),
         "rows": s.rows,
@@ -356,7 +386,8 @@ def write_report(folder: Path, plots: bool = True) -> Path:
             "poses": s.transfer_n.tolist(),
         },
         "heatmaps": {
-            f"{o}|{m}": {"png": p.relative_to(folder).as_posix(), "pairs": s.pairs} for (o, m), p in written.items()
+            f"{o}|{m}": {"png": p.relative_to(folder).as_posix(), "pairs": s.pairs, "cells": cells[(o, m)]}
+            for (o, m), p in written.items()
         },
         "study": {"correct_percent": STUDY_CORRECT, "transfer_percent": STUDY_TRANSFER},
     }

@@ -34,7 +34,9 @@ from app.core.files import FolderLock, write_new
 from app.core.imagenet import class_names
 from app.core.params import INDEX, NAMES, PARAM_BY_NAME, Pose, params_in_groups
 from app.render.frames import FrameReader, render_batch
-from app.render.renderer import OffscreenTarget, Renderer, RenderSettings
+from app.render.renderer import Renderer
+from app.render.settings import RenderSettings
+from app.render.targets import OffscreenTarget
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
 from app.vision.classifiers import Classifier
@@ -473,77 +475,93 @@ def run_sweep(
         raise SweepError(f"streams must be >= 1, got {streams}")
     own_ctx = ctx is None
     ctx = ctx or create_headless_context()
-    settings = plan.render_settings()
-    renderer = Renderer(ctx)
-    by_size: dict[int, list[Classifier]] = {}
-    for clf in models:
-        by_size.setdefault(clf.input_size, []).append(clf)
-    slots = streams + 1
-    groups = [_SizeGroup(ctx, s, settings.quality, models[0].device, batch, m, slots) for s, m in by_size.items()]
-    todo = {(o.name, m.name): _ascending(np.asarray(missing(o.name, m.name), dtype=np.int64))
-            for o in objects for m in models}  # fmt: skip
-    total = sum(len(v) for v in todo.values())
-    made = 0
-    correct = {m.name: (0, 0) for m in models}
+    try:
+        run = _SweepRun(ctx, plan, objects, models, missing, batch, streams, meshes)
+        try:
+            return run.run(sink, report, stop, worker_init)
+        finally:
+            run.release()
+    finally:
+        if own_ctx:
+            ctx.release()
 
-    def render() -> Iterator[_Batch]:
+
+class _SweepRun:
+    """One call of :func:`run_sweep`: the rows to do, rendered in batches and classified beside."""
+
+    def __init__(self, ctx, plan: SweepPlan, objects, models, missing, batch: int, streams: int, meshes):
+        self.plan, self.objects, self.models, self.meshes = plan, objects, models, meshes
+        self.batch, self.streams, self.slots = batch, streams, streams + 1
+        self.settings = plan.render_settings()
+        self.renderer = Renderer(ctx)
+        by_size: dict[int, list[Classifier]] = {}
+        for clf in models:
+            by_size.setdefault(clf.input_size, []).append(clf)
+        self.groups = [_SizeGroup(ctx, s, self.settings.quality, models[0].device, batch, m, self.slots)
+                       for s, m in by_size.items()]  # fmt: skip
+        self.todo = {(o.name, m.name): _ascending(np.asarray(missing(o.name, m.name), dtype=np.int64))
+                     for o in objects for m in models}  # fmt: skip
+        self.total = sum(len(v) for v in self.todo.values())
+        self.made = 0
+        self.correct = {m.name: (0, 0) for m in models}
+
+    def run(self, sink, report, stop, worker_init) -> int:
+        with StreamPool(self.streams, self.models[0].device, worker_init) as pool:
+            waiting: list[tuple[_Batch, Future]] = []
+            try:
+                for b in self.render(stop):  # rendering this batch overlapped the classification of the last
+                    if len(waiting) == self.streams:
+                        self.deliver(*_take(waiting.pop(0)), sink, report)
+                    waiting.append((b, pool.submit(self.classify, b)))
+            finally:  # also on Ctrl-C or an error: the batches being classified are kept
+                while waiting:
+                    self.deliver(*_take(waiting.pop(0)), sink, report)
+        return self.made
+
+    def render(self, stop: threading.Event | None) -> Iterator[_Batch]:
         slot = 0
-        for obj in objects:
-            pending = _ascending(np.concatenate([todo[obj.name, m.name] for m in models]))
+        for obj in self.objects:
+            pending = _ascending(np.concatenate([self.todo[obj.name, m.name] for m in self.models]))
             if not len(pending):
                 continue
-            renderer.set_mesh(meshes[obj.name] if meshes and obj.name in meshes else obj.load())
-            for start in range(0, len(pending), batch):
+            meshes = self.meshes
+            self.renderer.set_mesh(meshes[obj.name] if meshes and obj.name in meshes else obj.load())
+            for start in range(0, len(pending), self.batch):
                 if stop is not None and stop.is_set():
                     return
-                indices = pending[start : start + batch]
-                vectors = plan.vectors(obj.canonical_pose, indices, stream=obj.name)
+                indices = pending[start : start + self.batch]
+                vectors = self.plan.vectors(obj.canonical_pose, indices, stream=obj.name)
                 poses = [Pose.from_vector(v) for v in vectors]
                 frames = []
-                for group in groups:
-                    wanted = [m for m in group.models if _among(indices, todo[obj.name, m.name]).any()]
+                for group in self.groups:
+                    wanted = [m for m in group.models if _among(indices, self.todo[obj.name, m.name]).any()]
                     if wanted:
-                        frames.append((render_batch(renderer, group.readers[slot], poses, settings), wanted))
-                slot = (slot + 1) % slots
+                        frames.append((render_batch(self.renderer, group.readers[slot], poses, self.settings), wanted))
+                slot = (slot + 1) % self.slots
                 yield _Batch(obj, indices, vectors, frames)
 
-    def classify(b: _Batch) -> list[list[dict]]:
+    def classify(self, b: _Batch) -> list[list[dict]]:
         out = []
         for frames, wanted in b.frames:
             for clf in wanted:
-                keep = _among(b.indices, todo[b.obj.name, clf.name])
+                keep = _among(b.indices, self.todo[b.obj.name, clf.name])
                 probs = clf.probabilities(frames)[np.flatnonzero(keep).tolist()]
                 out.append(
                     prediction_rows(b.obj.name, clf.name, b.indices[keep], b.vectors[keep], probs, b.obj.imagenet_class)
                 )
         return out
 
-    def deliver(b: _Batch, results: list[list[dict]]) -> None:
-        nonlocal made
+    def deliver(self, b: _Batch, results: list[list[dict]], sink, report) -> None:
         for rows in results:
             sink(rows)
-            made += len(rows)
+            self.made += len(rows)
             name = rows[0]["model"]
-            good, seen = correct[name]
-            correct[name] = (good + sum(r["correct_top1"] for r in rows), seen + len(rows))
+            good, seen = self.correct[name]
+            self.correct[name] = (good + sum(r["correct_top1"] for r in rows), seen + len(rows))
         if report is not None:
-            report(SweepProgress(b.obj.name, made, total, dict(correct)))
+            report(SweepProgress(b.obj.name, self.made, self.total, dict(self.correct)))
 
-    try:
-        with StreamPool(streams, models[0].device, worker_init) as pool:
-            waiting: list[tuple[_Batch, Future]] = []
-            try:
-                for b in render():  # rendering this batch overlapped the classification of the last
-                    if len(waiting) == streams:
-                        deliver(*_take(waiting.pop(0)))
-                    waiting.append((b, pool.submit(classify, b)))
-            finally:  # also on Ctrl-C or an error: the batches being classified are kept
-                while waiting:
-                    deliver(*_take(waiting.pop(0)))
-    finally:
-        for group in groups:
+    def release(self) -> None:
+        for group in self.groups:
             group.release()
-        renderer.release()
-        if own_ctx:
-            ctx.release()
-    return made
+        self.renderer.release()

@@ -21,6 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -408,3 +409,9 @@ def load_classifier(
         notify(notice)
         return Classifier(model_spec(BUNDLED), _build_bundled(), dev, notice=notice)
     return Classifier(spec, _build_torchvision(spec, path), dev)
+
+
+def classify_image(classifier: Classifier, image: np.ndarray) -> np.ndarray:
+    """(1000,) probabilities of one (H, W, 3|4) uint8 image."""
+    probs = classifier.probabilities(torch.from_numpy(np.ascontiguousarray(image))[None])
+    return probs[0].float().cpu().numpy()

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from app.core.imagenet import class_names
-
-if TYPE_CHECKING:
-    from app.vision.classifiers import Classifier
 
 
 @dataclass
@@ -38,12 +33,6 @@ def top_k(probabilities: np.ndarray, k: int = 5) -> Prediction:
 def rank_of(probabilities: np.ndarray, class_index: int) -> int:
     """1-based rank of ``class_index`` among all classes (1 = top-1)."""
     return int((probabilities > probabilities[class_index]).sum()) + 1
-
-
-def classify_image(classifier: Classifier, image: np.ndarray) -> np.ndarray:
-    """(1000,) probabilities of one (H, W, 3|4) uint8 image."""
-    probs = classifier.probabilities(torch.from_numpy(np.ascontiguousarray(image))[None])
-    return probs[0].float().cpu().numpy()
 
 
 def prediction_record(model: str, input_size: int, probabilities: np.ndarray, true_class, target_class) -> dict:

@@ -1,0 +1,162 @@
+"""``render``, ``classify`` and ``demo``: one object (or an image file), one picture, one prediction."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from app.cli.args import model_args, parse_size, scene_args, whole, writable_file, writable_folder
+from app.cli.common import EPILOG, model_name, notice, scene
+from app.core.files import claim_stem, png_bytes, write_new
+from app.scene.library import DEFAULT_OBJECT, resolve_object
+from app.vision import classifiers
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "render", help="render an object to a PNG", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    scene_args(p)
+    p.add_argument(
+        "--out", type=writable_file, required=True, help="PNG file to write (never overwritten unless --overwrite)"
+    )
+    p.add_argument("--size", type=parse_size, help="N or WxH (default: the classifier's input size)")
+    p.add_argument("--model", help="size the image for this classifier (default auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+    p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser(
+        "classify",
+        help="render (or read an image) and print the top-5",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scene_args(p)
+    model_args(p)
+    p.add_argument("--image", type=Path, help="classify this image file instead of a render")
+    p.add_argument("--topk", type=whole(1, 1000), default=5, help="how many classes to print, 1..1000 (default 5)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p.set_defaults(run=cmd_classify)
+
+    p = sub.add_parser("demo", help="render + classify the default object with the best available model")
+    model_args(p)
+    p.add_argument("--out", type=writable_folder, default="out", help="folder for the demo image (default out/)")
+
+    p.set_defaults(run=cmd_demo)
+
+
+def _format_prediction(pred, true_class: int | None, topk: int) -> list[str]:
+    from app.core.imagenet import class_names
+
+    lines = []
+    for rank, (label, prob) in enumerate(zip(pred.labels()[:topk], pred.probabilities[:topk], strict=True), 1):
+        bar = "#" * round(prob * 30)
+        lines.append(f" {rank}. {label:30.30s} {prob * 100:6.2f}%  {bar}")
+    if true_class is not None:
+        name = class_names()[true_class]
+        rank = pred.rank_of(true_class)
+        if rank == 1:
+            verdict = "correct (top-1)"
+        elif rank is not None:
+            verdict = f"top-5 only (rank {rank})"
+        else:
+            verdict = "FOOLED (not in the top-5)"
+        lines.append(f"true class: {name} ({true_class}) -> {verdict}")
+    return lines
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from app.render.glcontext import create_headless_context
+    from app.render.renderer import Renderer
+    from app.render.targets import OffscreenTarget
+
+    obj, pose, settings, doc = scene(args)
+    if args.size:
+        width, height = args.size
+    else:
+        width = height = classifiers.model_spec(classifiers.resolve_name(model_name(args, doc))).input_size
+    ctx = create_headless_context()
+    renderer = Renderer(ctx)
+    mesh = obj.load()
+    for w in mesh.warnings:
+        notice(f"warning: {w}")
+    renderer.set_mesh(mesh)
+    target = OffscreenTarget(ctx, width, height, settings.quality)
+    renderer.render(pose, target, settings)
+    image = target.read()[..., :3]
+    out = write_new(args.out, png_bytes(image), overwrite=args.overwrite)
+    print(f"wrote {out} ({width}x{height}, {obj.name})")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    obj, pose, settings, doc = scene(args)
+    if args.image:  # read before the model loads: a bad file is the first thing reported
+        from app.scene.mesh import load_texture
+
+        frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image, "image")))
+    clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
+    if args.image:
+        pred = clf.predict(frame, args.topk)[0]
+        true_class, what = None, str(args.image)
+    else:
+        from app.pipeline.pipeline import Pipeline
+
+        pipe = Pipeline(clf, settings=settings)
+        for w in pipe.set_object(obj):
+            notice(f"warning: {w}")
+        pred = pipe.classify(pose, args.topk)
+        true_class, what = obj.imagenet_class, f"{obj.name} ({obj.display_name})"
+    if args.json:
+        result = {
+            "input": what,
+            "model": clf.name,
+            "top": [
+                {"class": i, "label": lab, "probability": p}
+                for i, lab, p in zip(pred.indices, pred.labels(), pred.probabilities, strict=True)
+            ],
+            "true_class": true_class,
+            "true_rank": None if true_class is None else pred.rank_of(true_class),
+        }
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{what}  |  {clf.name} ({clf.input_size} px, {clf.device})")
+    print("\n".join(_format_prediction(pred, true_class, args.topk)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from app.pipeline.pipeline import Pipeline
+
+    obj = resolve_object(DEFAULT_OBJECT)
+    clf = classifiers.load_classifier(args.model or "auto", args.weights, args.device, notify=notice)
+    pipe = Pipeline(clf)
+    pipe.set_object(obj)
+    turned = obj.canonical_pose.replace(pitch=-100.0, roll=40.0)
+    shots = (
+        (
+            f"{obj.display_name} in its canonical pose  |  {clf.name} ({clf.input_size} px, {clf.device})",
+            obj.canonical_pose,
+            "-canonical.png",
+        ),
+        ("\nthe same object turned (pitch -100, roll 40):", turned, "-turned.png"),
+    )
+    images = []
+    for title, pose, _suffix in shots:
+        images.append(pipe.render(pose))
+        print(title)
+        print("\n".join(_format_prediction(clf.predict(torch.from_numpy(images[-1]))[0], obj.imagenet_class, 5)))
+    suffixes = tuple(suffix for _t, _p, suffix in shots)
+    stem, first = claim_stem(args.out, f"demo-{obj.name}", suffixes, lambda p: write_new(p, png_bytes(images[0])))
+    written = [first, write_new(args.out / f"{stem}{suffixes[1]}", png_bytes(images[1]))]
+    for path in written:
+        print(f"wrote {path}")
+    return 0

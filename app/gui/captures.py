@@ -1,0 +1,105 @@
+"""Captures: the model-input PNG, the full-window PNG and a JSON that reproduces them.
+
+The window asks for one (:meth:`Captures.request`, the C key); the next frame drawn is
+read back, and the files are written on the classifier's worker, which classifies the
+model-input image for the JSON (:meth:`Captures.write`).
+
+Files are never overwritten: each capture takes the first free number
+(``teddy_bear-001-input.png``, ``-window.png``, ``.json``), claimed with exclusive
+creation, so two captures (or two running apps) cannot take the same name.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.background.live import LiveClassifier
+from app.core.files import claim_stem, png_bytes, write_new
+from app.core.params import Pose, PoseDocument
+from app.vision.classifiers import Classifier, classify_image
+from app.vision.predictions import prediction_record
+
+SUFFIXES = ("-input.png", "-window.png", ".json")
+
+
+@dataclass
+class CaptureRequest:
+    """Everything a capture writes, gathered on the drawing thread."""
+
+    directory: Path
+    object_name: str  # library name or mesh path: what ``run.py render --object`` accepts
+    prefix: str  # file names start with this (the object's short name)
+    pose: Pose
+    settings: dict  # RenderSettings.to_dict() with the quality resolved
+    input_image: np.ndarray  # (S, S, 3|4) uint8: exactly what the classifier sees
+    window_image: np.ndarray | None  # (H, W, 3) uint8
+    true_class: int | None = None
+    target_class: int | None = None
+
+
+@dataclass
+class CaptureResult:
+    stem: str
+    paths: list[Path]
+    object_name: str
+    pose: Pose
+    label: str  # the top-1 label
+    correct: bool | None  # top-1 == true class (None when the object has no class)
+    prediction: dict = field(default_factory=dict)
+
+
+def write_capture(request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray) -> CaptureResult:
+    """Write the three files under the first free ``<object>-NNN`` stem."""
+    prediction = prediction_record(model, input_size, probabilities, request.true_class, request.target_class)
+    extra: dict = {
+        "prediction": prediction,
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra)
+    contents = [png_bytes(request.input_image[..., :3])]
+    contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
+    contents.append(doc.to_json().encode())
+    stem, first = claim_stem(request.directory, request.prefix, SUFFIXES, lambda p: write_new(p, contents[0]),
+                             numbered=True)  # fmt: skip
+    paths = [first] + [
+        write_new(request.directory / f"{stem}{s}", c) for s, c in zip(SUFFIXES[1:], contents[1:], strict=True) if c
+    ]
+    top1 = prediction["top5"][0]
+    correct = None if request.true_class is None else top1["class"] == request.true_class
+    return CaptureResult(stem, paths, request.object_name, request.pose, top1["label"], correct, prediction)
+
+
+class Captures:
+    """The captures of a session: asked for, written on the worker, listed."""
+
+    def __init__(self, directory: Path, live: LiveClassifier, notify):
+        self.directory = Path(directory)
+        self.live, self.notify = live, notify
+        self.taken: list[CaptureResult] = []
+        self.pending = False  # asked for: the next frame drawn is captured
+
+    def request(self) -> None:
+        self.pending = True
+
+    def write(self, request: CaptureRequest) -> None:
+        """Classify ``request.input_image`` and write the capture files, on the worker."""
+        self.pending = False
+
+        def job(clf: Classifier) -> CaptureResult:
+            if request.input_image.shape[0] != clf.input_size:
+                raise RuntimeError("the model changed while capturing; capture again")
+            probs = classify_image(clf, request.input_image)
+            return write_capture(request, clf.name, clf.input_size, probs)
+
+        def finished(result: CaptureResult | Exception) -> None:
+            if isinstance(result, Exception):
+                self.notify(f"capture failed: {result}", error=True)
+                return
+            self.taken.append(result)
+            self.notify(f"captured {result.stem} ({result.label}) in {request.directory}")
+
+        self.live.run_job(job, finished, finish_on_close=True)

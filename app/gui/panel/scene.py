@@ -1,0 +1,44 @@
+"""The Object, model, rendering section: pick an object or a mesh file, a model, the render switches."""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from app.gui.actions import button
+from app.gui.panel.widgets import AMBER, wrapped
+from app.vision import classifiers
+from app.vision.classifiers import REGISTRY_MODELS
+
+MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
+
+
+def draw(panel, ex) -> None:
+    """``ex``: the explorer (the state, and where objects and models are loaded)."""
+    if not panel.section("Object, model, rendering"):
+        return
+    s = ex.state
+    if imgui.begin_combo("object", f"{s.obj.name} ({s.obj.display_name})"):
+        for o in panel.objects:
+            if imgui.selectable(f"{o.name} ({o.display_name})", o.name == s.obj.name)[0]:
+                ex.load_object(o.name)
+        imgui.end_combo()
+    path, clicked = panel.field("##objpath", "mesh file path (.obj .glb ...)", "Open")
+    if clicked and path.strip():
+        ex.load_object(path.strip())
+    if imgui.begin_combo("model", ex.classifier.name):
+        for name in MODEL_CHOICES:
+            spec = classifiers.model_spec(name)
+            have = name in REGISTRY_MODELS or classifiers.cached_weights(spec) is not None
+            label = name if have else f"{name} (no weights: download / fallback)"
+            if imgui.selectable(label, name == ex.classifier.name)[0]:
+                ex.load_model(name)
+        imgui.end_combo()
+    if ex.model_notice:
+        wrapped(ex.model_notice, AMBER)
+    settings = s.settings
+    _, settings.textures = imgui.checkbox(button("Textures", "toggle_texture"), settings.textures)
+    imgui.same_line()
+    _, settings.cull_back_faces = imgui.checkbox(button("Cull back faces", "toggle_culling"), settings.cull_back_faces)
+    changed, color = imgui.color_edit3(button("background", "cycle_background"), list(settings.background))
+    if changed:
+        settings.background = tuple(float(c) for c in color)

@@ -1,0 +1,82 @@
+"""The Prediction section: live on/off, the top-5 with the true class and the target, what the model sees."""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from app.core.imagenet import class_names, search_classes
+from app.gui.actions import button
+from app.gui.panel.overlay import verdict
+from app.gui.panel.widgets import BLUE, GREEN, GREY, wrapped
+from app.gui.state import ViewState
+
+THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
+
+
+def draw(panel, ex) -> None:
+    """``ex``: the explorer (its live result, classifier, statistics and state)."""
+    s = ex.state
+    if not panel.section("Prediction", default_open=True):
+        return
+    _, s.live_enabled = imgui.checkbox(button("Live prediction", "toggle_live"), s.live_enabled)
+    clf = ex.classifier
+    imgui.same_line()
+    wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}")
+    result = ex.result
+    if result is None:
+        imgui.text_colored(GREY, "waiting for the first prediction ...")
+    else:
+        _top5(result, s)
+        if result.frame.key != ex.scene_key and s.live_enabled:
+            imgui.text_colored(GREY, "(updating ...)")
+    target(panel, s)
+    if result is not None:
+        side = THUMBNAIL * panel.ui_scale
+        imgui.image(panel.textures.ref("thumbnail", result.frame.image), imgui.ImVec2(side, side))
+        imgui.same_line()
+    st = ex.stats
+    imgui.begin_group()
+    imgui.text("what the model sees")
+    imgui.text(f"{st.fps:5.1f} FPS")
+    for name, values in (("latency", st.latencies), ("model  ", st.inferences)):
+        imgui.text(f"{name} {st.median_ms(values):6.1f} ms" if values else f"{name}      - ms")  # none yet
+    imgui.end_group()
+
+
+def _top5(result, s: ViewState) -> None:
+    true_cls = s.obj.imagenet_class
+    top = result.top(5)
+    headline = verdict(result, true_cls, s.target_class)
+    if headline is not None:
+        imgui.text_colored(headline[1], headline[0])
+    for i, (idx, label, p) in enumerate(zip(top.indices, top.labels(), top.probabilities, strict=True)):
+        color = GREEN if idx == true_cls else BLUE if idx == s.target_class else None
+        if color is not None:
+            imgui.push_style_color(imgui.Col_.plot_histogram, color)
+        imgui.progress_bar(p, imgui.ImVec2(-1, 0), f"{i + 1}. {label}  {p * 100:.1f}%")
+        if color is not None:
+            imgui.pop_style_color()
+    if true_cls is not None:
+        p = float(result.probabilities[true_cls])
+        wrapped(f"true class: {class_names()[true_cls]} {p * 100:.2f}%, rank {result.rank_of(true_cls)}", None)
+    if s.target_class is not None:
+        p = float(result.probabilities[s.target_class])
+        rank = result.rank_of(s.target_class)
+        wrapped(f"target: {class_names()[s.target_class]} {p * 100:.2f}%, rank {rank}", BLUE)
+
+
+def target(panel, s: ViewState) -> None:
+    """The target class field: type to search, pick from the matches; "any" clears it."""
+    query, clicked = panel.field("##target", "target class: type to search", "any")
+    if clicked:
+        s.target_class, panel.fields["target"] = None, ""
+    query = query.strip()
+    current = class_names()[s.target_class] if s.target_class is not None else None
+    if query and query != current:
+        for idx, name in search_classes(query, limit=6):
+            if imgui.selectable(f"{idx} {name}##t{idx}", False)[0]:
+                s.target_class, panel.fields["target"] = idx, name
+    elif s.target_class is None:
+        imgui.text_colored(GREY, "target: any wrong class")
+    elif s.target_class == s.obj.imagenet_class:
+        wrapped("the target is the object's own class: a search looks for a pose it is recognised in")

@@ -1,0 +1,1 @@
+"""One module per search method; each registers itself (:mod:`app.search.registry`)."""
