@@ -34,7 +34,14 @@ def test_every_package_of_app_is_declared_for_the_wheel():
 
 
 def test_a_wheel_installs_into_a_fresh_venv_and_its_commands_run_outside_the_checkout(tmp_path):
-    run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", tmp_path / "dist"])
+    import shutil
+
+    source = tmp_path / "source"  # the project's files, built apart (a build leaves build/ behind)
+    for name in ("app", "shaders", "models"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    run([sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-q", "-w", tmp_path / "dist"])
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"app/shaders/mesh.frag", "app/models/teddy_bear/object.json", "app/models/teddy_bear/teddy.jpg"} <= names

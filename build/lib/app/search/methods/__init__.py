@@ -1,1 +1,0 @@
-"""One module per search method; each registers itself (:mod:`app.search.registry`)."""

@@ -1,2 +1,0 @@
-"""Classifiers: the model zoo (bundled EfficientNet-Lite, torchvision models), inference, predictions
-and their JSON form.  Imports core."""
