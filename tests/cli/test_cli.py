@@ -28,6 +28,7 @@ def test_help_documents_every_command():
     assert "--edge-gradients" in run("optimize", "--help").stdout  # a method's own flag, from the registry
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_render_writes_the_model_input_image_and_never_overwrites(tmp_path):
     out = tmp_path / "hen.png"
     run("render", "--object", "hen", "--out", out)
@@ -41,6 +42,7 @@ def test_render_writes_the_model_input_image_and_never_overwrites(tmp_path):
     assert out.read_bytes() != before
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_render_reproduces_a_pose_file_exactly(tmp_path):
     pose = {
         "format": "strike-a-pose/pose",
@@ -60,6 +62,7 @@ def test_render_reproduces_a_pose_file_exactly(tmp_path):
     assert Image.open(tmp_path / "b.png").size == (320, 200)
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_classify_reports_top5_and_the_true_class():
     out = run("classify", "--object", "soccer_ball").stdout
     assert "soccer ball" in out and "correct (top-1)" in out
@@ -69,6 +72,7 @@ def test_classify_reports_top5_and_the_true_class():
     assert data["true_rank"] is None and len(data["top"]) == 5
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
     """run.py objects | head -1: no "Broken pipe" error or traceback, exit 141 as for SIGPIPE."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "objects"], cwd=ROOT, stdout=subprocess.PIPE,
@@ -78,6 +82,7 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
     assert proc.wait(timeout=120) == 141 and err == "", err
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_classify_an_image_file(tmp_path):
     run("render", "--object", "coffee_cup", "--out", tmp_path / "cup.png")
     out = run("classify", "--image", tmp_path / "cup.png").stdout
@@ -138,11 +143,13 @@ def test_the_window_command_hands_its_options_to_the_window(tmp_path, monkeypatc
     assert main(argv) == 2  # no window in this build of the program: an error line, not a crash
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_auto_model_falls_back_with_a_visible_notice():
     proc = run("classify", "--object", "hen")
     assert "notice:" in proc.stderr and "efficientnet_lite0" in proc.stderr
 
 
+@pytest.mark.slow  # run.py in a process of its own
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -170,6 +177,7 @@ def test_bad_input_gives_one_error_line(tmp_path, args, message):
     assert proc.stderr.startswith("error:") and message in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_an_undecodable_image_is_named_for_what_it_is(tmp_path):
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")
@@ -180,6 +188,7 @@ def test_an_undecodable_image_is_named_for_what_it_is(tmp_path):
     assert list(tmp_path.iterdir()) == [notes]
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_optimize_reports_a_broken_mesh_a_mesh_without_class_and_a_negative_seed(tmp_path):
     broken = tmp_path / "broken.obj"
     broken.write_text("v 0 0 0\nv 1 0 0\nf 1 2 3\n")  # a face with a vertex that is not there
@@ -252,6 +261,7 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     assert taken.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_bad_pose_json_file(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"pose": {"yaw": NaN}}')
@@ -260,6 +270,7 @@ def test_bad_pose_json_file(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_no_opengl_gives_a_clear_error(tmp_path):
     env = {"__EGL_VENDOR_LIBRARY_FILENAMES": str(tmp_path / "none.json"), "DISPLAY": ""}
     proc = run("render", "--out", tmp_path / "x.png", env=env, check_ok=False)
@@ -267,6 +278,7 @@ def test_no_opengl_gives_a_clear_error(tmp_path):
     assert "no OpenGL 3.3 context" in proc.stderr and "apt-get install" in proc.stderr
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_demo_writes_new_files_each_time(tmp_path):
     first = run("demo", "--out", tmp_path).stdout
     assert "correct (top-1)" in first and "FOOLED" in first
@@ -274,6 +286,7 @@ def test_demo_writes_new_files_each_time(tmp_path):
     assert len(list(tmp_path.glob("*.png"))) == 4  # second run chose new names
 
 
+@pytest.mark.slow  # run.py in a process of its own
 def test_objects_models_params():
     assert "teddy_bear" in run("objects").stdout
     models = run("models").stdout

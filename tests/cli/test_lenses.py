@@ -14,6 +14,8 @@ from app.lenses.fragility import KINDS
 from app.vision.classifiers import classify_image
 from tests.conftest import interrupted, run, started
 
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
+
 
 def test_attack_command_writes_the_sheet_and_images_that_classify_as_reported(tmp_path):
     out = run("attack", "--object", "hen", "--model", "efficientnet_lite0", "--methods", "fgsm,pgd",

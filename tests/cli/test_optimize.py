@@ -17,6 +17,8 @@ from app.scene.library import resolve_object
 from app.search.space import Goal
 from tests.conftest import ROOT, interrupted, run
 
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
+
 
 def test_optimize_command_writes_files_never_overwrites_and_reproduces(tmp_path):
     cmd = [sys.executable, "run.py", "optimize", "--object", "teddy_bear", "--method", "random",

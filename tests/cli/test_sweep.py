@@ -26,6 +26,8 @@ from app.sweep.sweep import (
 )
 from tests.conftest import ROOT, interrupted, wait_for
 
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
+
 
 def _rows(path: Path) -> list[dict]:
     with open(path, newline="") as f:

@@ -84,6 +84,7 @@ def test_the_panel_fits_its_width_and_the_optimize_controls_offer_every_paramete
     assert options.groups == {"rotation": True, "translation": False, "light": False, "camera": False}
 
 
+@pytest.mark.slow
 def test_lines_with_long_names_wrap_inside_the_panel(stage):
     """Status lines hold object, model and class names of any length.  As plain text, the
     Atlas line of the reflex camera's fine map ran off the panel's right edge."""

@@ -31,6 +31,7 @@ def test_fri_kinds_follow_their_definitions():
     assert m.flipping_neighbour(0, 1) == 1 and m.box(0, 1, 1) == (2, 0, 100) and m.box(0, 1, 8) == (3, 2, 98)
 
 
+@pytest.mark.slow
 def test_fragility_map_of_a_real_view(ctx, renderer, eager_classifier):
     obj = resolve_object("teddy_bear")
     renderer.set_mesh(obj.load())

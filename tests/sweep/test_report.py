@@ -102,6 +102,7 @@ def _md_row(md: str, *first: str) -> list[str]:
     raise AssertionError(f"no row {first} in the report")
 
 
+@pytest.mark.slow
 def test_the_reports_tables_intervals_and_heatmaps_are_a_recount_of_its_rows(tmp_path):
     """report.json, report.md and report.html against a recount of rows.csv made here, with
     the Wilson interval checked by its definition (the bounds are the proportions p for which

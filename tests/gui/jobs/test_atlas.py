@@ -10,6 +10,8 @@ from PIL import Image
 
 from tests.conftest import ARTIFACTS, ROOT
 
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
+
 
 def test_atlas_maps_yaw_and_pitch_in_the_background_and_a_click_loads_a_cell(stage):
     ex, s, job = stage.ex, stage.state, stage.ex.jobs.atlas

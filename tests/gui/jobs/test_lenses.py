@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from imgui_bundle import imgui
 from PIL import Image
 
 from app.lenses.evolve import EvolveState
 from tests.conftest import ARTIFACTS
 from tests.gui.conftest import H, W
+
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
 
 
 def test_a_pixel_attack_runs_on_the_worker_is_saved_under_new_names_and_stops_on_its_button(stage):

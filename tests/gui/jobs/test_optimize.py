@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from app.background.station import SearchStation
 from app.core.params import describe_change
@@ -17,6 +18,8 @@ from app.search.space import Budget
 from app.vision.classifiers import load_classifier
 from app.vision.streams import default_streams
 from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.slow  # real searches, maps and lenses, or run.py in a process of its own
 
 
 def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(stage):
