@@ -102,7 +102,7 @@ def test_lines_with_long_names_wrap_inside_the_panel(stage):
     longest = max(range(1000), key=lambda i: len(class_names()[i]))
     stage.state.target_class = longest
     o = ex.jobs.optimize.options
-    o.method, o.seconds = "random", 1.0
+    o.method, o.iterations, o.seconds = "random", 3, 600.0  # three batches of random poses
     ex.act("optimize")
     stage.until(lambda: not ex.jobs.optimize.active, "the search")
     stage.until(stage.predicted, "a prediction")

@@ -85,7 +85,7 @@ def test_the_best_pose_of_a_successful_search_fools_the_classifier(batch_pipelin
     basketball both methods first met one at p(true) 0.29 / 0.15 that was still top-1, while
     other poses they had rendered were misclassified.  A fooling pose always wins."""
     obj, space, goal = load_scene(batch_pipeline, "basketball")
-    r = batch_pipeline.search(method, space, goal, Budget(seconds=20), seed=0, stop_on_success=True)
+    r = batch_pipeline.search(method, space, goal, Budget(iterations=20), seed=0, stop_on_success=True)
     assert r.success
     after = batch_pipeline.probabilities([r.best])
     assert int(after.argmax()) != obj.imagenet_class

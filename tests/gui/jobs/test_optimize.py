@@ -29,7 +29,7 @@ def test_optimize_pose_in_the_app_fools_animates_keeps_best_and_captures(stage):
     ex, s, job = stage.ex, stage.state, stage.ex.jobs.optimize
     start = s.pose
     assert job.options.method == "grad"
-    job.options.seconds, job.options.record = 30, "gif"
+    job.options.iterations, job.options.seconds, job.options.record = 10, 600.0, "gif"
     ex.act("optimize")
     assert job.active
     shown = []  # the pose of every frame drawn
