@@ -18,8 +18,9 @@ from app.scene.library import list_objects, resolve_object
 POSE = Pose(yaw=40, pitch=-25, roll=10, x=0.2, y=-0.1, z=-7, light_azimuth=60, light_elevation=-10, specular=0.6)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def diff(ctx):
+    """A fresh re-shader (each test uploads its own mesh)."""
     d = DiffRenderer(ctx, 224)
     yield d
     d.release()

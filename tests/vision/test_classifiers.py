@@ -6,6 +6,7 @@ from app.core.imagenet import UnknownClass, class_names, resolve_class, search_c
 from app.scene.library import list_objects
 from app.vision import classifiers
 from app.vision.classifiers import ModelUnavailable, load_classifier, model_spec, select_device
+from tests.conftest import wait_for
 
 
 def test_specs_carry_their_own_size_and_normalisation():
@@ -278,14 +279,10 @@ def test_freezing_while_another_thread_runs_gradients_still_freezes():
     worker = threading.Thread(target=searching, daemon=True)
     worker.start()
     try:
-        while not blocks:
-            time.sleep(0.001)
+        wait_for(lambda: blocks, "the other thread's first block")
         assert clf.freeze() and clf.frozen
         after = len(blocks)
-        end = time.monotonic() + 10
-        while len(blocks) < after + 10 and time.monotonic() < end:
-            time.sleep(0.001)
-        assert len(blocks) >= after + 10  # the other thread waited for the trace, then went on
+        wait_for(lambda: len(blocks) >= after + 10, "the other thread to go on after the trace")
     finally:
         stop.set()
         worker.join(10)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import wait_for
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
@@ -85,9 +87,7 @@ def test_live_worker_on_cuda(ctx, renderer, teddy, cuda_classifier):
     try:
         image = render(ctx, renderer, teddy.canonical_pose)
         live.submit(Frame(image, teddy.canonical_pose, key="k", stamp=time.perf_counter()))
-        end = time.monotonic() + 60
-        while live.latest() is None and time.monotonic() < end:
-            time.sleep(0.01)
-        assert live.latest() is not None and live.latest().top(1).indices[0] == teddy.imagenet_class
+        wait_for(lambda: live.latest() is not None, "the first answer on CUDA")
+        assert live.latest().top(1).indices[0] == teddy.imagenet_class
     finally:
         assert live.close(timeout=60)  # the first answer starts a TorchScript freeze: slow on a busy machine
