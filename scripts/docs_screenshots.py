@@ -1,4 +1,4 @@
-"""Retake the README's pictures of the explorer (docs/window-*.png), headless.
+"""Retake the docs' pictures of the explorer (docs/window-*.png), headless.
 
     STRIKE_OFFLINE=1 python scripts/docs_screenshots.py [--only correct,help,fooled,atlas,optimize,attack,
         fragility,evolve]

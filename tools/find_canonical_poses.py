@@ -2,7 +2,7 @@
 
 Searches a small grid of natural views (yaw all round, mild pitch, three distances) and
 writes the pose with the highest probability of the object's own class into its
-manifest.  Prints the result per object; the README's object table comes from it.
+manifest.  Prints the result per object; the object table of docs/guide/objects-and-models.md comes from it.
 
     python tools/find_canonical_poses.py [--write] [--only NAME ...]
 """

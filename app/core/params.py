@@ -2,7 +2,7 @@
 
 Every parameter that sliders, optimizers, sweeps and pose files touch is listed in
 ``PARAMS`` with its group, range, default and unit.  A :class:`Pose` is one point of that
-space.  Conventions (see README "Scene and parameters"):
+space.  Conventions (docs/design/rendering.md, "The scene and its parameters"):
 
 * The camera sits at the origin looking down -z.  The object is normalised to the box
   [-1, 1]^3 and placed at depth ``z`` (negative, world units).
