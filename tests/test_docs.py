@@ -60,3 +60,10 @@ def test_every_command_in_the_docs_is_accepted_by_the_parser(page):
                 parser.parse_args(argv)
             except SystemExit as e:
                 assert e.code == 0, f"{page.name}: `run.py {' '.join(argv)}` is refused:\n{out.getvalue()}"
+
+
+def test_the_search_guide_lists_every_registered_method_by_its_name_and_label():
+    from app.search.registry import methods
+
+    rows = re.findall(r"^\| `(\w+)`(?: \((.+?)\))? \|", (ROOT / "docs" / "guide" / "search.md").read_text(), re.M)
+    assert [(name, label or name) for name, label in rows] == [(name, m.label) for name, m in methods().items()]
