@@ -87,6 +87,24 @@ def scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings
     return obj, pose, settings, doc
 
 
+def render_image(obj: LibraryObject, pose: Pose, settings: RenderSettings, size: tuple[int, int]):
+    """The scene at ``size`` (width, height) as (H, W, 3) uint8, in a headless context of its
+    own; the mesh loader's warnings go to stderr."""
+    from app.render.glcontext import create_headless_context
+    from app.render.renderer import Renderer
+    from app.render.targets import OffscreenTarget
+
+    ctx = create_headless_context()
+    renderer = Renderer(ctx)
+    mesh = obj.load()
+    for w in mesh.warnings:
+        notice(f"warning: {w}")
+    renderer.set_mesh(mesh)
+    target = OffscreenTarget(ctx, size[0], size[1], settings.quality)
+    renderer.render(pose, target, settings)
+    return target.read()[..., :3].copy()
+
+
 def model_name(args: argparse.Namespace, doc: PoseDocument | None) -> str:
     """``--model``, else the pose file's model, else "auto"."""
     return getattr(args, "model", None) or (doc.model if doc and doc.model else "auto")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from app.cli.args import model_args, parse_size, scene_args, whole, writable_file, writable_folder
-from app.cli.common import EPILOG, model_name, notice, scene
+from app.cli.common import EPILOG, model_name, notice, render_image, scene
 from app.core.files import claim_stem, png_bytes, write_new
 from app.scene.library import DEFAULT_OBJECT, resolve_object
 from app.vision import classifiers
@@ -69,24 +69,12 @@ def _format_prediction(pred, true_class: int | None, topk: int) -> list[str]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from app.render.glcontext import create_headless_context
-    from app.render.renderer import Renderer
-    from app.render.targets import OffscreenTarget
-
     obj, pose, settings, doc = scene(args)
     if args.size:
         width, height = args.size
     else:
         width = height = classifiers.model_spec(classifiers.resolve_name(model_name(args, doc))).input_size
-    ctx = create_headless_context()
-    renderer = Renderer(ctx)
-    mesh = obj.load()
-    for w in mesh.warnings:
-        notice(f"warning: {w}")
-    renderer.set_mesh(mesh)
-    target = OffscreenTarget(ctx, width, height, settings.quality)
-    renderer.render(pose, target, settings)
-    image = target.read()[..., :3]
+    image = render_image(obj, pose, settings, (width, height))
     out = write_new(args.out, png_bytes(image), overwrite=args.overwrite)
     print(f"wrote {out} ({width}x{height}, {obj.name})")
     return 0

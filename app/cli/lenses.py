@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cli.args import model_args, number, parse_size, positive, scene_args, seed_arg, whole, writable_folder
-from app.cli.common import ctrl_c_stops, model_name, note_own_class, notice, scene, target_class
+from app.cli.common import ctrl_c_stops, model_name, note_own_class, notice, render_image, scene, target_class
 from app.core.files import FolderLock
 from app.lenses.outputs import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.vision.streams import default_streams
@@ -183,9 +183,6 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.lenses.fragility import CROPS_PER_POSITION, FragilityError, crops_for, fragility
-    from app.render.glcontext import create_headless_context
-    from app.render.renderer import Renderer
-    from app.render.targets import OffscreenTarget
     from app.vision import classifiers
 
     width, height = args.size
@@ -196,15 +193,7 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     obj, pose, settings, doc = scene(args)
     if obj.imagenet_class is None:
         raise FragilityError(f"{obj.name} has no ImageNet class, so correctness cannot be judged")
-    ctx = create_headless_context()
-    renderer = Renderer(ctx)
-    mesh = obj.load()
-    for w in mesh.warnings:
-        notice(f"warning: {w}")
-    renderer.set_mesh(mesh)
-    target = OffscreenTarget(ctx, width, height, settings.quality)
-    renderer.render(pose, target, settings)
-    image = target.read()[..., :3].copy()
+    image = render_image(obj, pose, settings, (width, height))
     clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     clf.freeze()
     total = crops_for(image.shape, relatives, args.grid)

@@ -15,7 +15,7 @@ import numpy as np
 from app.background.run import BackgroundRun
 from app.core.params import Pose
 from app.core.threads import lower_priority
-from app.gui.jobs.base import JOIN_SECONDS, Job
+from app.gui.jobs.base import RunJob
 from app.render.glcontext import create_headless_context
 from app.render.settings import RenderSettings
 from app.scene.library import LibraryObject
@@ -90,23 +90,16 @@ class AtlasRun(BackgroundRun):
         self.tick()
 
 
-class AtlasJob(Job):
+class AtlasJob(RunJob):
     name = "atlas"
+    what = "the atlas"
 
     def __init__(self, host):
         super().__init__(host)
         self.resolution = "medium"
-        self.run: AtlasRun | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.run is not None and not self.run.done
-
-    def toggle(self) -> None:
-        """Map yaw x pitch around the current pose with the current model (or stop the map)."""
-        if self.running:
-            self.run.stop()
-            return
+    def begin(self) -> None:
+        """Map yaw x pitch around the current pose with the current model."""
         s = self.host.state
         try:
             steps = RESOLUTIONS[self.resolution]
@@ -128,23 +121,9 @@ class AtlasJob(Job):
         said = f"true class rank {rank}" if rank else "not classified yet"
         self.notify(f"map cell yaw {pose.yaw:.0f}, pitch {pose.pitch:.0f} ({said})")
 
-    def follow(self) -> None:
-        run = self.run
-        if run is None or not run.newly_ended():
-            return
-        if run.error is not None:
-            self.notify(f"the atlas failed: {run.error}", error=True)
-            return
+    def ended(self, run: AtlasRun) -> None:
         share = run.fraction_correct()
         right = "-" if share is None else f"{100 * share:.1f}%"
         stopped = " (stopped)" if run.done_cells < run.cells else ""
         self.notify(f"atlas of {run.object} / {run.model}{stopped}: {run.done_cells} of {run.cells} poses in "
                     f"{run.elapsed:.1f} s, top-1 correct {right}; click a cell to see its pose")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.run is not None:
-            self.run.stop()
-
-    def wind_down(self) -> None:
-        if self.run is not None:
-            self.run.join(JOIN_SECONDS)

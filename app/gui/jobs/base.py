@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from app.background.live import LiveClassifier
+from app.background.run import BackgroundRun
 from app.gui.motion import Motion
 from app.gui.state import ViewState
 from app.vision.classifiers import Classifier
@@ -87,3 +88,48 @@ class Job:
 
     def notify(self, text: str, error: bool = False) -> None:
         self.host.notify(text, error=error)
+
+
+class RunJob(Job):
+    """A job whose work is one background run at a time (the atlas, a fragility map, an
+    evolution): its action starts one, or stops the one running; its end is announced once."""
+
+    what: ClassVar[str]  # how messages name it: "the atlas"
+
+    def __init__(self, host: Host):
+        super().__init__(host)
+        self.run: BackgroundRun | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.run is not None and not self.run.done
+
+    def toggle(self) -> None:
+        if self.running:
+            self.run.stop()
+        else:
+            self.begin()
+
+    def begin(self) -> None:
+        """Start a run with the view as it is now (set :attr:`run`, or say why not)."""
+        raise NotImplementedError
+
+    def follow(self) -> None:
+        run = self.run
+        if run is None or not run.newly_ended():
+            return
+        if run.error is not None:
+            self.notify(f"{self.what} failed: {run.error}", error=True)
+        else:
+            self.ended(run)
+
+    def ended(self, run) -> None:
+        """Say how a run that did not fail ended (once, on the drawing thread)."""
+
+    def stop(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+
+    def wind_down(self) -> None:
+        if self.run is not None:
+            self.run.join(JOIN_SECONDS)

@@ -18,7 +18,7 @@ from app.core.files import claim_stem
 from app.core.imagenet import class_names
 from app.core.params import Pose
 from app.gui.jobs.attack import saved
-from app.gui.jobs.base import JOIN_SECONDS, Job
+from app.gui.jobs.base import RunJob
 from app.lenses.evolve import EvolveState, evolve, genome_skin, image_evaluator, object_evaluator
 from app.lenses.gallery import genome_picture, write_gallery
 from app.pipeline.pipeline import Pipeline
@@ -80,22 +80,15 @@ class EvolveRun(BackgroundRun):
         return out
 
 
-class EvolveJob(Job):
+class EvolveJob(RunJob):
     name = "evolve"
+    what = "the evolution"
 
     def __init__(self, host):
         super().__init__(host)
         self.kind = "object"  # or "image": plain pictures, not skins
-        self.run: EvolveRun | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.run is not None and not self.run.done
-
-    def toggle(self) -> None:
-        if self.running:
-            self.run.stop()
-            return
+    def begin(self) -> None:
         h, s = self.host, self.host.state
         state = EvolveState(self.kind, h.classifier.name, s.target_class, seed=0, object=s.obj.name,
                             pose=s.pose.to_dict())  # fmt: skip
@@ -136,13 +129,7 @@ class EvolveJob(Job):
 
         self.host.live.run_job(job, lambda out: saved(self, "evolution", out), finish_on_close=True)
 
-    def follow(self) -> None:
-        run = self.run
-        if run is None or not run.newly_ended():
-            return
-        if run.error is not None:
-            self.notify(f"the evolution failed: {run.error}", error=True)
-            return
+    def ended(self, run: EvolveRun) -> None:
         s = run.state
         best = s.best(1, exclude=run.true_class)
         top = f"; best {class_names()[best[0][0]]} {100 * best[0][1].fitness:.0f}%" if best else ""
@@ -150,11 +137,3 @@ class EvolveJob(Job):
         n = len(s.best(minimum=0.5, exclude=run.true_class))
         self.notify(f"evolution stopped at generation {s.generation} ({s.evaluations} pictures, "
                     f"{n} class{'es' * (n != 1)} at >= 50%){top}{aim}; click an elite to dress the object")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.run is not None:
-            self.run.stop()
-
-    def wind_down(self) -> None:
-        if self.run is not None:
-            self.run.join(JOIN_SECONDS)

@@ -13,7 +13,7 @@ import numpy as np
 from app.background.run import BackgroundRun
 from app.core.imagenet import class_names
 from app.gui.jobs.attack import saved
-from app.gui.jobs.base import JOIN_SECONDS, Job
+from app.gui.jobs.base import RunJob
 from app.lenses.fragility import FragilityMap, FragilityResult, crop_image, fragility
 from app.lenses.outputs import write_fragility
 from app.vision.classifiers import Classifier
@@ -42,27 +42,20 @@ class FragilityRun(BackgroundRun):
         self.result, self.map = result, (result.maps[0] if result.maps else None)
 
 
-class FragilityJob(Job):
+class FragilityJob(RunJob):
     name = "fragility"
+    what = "the fragility map"
 
     def __init__(self, host):
         super().__init__(host)
         self.size = 0.5  # the crop's side, a fraction of the view's shorter side
         self.grid = "coarse"
         self.layer = "correct"  # which map the panel draws over the view
-        self.run: FragilityRun | None = None
         self.cell: tuple[int, int] | None = None
         self.pair: list[tuple[np.ndarray, str, tuple[str, str], bool]] = []  # (crop, caption, (top-1, " p%"), correct)
 
-    @property
-    def running(self) -> bool:
-        return self.run is not None and not self.run.done
-
-    def toggle(self) -> None:
-        """Map crops of the current view as the window shows it (or stop the map)."""
-        if self.running:
-            self.run.stop()
-            return
+    def begin(self) -> None:
+        """Map crops of the current view as the window shows it."""
         h, s = self.host, self.host.state
         if s.obj.imagenet_class is None:
             self.notify(f"{s.obj.name} has no ImageNet class: nothing to map", error=True)
@@ -111,13 +104,7 @@ class FragilityJob(Job):
         self.host.live.run_job(lambda _clf: write_fragility(folder, run.object, run.result, record),
                                lambda out: saved(self, "fragility map", out), finish_on_close=True)  # fmt: skip
 
-    def follow(self) -> None:
-        run = self.run
-        if run is None or not run.newly_ended():
-            return
-        if run.error is not None:
-            self.notify(f"the fragility map failed: {run.error}", error=True)
-            return
+    def ended(self, run: FragilityRun) -> None:
         m = run.map
         if m is None:
             self.notify("the fragility map was stopped before its first crop size finished")
@@ -126,11 +113,3 @@ class FragilityJob(Job):
         self.notify(f"fragility map, crop {m.size} px: {100 * f['correct']:.0f}% correct, loose FRIs "
                     f"{100 * f['loose_shift']:.0f}% (shift) / {100 * f['loose_shrink']:.0f}% (shrink) in "
                     f"{run.elapsed:.1f} s; click a cell")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.run is not None:
-            self.run.stop()
-
-    def wind_down(self) -> None:
-        if self.run is not None:
-            self.run.join(JOIN_SECONDS)
