@@ -155,6 +155,8 @@ class VisibilityPass:
         n = int(np.frombuffer(count.read(), np.uint32)[0])
         if n > capacity:
             return None
+        if n == 0:  # no blended fragment passed the depth test (moderngl cannot read 0 bytes)
+            return []
         rows = np.frombuffer(fragments.read(size=16 * n), np.float32).reshape(n, 4)
         pixel = rows[:, 1].astype(np.int64) * target.width + rows[:, 0].astype(np.int64)
         order = np.lexsort((rows[:, 2], pixel))  # by pixel, then drawing order

@@ -14,6 +14,8 @@ from app.render.renderer import Renderer, projection_matrix
 from app.render.settings import RenderSettings
 from app.render.targets import VisibilityTarget
 from app.scene.library import list_objects, resolve_object
+from app.scene.mesh import load_mesh
+from tests.hostile_inputs import hidden_glass_obj
 
 POSE = Pose(yaw=40, pitch=-25, roll=10, x=0.2, y=-0.1, z=-7, light_azimuth=60, light_elevation=-10, specular=0.6)
 
@@ -96,6 +98,22 @@ def test_a_fragment_list_that_overflows_falls_back_to_peeling(ctx):
         _, peeled = renderer.render_visibility(pose, target, max_layers=1, lists=False)
         _, listed = renderer.render_visibility(pose, target, max_layers=1)
         assert len(listed) == 1 and np.array_equal(listed[0], peeled[0])
+    finally:
+        target.release()
+        renderer.release()
+
+
+def test_blended_parts_hidden_behind_opaque_ones_give_no_layers(ctx, tmp_path):
+    """Glass inside an opaque cube: no blended fragment passes the depth test.  Before, the
+    fragment list read zero bytes and moderngl's "cannot map the buffer" ended the search."""
+    renderer, target = Renderer(ctx), VisibilityTarget(ctx, 64, 64)
+    try:
+        renderer.set_mesh(load_mesh(hidden_glass_obj(tmp_path)))
+        assert any(p.blended for p in renderer.gpu.parts)
+        pose = Pose(z=-6.0)
+        for lists in (True, False):
+            opaque, layers = renderer.render_visibility(pose, target, lists=lists)
+            assert layers == [] and (opaque[..., 0] > 0).sum() > 100  # the cube is seen, the glass is not
     finally:
         target.release()
         renderer.release()
