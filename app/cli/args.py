@@ -7,8 +7,10 @@ number or an unwritable folder is one ``error:`` line from argparse.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +97,12 @@ def _refuse_unwritable(path: Path, folder: bool) -> None:
         raise argparse.ArgumentTypeError(f"{parent} is a file, so {path} cannot be made")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")
+    try:  # root passes os.access everywhere, and /proc or a read-only mount only fail a real write
+        with tempfile.TemporaryFile(dir=parent, prefix=".strike-a-pose-probe-"):
+            pass
+    except OSError as e:
+        why = "it takes no new files" if e.errno == errno.ENOENT else e.strerror or str(e)
+        raise argparse.ArgumentTypeError(f"cannot write in {parent} ({why})") from None
 
 
 def number(low: float, high: float, *, above: bool = False, name: str = "") -> Callable[[str], float]:

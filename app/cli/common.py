@@ -10,11 +10,12 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from app.core.params import Pose, PoseDocument, PoseError, load_pose_file
 from app.render.settings import RenderSettings
 from app.scene.library import DEFAULT_OBJECT, LibraryObject, resolve_object
-from app.scene.mesh import check_image_file
+from app.scene.mesh import load_texture
 
 EPILOG = """\
 examples:
@@ -80,8 +81,9 @@ def scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings
     if args.background:
         settings.background = args.background
     if args.background_image:
-        check_image_file(args.background_image, "background image")  # before the model loads
         settings.background_image = str(args.background_image)
+    if settings.background_image:  # the flag's or the pose file's: decoded before the model loads
+        load_texture(Path(settings.background_image), "background image")
     if args.quality:
         settings.quality = args.quality
     return obj, pose, settings, doc

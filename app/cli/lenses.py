@@ -237,7 +237,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
 
     path = args.out / "archive.json"
     target = target_class(args.target)
-    if args.resume and not path.is_file():
+    if args.resume and not path.exists():
         raise EvolveError(f"nothing to resume: {path} does not exist")
     with FolderLock(args.out, "evolution"):  # one writer of the archive at a time
         return _evolve(args, path, target)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from app.cli import images, lenses, library, optimize, sweep, window
 from app.cli.common import EPILOG
@@ -28,6 +30,23 @@ EXPECTED_ERRORS = (
     PoseError, MeshError, ObjectNotFound, ModelUnavailable, GLUnavailable, WindowUnavailable, SearchError,
     UnknownClass, FileExists, ValueError, OSError,
 )  # fmt: skip
+
+
+@contextmanager
+def held_warnings(most: int = 20) -> Iterator[dict[str, None]]:
+    """Library warnings (torch's, Pillow's) held back while a command runs: told after it
+    ends well, one line each and each once (at most ``most``, so a long window session
+    keeps no growing list); after an error its one ``error:`` line stands alone."""
+    held: dict[str, None] = {}
+
+    def keep(message, *_where, **_kw) -> None:
+        if len(held) < most:
+            held[str(message).strip().splitlines()[0] if str(message).strip() else type(message).__name__] = None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = keep
+        yield held
 
 
 def build_parser(prog: str = "run.py") -> argparse.ArgumentParser:
@@ -52,7 +71,10 @@ def main(argv: list[str] | None = None, open_window: Callable[..., int] | None =
     args = parser.parse_args(argv)
     args.open_window = open_window
     try:
-        code = args.run(args)
+        with held_warnings() as held:
+            code = args.run(args)
+        for message in held:
+            print(f"warning: {message}", file=sys.stderr)
         sys.stdout.flush()  # a closed pipe shows here, not as a message at exit
         return code
     except BrokenPipeError:  # the reader of stdout went away (run.py objects | head): stop quietly

@@ -1,4 +1,5 @@
-"""Writing output files without ever replacing an existing one."""
+"""Writing output files without ever replacing an existing one, and refusing inputs that
+are not files before they are opened."""
 
 from __future__ import annotations
 
@@ -25,6 +26,17 @@ from PIL import Image
 T = TypeVar("T")
 
 
+def special_file(path: Path) -> bool:
+    """Whether ``path`` is there but is neither a file nor a folder (a named pipe, a device,
+    a socket): opening a pipe waits for a writer forever, so readers ask this first."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def not_a_file(path: Path, kind: str) -> str:
+    """The one-line refusal of a :func:`special_file`."""
+    return f"{kind} {path} is not a regular file (a named pipe, a device or a socket); give a file"
+
+
 class FileExists(FileExistsError):
     """The output path is taken and overwriting was not asked for."""
 
@@ -41,9 +53,13 @@ class FolderLock:
     file is left behind.  Where the file system has no locks, the folder is not guarded."""
 
     def __init__(self, folder: Path, what: str):
-        self._made = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self._fd = folder, None
+        self.folder, self._fd, self._made = folder, None, False
+        made = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OSError(e.errno, f"cannot make the folder {folder}: {e.strerror}") from None
+        self._made = made
         if fcntl is None:
             return
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -131,6 +147,8 @@ def _create_temporary(path: Path, suffix: str) -> Path:
             return tmp
         except FileExistsError:
             continue
+        except OSError as e:  # named for the file wanted, not for the hidden one
+            raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
     raise FileExists(f"cannot create a temporary file beside {path}")
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from app.core.files import not_a_file, special_file
+
 POSE_FORMAT = "strike-a-pose/pose"
 POSE_VERSION = 1
 
@@ -95,7 +97,11 @@ def _check_value(name: str, value: Any) -> float:
         raise PoseError(f"unknown pose parameter {name!r}; known: {', '.join(NAMES)}")
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise PoseError(f"pose parameter {name!r} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        digits = len(str(abs(value)))
+        raise PoseError(f"pose parameter {name!r} is a {digits}-digit number, far outside its range") from None
     if not math.isfinite(value):
         raise PoseError(f"pose parameter {name!r} must be finite, got {value}")
     p = PARAM_BY_NAME[name]
@@ -313,7 +319,7 @@ def parse_pose_document(data: Any, source: str = "pose") -> PoseDocument:
     if data.get("format", POSE_FORMAT) != POSE_FORMAT:
         raise PoseError(f"{source}: format is {data['format']!r}, expected {POSE_FORMAT!r}")
     version = data.get("version", POSE_VERSION)
-    if version != POSE_VERSION:
+    if isinstance(version, bool) or version != POSE_VERSION:  # True == 1 in Python
         raise PoseError(f"{source}: version {version!r} is not supported (this program reads {POSE_VERSION})")
     if "pose" not in data:
         raise PoseError(f"{source}: missing the 'pose' object")
@@ -344,6 +350,8 @@ def _pose_from_mapping(mapping: Any, source: str) -> Pose:
 def load_pose_file(path: str | Path) -> PoseDocument:
     """Read and validate a pose JSON file (clear :class:`PoseError` on any problem)."""
     path = Path(path)
+    if special_file(path):
+        raise PoseError(not_a_file(path, "pose file"))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -354,4 +362,8 @@ def load_pose_file(path: str | Path) -> PoseDocument:
         data = json.loads(text, parse_constant=lambda c: float(c))
     except json.JSONDecodeError as e:
         raise PoseError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except ValueError:  # Python refuses to read integers of more than 4,300 digits
+        raise PoseError(f"{path}: not a pose file (it holds a number of more than 4,300 digits)") from None
+    except RecursionError:
+        raise PoseError(f"{path}: not a pose file (JSON nested too deeply to read)") from None
     return parse_pose_document(data, str(path))

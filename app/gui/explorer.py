@@ -31,7 +31,7 @@ from app.gui.stats import FrameStats
 from app.gui.view import SceneView
 from app.render.settings import RenderSettings, resolve_quality
 from app.scene.library import MESH_SUFFIXES, LibraryObject, resolve_object
-from app.scene.mesh import Mesh
+from app.scene.mesh import Mesh, load_texture
 from app.vision.classifiers import Classifier, load_classifier
 
 
@@ -175,6 +175,8 @@ class Explorer:
         try:
             doc = load_pose_file(path)
             settings = RenderSettings.from_file_dict(doc.settings, path)
+            if settings is not None and settings.background_image:  # refused here, not by every frame after
+                load_texture(Path(settings.background_image), "background image")
         except Exception as e:
             self.notify(str(e), error=True)
             return

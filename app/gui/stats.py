@@ -51,4 +51,3 @@ class FrameStats:
     @staticmethod
     def median_ms(values: deque[float]) -> float:
         return statistics.median(values) * 1000 if values else float("nan")
-

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.core.files import new_file
+from app.core.files import new_file, not_a_file, special_file
 from app.lenses.cppn import IMAGE_INPUTS, SOLID_INPUTS, Genome, image_coords, solid_coords, to_uint8
 
 FORMAT = "strike-a-pose/evolve"
@@ -136,12 +136,22 @@ class EvolveState:
 
     @classmethod
     def load(cls, path: Path) -> EvolveState:
+        if special_file(path):
+            raise EvolveError(not_a_file(path, "evolution archive"))
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as e:
             raise EvolveError(f"{path}: not JSON ({e})") from None
         except EvolveError as e:
             raise EvolveError(f"{path}: {e}") from None
+        except UnicodeDecodeError:
+            raise EvolveError(f"{path}: not an evolution archive (not UTF-8 text)") from None
+        except ValueError:  # Python refuses to read integers of more than 4,300 digits
+            raise EvolveError(f"{path}: not an evolution archive (a number of more than 4,300 digits)") from None
+        except RecursionError:
+            raise EvolveError(f"{path}: not an evolution archive (JSON nested too deeply to read)") from None
+        except OSError as e:
+            raise EvolveError(f"cannot read evolution archive {path}: {e.strerror or e}") from None
 
 
 @dataclass

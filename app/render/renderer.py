@@ -203,7 +203,7 @@ class Renderer:
 
     def _set_anisotropy(self, anisotropy: float) -> None:
         anisotropy = min(anisotropy, self.ctx.max_anisotropy)
-        for part in (self.gpu.parts if self.gpu is not None else ()):
+        for part in self.gpu.parts if self.gpu is not None else ():
             if part.texture is not None and part.texture.anisotropy != anisotropy:
                 part.texture.anisotropy = anisotropy
 

@@ -17,7 +17,6 @@ def _checked_size(width: int, height: int) -> tuple[int, int]:
     return int(width), int(height)
 
 
-
 class OffscreenTarget:
     """An MSAA framebuffer resolved into a readable one, read back top row first.
 

@@ -21,6 +21,8 @@ import numpy as np
 import trimesh
 from PIL import Image, UnidentifiedImageError
 
+from app.core.files import not_a_file, special_file
+
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_TRIANGLES = 4_000_000
 MAX_COORDINATE = 1e9
@@ -109,7 +111,7 @@ def _decode_text(data: bytes, path: Path) -> str:
     if b"\x00" in data[:65536]:
         raise MeshError(f"{path.name}: not a text file (binary data where OBJ text was expected)")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark would make the first line unknown
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
@@ -120,6 +122,8 @@ def check_image_file(path: Path, kind: str = "image") -> None:
         raise MeshError(f"{kind} {path} is a folder, not an image file")
     if not path.exists():
         raise MeshError(f"{kind} {path} not found")
+    if special_file(path):
+        raise MeshError(not_a_file(path, kind))
 
 
 def load_texture(path: Path, kind: str = "texture") -> np.ndarray:
@@ -322,6 +326,46 @@ def _material_from_trimesh(geom: trimesh.Trimesh, known: dict[str, Material], in
 # ------------------------------------------------------------------- loading
 
 
+def _check_stl(data: bytes, name: str) -> None:
+    """A binary STL is an 84-byte header (80 free bytes, then the triangle count) and 50
+    bytes a triangle; one of another size is cut short or padded.  An ASCII STL starts
+    with ``solid`` (some binary headers do too, so the size is asked first).  trimesh
+    would try such a file as text and fail on a missing optional package."""
+    if len(data) >= 84:
+        count = int.from_bytes(data[80:84], "little")
+        if 84 + 50 * count == len(data):
+            return
+    if data.lstrip()[:5].lower() == b"solid":
+        return
+    if len(data) < 84:
+        raise MeshError(f"{name}: a binary STL cut short ({len(data)} bytes, less than its 84-byte header)")
+    raise MeshError(f"{name}: a binary STL cut short or broken: its header counts {count:,} triangles, "
+                    f"which take {84 + 50 * count:,} bytes, and the file has {len(data):,}")  # fmt: skip
+
+
+class _Beside(trimesh.resolvers.FilePathResolver):
+    """The files a glTF names (its ``.bin`` buffers, its images) in its folder or below it,
+    read only when they are regular files of a bounded size: a pipe there would hang the
+    load, a device would never end, and trimesh's own message for a missing buffer is a
+    ``TypeError``."""
+
+    def get(self, name: str) -> bytes:
+        owner = Path(self.file_name).name
+        for candidate in dict.fromkeys((name.strip(), name.strip().lstrip("/"), Path(name).name)):
+            try:
+                path = self.absolute(candidate)
+            except ValueError:  # above the glTF's folder
+                continue
+            if not path.exists():
+                continue
+            if not path.is_file():
+                raise MeshError(f"{owner}: {name}, which it names, is not a regular file")
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise MeshError(f"{owner}: {name}, which it names, is larger than {MAX_FILE_BYTES // 2**20} MiB")
+            return path.read_bytes()
+        raise MeshError(f"{owner}: it names {name}, which is not in its folder (keep a .gltf's files beside it)")
+
+
 def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation: np.ndarray | None = None) -> Mesh:
     """Load, validate and normalise an object file.  Raises :class:`MeshError`.
 
@@ -346,12 +390,16 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
         if suffix == ".obj":
             scene, materials = _read_obj(path, data, warnings)
         else:
-            scene = trimesh.load(io.BytesIO(data), file_type=suffix[1:], force="scene", process=False)
+            if suffix == ".stl":
+                _check_stl(data, path.name)
+            scene = trimesh.load(io.BytesIO(data), file_type=suffix[1:], force="scene", process=False,
+                                 resolver=_Beside(path))  # fmt: skip
             materials = {}
     except MeshError:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
-        raise MeshError(f"{path.name}: cannot be parsed ({type(e).__name__}: {e})") from None
+        detail, kind = str(e).strip().rstrip("!.") or type(e).__name__, suffix[1:].upper()
+        raise MeshError(f"{path.name}: not a readable {kind} file, cut short or broken ({detail})") from None
     mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
     mesh.source = path
     return mesh

@@ -45,12 +45,14 @@ def pull_back(t: Tracker) -> bool:
     t.latest_probs = t.best_probs
     return True
 
+
 def _meets(t: Tracker, start: Pose, changes: list[np.ndarray]) -> tuple[np.ndarray, torch.Tensor]:
     """Render and classify ``start + change`` for each change, in one batch: (whether
     each meets the goal, their probabilities)."""
     probs = t.evaluate([Pose.from_vector(start.vector + c, fit=True) for c in changes])
     t.evaluations += len(changes)
     return t.goal.successes(probs), probs
+
 
 def _halve(
     t: Tracker, start: Pose, at: Callable[[float], np.ndarray], near: float, far: float, times: int
@@ -68,6 +70,7 @@ def _halve(
             near = middle
     return far, probs
 
+
 def _nearest_on_line(t: Tracker, start: Pose, change: np.ndarray) -> tuple[np.ndarray, torch.Tensor | None]:
     """The nearest change along ``change`` (which meets the goal) that still meets it:
     the line is rendered at 0, 1/8, ..., 7/8 of the way in one batch, then the gap
@@ -84,6 +87,7 @@ def _nearest_on_line(t: Tracker, start: Pose, change: np.ndarray) -> tuple[np.nd
     times = NEAREST_HALVINGS if far > 0.0 else 0
     far, halved = _halve(t, start, lambda f: f * change, far - 1.0 / NEAREST_SCAN, far, times)
     return far * change, far_probs if halved is None else halved
+
 
 def _shrink_each(
     t: Tracker, start: Pose, change: np.ndarray, probs: torch.Tensor | None

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from app.core.files import not_a_file, special_file
 from app.vision.allocator import keep_freed_memory
 from app.vision.determinism import deterministic_kernels
 from app.vision.predictions import Prediction
@@ -277,6 +278,8 @@ class Classifier:
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if special_file(path):
+        raise ModelUnavailable(not_a_file(path, "weights file"))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -289,13 +292,18 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelUnavailable(f"{path} does not hold a plain state dict of tensors")
+    if not all(isinstance(k, str) for k in state):
+        raise ModelUnavailable(f"{path} is not a state dict: its keys must be parameter names, not numbers")
+    broken = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if broken is not None:
+        raise ModelUnavailable(f"{path}: {broken} holds NaN or infinite values; these weights cannot classify")
     return state
 
 
 def _load_failure(path: Path, e: Exception) -> str:
     """Why ``torch.load(weights_only=True)`` refused a file, in one line (torch's own message
     is a page that ends by suggesting ``weights_only=False``, which would run the file's code)."""
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+    found = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)  # torch has said both
     if found:
         return (f"it pickles a {found.group(1)} object, not just tensors; save model.state_dict() and "
                 "pass that file: code in a weights file is never run")  # fmt: skip

@@ -295,3 +295,57 @@ def test_objects_models_params():
     assert re.search(r"^inception_v3 +299 px  weights (missing|found)", models, re.M), models
     assert re.search(r"^auto -> (inception_v3|efficientnet_lite0)$", models, re.M), models
     assert "light_azimuth" in run("params").stdout
+
+
+def test_a_named_pipe_as_any_input_image_is_refused_without_opening_it(tmp_path, capsys):
+    """Issue 43: as --image, --background-image or a pose file's background_image, a FIFO
+    hung forever in open()."""
+    fifo = tmp_path / "picture.png"
+    os.mkfifo(fifo)
+    pose = tmp_path / "pose.json"
+    pose.write_text(json.dumps({"format": "strike-a-pose/pose", "version": 1, "pose": {},
+                                "settings": {"background_image": str(fifo)}}))  # fmt: skip
+    out = tmp_path / "x.png"
+    for args, kind in [
+        (["classify", "--image", str(fifo)], "image"),
+        (["render", "--background-image", str(fifo), "--out", str(out)], "background image"),
+        (["render", "--pose", str(pose), "--out", str(out)], "background image"),
+    ]:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {kind} {fifo} is not a regular file (a named pipe, a device or a socket); give a file\n"
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_files_is_refused_before_any_work(capsys):
+    """Issue 43: root passes os.access in /proc, so render failed only after rendering and
+    named its hidden temporary file, and sweep ended in a FolderLock traceback."""
+    for command, out in (("render", "/proc/x.png"), ("sweep", "/proc/sweep"), ("optimize", "/proc/out")):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--out", out])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "error: argument --out: cannot write in /proc (it takes no new files)" in err
+
+
+def test_library_warnings_wait_for_the_end_and_never_join_an_error_line(tmp_path, capsys, monkeypatch):
+    """Issue 43: torch's and Pillow's warnings printed beside the one ``error:`` line.  Now
+    a run that ends well tells each once, on one line, after its output; an error stands alone.
+    (A lower decompression-bomb limit makes Pillow warn about a 40 x 40 image.)"""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    picture = tmp_path / "picture.png"
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(picture)
+    assert main(["classify", "--image", str(picture), "--model", "efficientnet_lite0"]) == 0
+    captured = capsys.readouterr()
+    assert "1." in captured.out
+    assert captured.err.splitlines()[-1] == (
+        "warning: Image size (1600 pixels) exceeds limit of 1000 pixels, could be decompression bomb DOS attack."
+    )
+    ints = tmp_path / "ints.pth"
+    import torch
+
+    torch.save({0: torch.zeros(3)}, ints)
+    assert main(["classify", "--image", str(picture), "--model", "resnet50", "--weights", str(ints)]) == 2
+    assert (
+        capsys.readouterr().err == f"error: {ints} is not a state dict: its keys must be parameter names, not numbers\n"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,14 @@ def test_a_folder_has_one_writer_at_a_time_and_keeps_no_lock_file(tmp_path):
     with FolderLock(tmp_path / "kept", "sweep") as lock:
         (lock.folder / "archive.json").write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "made"]  # "other" and "new" were made empty
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_that_cannot_be_made_is_named_and_nothing_is_left_half_set(tmp_path, recwarn):
+    """Issue 43: FolderLock raised before it had a folder, and its __del__ then printed
+    an AttributeError traceback; new_file named its hidden temporary file."""
+    with pytest.raises(OSError, match=r"^\[Errno 2\] cannot make the folder /proc/sweep: No such file or directory$"):
+        FolderLock(Path("/proc/sweep"), "sweep")
+    with pytest.raises(OSError, match=r"cannot write /proc/x.png: No such file or directory$"):
+        write_new(Path("/proc/x.png"), b"data")
+    assert not recwarn.list

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -105,6 +106,37 @@ def test_bad_pose_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(PoseError):
         load_pose_file(binary)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"yaw": 1' + "0" * 400 + "}", "big.json: pose parameter 'yaw' is a 401-digit number, far outside its range"),
+        ('{"yaw": 1' + "0" * 5000 + "}", "big.json: not a pose file (it holds a number of more than 4,300 digits)"),
+        ("[" * 200_000 + "]" * 200_000, "big.json: not a pose file (JSON nested too deeply to read)"),
+        (
+            '{"format": "strike-a-pose/pose", "version": true, "pose": {}}',
+            "big.json: version True is not supported (this program reads 1)",
+        ),
+    ],
+    ids=["400-digit int", "5000-digit int", "nested 200000 deep", "version true"],
+)
+def test_hostile_pose_files_give_one_clear_error(tmp_path, content, message):
+    """Issue 43: these ended in OverflowError, ValueError and RecursionError tracebacks, or
+    (``"version": true``, as True == 1) were accepted."""
+    path = tmp_path / "big.json"
+    path.write_text(content)
+    with pytest.raises(PoseError) as caught:
+        load_pose_file(path)
+    assert str(caught.value) == f"{path}: {message.split(': ', 1)[1]}"
+
+
+def test_a_named_pipe_as_pose_file_is_refused_without_opening_it(tmp_path):
+    """Opening a FIFO waits for a writer: the load hung forever."""
+    fifo = tmp_path / "pose.json"
+    os.mkfifo(fifo)
+    with pytest.raises(PoseError, match="pose file .*pose.json is not a regular file"):
+        load_pose_file(fifo)
 
 
 def test_fit_vector_wraps_angles_and_clips_the_rest():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -86,6 +87,25 @@ def test_bad_input_becomes_a_message_not_a_crash(stage, tmp_path):
     assert any("no_such_object" in e for e in errors)
     assert any("cannot load bad" in e for e in errors)
     assert s.pose == pose and s.obj.name == "teddy_bear"
+
+
+def test_hostile_pose_files_dropped_on_the_window_become_messages(stage, tmp_path):
+    """Issue 43: the files that once ended in tracebacks or hung, dropped on the window."""
+    ex, s = stage.ex, stage.state
+    (tmp_path / "digits.json").write_text('{"yaw": 1' + "0" * 400 + "}")
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "bg.json").write_text(
+        json.dumps({"pose": {}, "settings": {"background_image": str(tmp_path / "fifo.json")}})
+    )
+    pose = s.pose
+    ex.load_dropped([str(tmp_path / n) for n in ("digits.json", "deep.json", "fifo.json", "bg.json")])
+    errors = [m.text for m in ex.messages if m.error]
+    assert any("digits.json: pose parameter 'yaw' is a 401-digit number" in e for e in errors), errors
+    assert any("deep.json: not a pose file (JSON nested too deeply to read)" in e for e in errors), errors
+    assert any(e.startswith(f"pose file {tmp_path / 'fifo.json'} is not a regular file") for e in errors), errors
+    stage.until(lambda: any("background image" in m.text and m.error for m in ex.messages), "the background's refusal")
+    assert s.pose == pose
 
 
 def test_switching_object_on_the_worker(stage):

@@ -401,3 +401,21 @@ def test_lens_keys_attack_map_click_a_crop_and_evolve_in_the_real_window(app_fac
     app.screenshot("window-evolve")
     assert "Traceback" not in app.output()
     assert app.close() == 0, app.output()
+
+
+def test_hostile_pose_files_give_the_window_one_clear_error(display, tmp_path):
+    """Issue 43: a 400-digit number, JSON nested 200,000 deep and a named pipe as
+    ``--pose`` ended the window in a traceback or hung it before it opened."""
+    env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
+    (tmp_path / "digits.json").write_text('{"yaw": 1' + "0" * 400 + "}")
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    os.mkfifo(tmp_path / "fifo.json")
+    for name, message in [
+        ("digits.json", "pose parameter 'yaw' is a 401-digit number, far outside its range"),
+        ("deep.json", "not a pose file (JSON nested too deeply to read)"),
+        ("fifo.json", "is not a regular file"),
+    ]:
+        cmd = [sys.executable, "run.py", "window", "--pose", str(tmp_path / name)]
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert r.returncode == 2 and r.stderr.startswith("error:") and message in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1, r.stderr

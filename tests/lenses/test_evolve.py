@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.lenses.cppn import IMAGE_INPUTS, Genome
-from app.lenses.evolve import EvolveState, evolve, genome_skin, image_evaluator
+from app.lenses.evolve import EvolveError, EvolveState, evolve, genome_skin, image_evaluator
 from app.render.settings import RenderSettings
 from app.render.targets import OffscreenTarget
 from app.scene.library import resolve_object
@@ -91,3 +92,20 @@ def test_gallery_labels_fit_their_tile_and_say_when_they_are_cut():
     assert cut.endswith("...") and long.startswith(cut[:-3]) and len(cut) > 20
     assert draw.textlength(cut, font=font) <= 218 < draw.textlength(long, font=font)
     assert fitted(draw, "hen", font, 218) == "hen"
+
+
+def test_a_hostile_archive_gives_one_clear_error(tmp_path):
+    """Issue 43: an archive nested 200,000 deep ended ``evolve --resume`` in a RecursionError
+    traceback; a named pipe would have hung in open()."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(EvolveError, match=r"deep.json: not an evolution archive \(JSON nested too deeply to read\)$"):
+        EvolveState.load(deep)
+    digits = tmp_path / "digits.json"
+    digits.write_text('{"seed": 1' + "0" * 5000 + "}")
+    with pytest.raises(EvolveError, match="digits.json: not an evolution archive .a number of more than 4,300 digits"):
+        EvolveState.load(digits)
+    fifo = tmp_path / "archive.json"
+    os.mkfifo(fifo)
+    with pytest.raises(EvolveError, match="evolution archive .*archive.json is not a regular file"):
+        EvolveState.load(fifo)

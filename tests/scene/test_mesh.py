@@ -1,9 +1,11 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.scene.library import MODELS_DIR, list_objects, read_manifest, resolve_object
-from app.scene.mesh import MeshError, load_mesh
+from app.scene.mesh import MeshError, load_mesh, load_texture
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\n"
 QUAD_MTL = """newmtl red
@@ -131,7 +133,7 @@ BAD_FILES = [
     ("binary garbage", "bin.obj", b"\x00\x01\x02\xff" * 64, "not a text file"),
     ("unsupported format", "model.fbx", "whatever", "unsupported format"),
     ("degenerate object", "deg.obj", "v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n", "no size"),
-    ("corrupt glb", "bad.glb", b"glTF\x02\x00\x00\x00garbage", "cannot be parsed"),
+    ("corrupt glb", "bad.glb", b"glTF\x02\x00\x00\x00garbage", "bad.glb: not a readable GLB file, cut short or broken"),
     ("bad MTL numbers", "m.obj", "mtllib m.mtl\n" + TRIANGLE + "usemtl a\nf 1 2 3\n", "expected numbers"),
 ]
 
@@ -190,3 +192,71 @@ def test_broken_manifest_and_unknown_object(tmp_path):
         resolve_object("unicorn")
     with pytest.raises(ObjectNotFound, match="not found"):
         resolve_object(str(tmp_path / "nope.obj"))
+
+
+def _gltf_with_buffers(folder):
+    """A box exported the common way: ``model.gltf`` with its ``.bin`` buffers beside it."""
+    import trimesh
+
+    files = trimesh.exchange.gltf.export_gltf(trimesh.Scene(trimesh.creation.box()))
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder / "model.gltf", sorted(n for n in files if n.endswith(".bin"))
+
+
+def test_a_gltf_with_its_buffers_beside_it_loads_and_a_missing_or_piped_buffer_is_named(tmp_path):
+    """Issue 43: the .gltf was read from bytes with nothing to find its .bin by, so the
+    common export layout was refused with "TypeError: 'NoneType' object is not subscriptable"."""
+    path, buffers = _gltf_with_buffers(tmp_path / "ok")
+    mesh = load_mesh(path)
+    assert mesh.triangle_count == 12 and mesh.name == "model"
+    path, buffers = _gltf_with_buffers(tmp_path / "missing")
+    (path.parent / buffers[-1]).unlink()
+    with pytest.raises(MeshError, match=f"^model.gltf: it names {buffers[-1]}, which is not in its folder"):
+        load_mesh(path)
+    path, buffers = _gltf_with_buffers(tmp_path / "piped")
+    (path.parent / buffers[-1]).unlink()
+    os.mkfifo(path.parent / buffers[-1])  # opening it would wait for a writer forever
+    with pytest.raises(MeshError, match=f"^model.gltf: {buffers[-1]}, which it names, is not a regular file"):
+        load_mesh(path)
+    path, buffers = _gltf_with_buffers(tmp_path / "above")
+    path.write_text(path.read_text().replace(buffers[-1], "../../../etc/hostname"))
+    with pytest.raises(MeshError, match="^model.gltf: it names ../../../etc/hostname, which is not in its folder"):
+        load_mesh(path)
+
+
+def test_an_obj_with_a_byte_order_mark_loads_like_one_without(tmp_path):
+    """Issue 43: the mark glued to the first line made its vertex unknown, and the faces
+    then named a vertex that "is not defined"."""
+    plain = load_mesh(write(tmp_path, "plain.obj", QUAD_OBJ.replace("mtllib parts.mtl\n", "")))
+    marked = load_mesh(
+        write(tmp_path, "marked.obj", b"\xef\xbb\xbf" + QUAD_OBJ.replace("mtllib parts.mtl\n", "").encode())
+    )
+    assert marked.triangle_count == plain.triangle_count
+    for a, b in zip(plain.parts, marked.parts, strict=True):
+        assert np.array_equal(a.positions, b.positions) and np.array_equal(a.triangles, b.triangles)
+
+
+def test_a_truncated_binary_stl_is_named_for_what_it_is(tmp_path):
+    """Issue 43: trimesh tried the cut file as text and failed with "No module named
+    'charset_normalizer'"."""
+    import trimesh
+
+    data = trimesh.exchange.stl.export_stl(trimesh.creation.icosphere(subdivisions=1))
+    assert load_mesh(write(tmp_path, "whole.stl", data)).triangle_count == 80
+    with pytest.raises(MeshError, match=r"^cut.stl: a binary STL cut short or broken: its header counts 80 triangles, "
+                       r"which take 4,084 bytes, and the file has 2,042$"):  # fmt: skip
+        load_mesh(write(tmp_path, "cut.stl", data[: len(data) // 2]))
+    with pytest.raises(MeshError, match="tiny.stl: a binary STL cut short"):
+        load_mesh(write(tmp_path, "tiny.stl", data[:40]))
+
+
+def test_a_named_pipe_as_an_image_is_refused_without_opening_it(tmp_path):
+    """Issue 43: as --image, --background-image or a pose file's background_image, a FIFO
+    hung in open()."""
+    fifo = tmp_path / "picture.png"
+    os.mkfifo(fifo)
+    for kind in ("image", "background image"):
+        with pytest.raises(MeshError, match=f"^{kind} {fifo} is not a regular file"):
+            load_texture(fifo, kind)

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,38 @@ def test_unusable_weight_files_give_clear_errors(tmp_path):
     torch.save(torch.nn.Linear(2, 2), pickled)  # a whole module: refused by weights_only
     with pytest.raises(ModelUnavailable, match="it pickles a torch.nn.modules.linear.Linear object, not just tensors"):
         load_classifier("resnet18", weights=pickled, device="cpu")
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+def test_hostile_weight_files_give_one_clear_error(tmp_path):
+    """Issue 43: integer keys ended resnet50 in an AttributeError traceback; NaN said
+    "cannot convert float NaN to integer"; the refusal of a pickled call lost its reason
+    (torch now writes "unsupported GLOBAL"); a named pipe hung in open()."""
+    ints = tmp_path / "ints.pth"
+    torch.save({0: torch.zeros(3), 1: torch.zeros(3)}, ints)
+    for name in ("resnet50", "efficientnet_lite0"):
+        with pytest.raises(ModelUnavailable, match="ints.pth is not a state dict: its keys must be parameter names"):
+            load_classifier(name, weights=ints, device="cpu")
+    state = torch.load(classifiers.bundled_weights_path(), map_location="cpu", weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = state[key].clone().contiguous()
+    state[key].view(-1)[7] = float("nan")
+    nan = tmp_path / "nan.pth"
+    torch.save(state, nan)
+    with pytest.raises(ModelUnavailable, match=f"nan.pth: {key} holds NaN or infinite values"):
+        load_classifier("efficientnet_lite0", weights=nan, device="cpu")
+    payload = tmp_path / "payload.pth"
+    torch.save({"a": _Payload()}, payload)
+    with pytest.raises(ModelUnavailable, match=r"it pickles a (posix|os)\.system object, not just tensors"):
+        load_classifier("resnet18", weights=payload, device="cpu")
+    fifo = tmp_path / "fifo.pth"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelUnavailable, match="weights file .*fifo.pth is not a regular file"):
+        load_classifier("resnet18", weights=fifo, device="cpu")
 
 
 def test_cuda_request_without_cuda_runs_on_cpu():

@@ -57,9 +57,7 @@ def _map(panel, job: AtlasJob, pose: Pose) -> None:
             rank = int(run.true_rank[row, col])
             colour = pending if rank == 0 else colours[1] if rank == 1 else colours[5] if rank <= 5 else red
             x0 = origin.x + col * cell
-            dl.add_rect_filled(
-                imgui.ImVec2(x0 + 0.5, y1 - cell + 0.5), imgui.ImVec2(x0 + cell - 0.5, y1 - 0.5), colour
-            )
+            dl.add_rect_filled(imgui.ImVec2(x0 + 0.5, y1 - cell + 0.5), imgui.ImVec2(x0 + cell - 0.5, y1 - 0.5), colour)
     # the current pose's cell, when the other parameters are still those of the map
     here = pose.vector
     yaw_pitch = [INDEX["yaw"], INDEX["pitch"]]

@@ -70,9 +70,7 @@ def verdict_line(probs: np.ndarray, true_class: int | None) -> tuple[tuple[str, 
     return (class_names()[top], f" {100 * probs[top]:.0f}%"), colour
 
 
-def image_column(
-    panel, name: str, image: np.ndarray, caption: str, line: tuple[str, str], colour, side: float
-) -> None:
+def image_column(panel, name: str, image: np.ndarray, caption: str, line: tuple[str, str], colour, side: float) -> None:
     """An image ``side`` wide with its caption above and ``line`` (text, figure) below, both
     cut to the column (a long class name would push the next column off the panel)."""
     imgui.begin_group()
