@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.core.params import Pose, PoseDocument, PoseError, load_pose_file
 from app.render.settings import RenderSettings
-from app.scene.library import DEFAULT_OBJECT, LibraryObject, resolve_object
+from app.scene.library import DEFAULT_OBJECT, LibraryObject, ObjectNotFound, resolve_object
 from app.scene.mesh import load_texture
 
 EPILOG = """\
@@ -60,7 +60,19 @@ def scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings
     whose object and settings are the defaults) and ``--set``, and the pose file itself."""
     doc = load_pose_file(args.pose) if getattr(args, "pose", None) else None
     name = args.object or (doc.object if doc and doc.object else DEFAULT_OBJECT)
-    obj = resolve_object(name)
+    try:
+        obj = resolve_object(name)
+    except ObjectNotFound as e:
+        if args.object or not doc:
+            raise
+        raise ObjectNotFound(f"{args.pose}: {e}") from None  # the file named it: say which
+    if doc and doc.model not in (None, "auto") and not getattr(args, "model", None):
+        from app.vision.classifiers import ModelUnavailable, model_spec
+
+        try:
+            model_spec(doc.model)
+        except ModelUnavailable as e:
+            raise ModelUnavailable(f"{args.pose}: {e}") from None
     pose = doc.pose if doc else obj.canonical_pose
     if args.set:
         changes = {}
@@ -96,15 +108,21 @@ def render_image(obj: LibraryObject, pose: Pose, settings: RenderSettings, size:
     from app.render.renderer import Renderer
     from app.render.targets import OffscreenTarget
 
-    ctx = create_headless_context()
-    renderer = Renderer(ctx)
     mesh = obj.load()
     for w in mesh.warnings:
         notice(f"warning: {w}")
-    renderer.set_mesh(mesh)
-    target = OffscreenTarget(ctx, size[0], size[1], settings.quality)
-    renderer.render(pose, target, settings)
-    return target.read()[..., :3].copy()
+    ctx = create_headless_context()
+    renderer = target = None
+    try:  # released at once: a caller in a loop (a test, a script) keeps no GL memory
+        renderer = Renderer(ctx)
+        renderer.set_mesh(mesh)
+        target = OffscreenTarget(ctx, size[0], size[1], settings.quality)
+        renderer.render(pose, target, settings)
+        return target.read()[..., :3].copy()
+    finally:
+        for owner in (target, renderer, ctx):
+            if owner is not None:
+                owner.release()
 
 
 def model_name(args: argparse.Namespace, doc: PoseDocument | None) -> str:

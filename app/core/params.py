@@ -356,8 +356,12 @@ def load_pose_file(path: str | Path) -> PoseDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PoseError(f"pose file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PoseError(f"cannot read pose file {path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise PoseError(
+            f"{path}: not a pose file (not UTF-8 text: byte {e.object[e.start]:#04x} at {e.start})"
+        ) from None
+    except OSError as e:
+        raise PoseError(f"cannot read pose file {path}: {e.strerror or e}") from None
     try:
         data = json.loads(text, parse_constant=lambda c: float(c))
     except json.JSONDecodeError as e:

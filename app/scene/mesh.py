@@ -398,7 +398,9 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
     except MeshError:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
-        detail, kind = str(e).strip().rstrip("!.") or type(e).__name__, suffix[1:].upper()
+        detail, kind = str(e).strip().rstrip("!.") or "its structure is not as the format says", suffix[1:].upper()
+        if isinstance(e, ImportError):  # trimesh tried the bytes as text of an unknown encoding
+            detail = "damaged bytes where text or numbers were expected"
         raise MeshError(f"{path.name}: not a readable {kind} file, cut short or broken ({detail})") from None
     mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
     mesh.source = path

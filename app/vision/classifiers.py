@@ -310,7 +310,8 @@ def _load_failure(path: Path, e: Exception) -> str:
     with suppress(OSError), open(path, "rb") as f:
         if f.read(2) not in (b"PK", b"\x80\x02"):  # torch.save's zip, or its legacy pickle
             return "not a PyTorch weights file"
-    return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    first = (str(e).splitlines() or [""])[0][:200]
+    return f"a PyTorch weights file cut short or damaged: {first or type(e).__name__}"
 
 
 def _download(spec: ModelSpec, notify: Callable[[str], None]) -> Path | None:
