@@ -1,7 +1,8 @@
-"""Work beside the window: on a daemon thread of its own (or a station's), and it can be asked to stop."""
+"""Work beside the window: on a kept daemon thread (or a station's), and it can be asked to stop."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,42 @@ from app.core.threads import lower_priority
 
 if TYPE_CHECKING:
     from app.background.station import SearchStation
+
+
+class _Workers:
+    """Daemon threads kept for background runs, each taking the next run when it is idle.
+    A thread per run grew the window's memory by about 10 MB a run, never given back:
+    torch (its thread-local state) and glibc (an allocator arena per thread) keep what a
+    thread used after it ends.  The pool grows only to the most runs at once (a few)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._work: queue.SimpleQueue[tuple[Callable[[], None], str]] = queue.SimpleQueue()
+        self._idle = 0
+        self.threads = 0
+
+    def submit(self, work: Callable[[], None], name: str) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                self.threads += 1
+                threading.Thread(target=self._serve, name="background-run", daemon=True).start()
+        self._work.put((work, name))
+
+    def _serve(self) -> None:
+        me = threading.current_thread()
+        while True:
+            work, me.name = self._work.get()
+            try:
+                work()
+            finally:
+                me.name = "background-run"
+                with self._lock:
+                    self._idle += 1
+
+
+WORKERS = _Workers()
 
 
 class BackgroundRun:
@@ -30,8 +67,7 @@ class BackgroundRun:
         if station is not None:
             station.submit(lambda _station: self._guarded(target, args))
             return
-        thread = threading.Thread(target=self._guarded, args=(target, args), name=name, daemon=True)
-        thread.start()
+        WORKERS.submit(lambda: self._guarded(target, args), name)
 
     def _guarded(self, target: Callable[..., None], args: tuple) -> None:
         lower_priority()
