@@ -129,6 +129,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 _SESSION_GL: list = []  # the session's context, once made
 
 
+@pytest.fixture(autouse=True)
+def _own_library(tmp_path_factory, monkeypatch):
+    """Each test has a user object library of its own (not made until it is written), so
+    the tests never see or change the user's own objects."""
+    monkeypatch.setenv("STRIKE_LIBRARY", str(tmp_path_factory.mktemp("library") / "objects"))
+
+
 @pytest.fixture(scope="session")
 def ctx():
     from app.render.glcontext import create_headless_context

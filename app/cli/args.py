@@ -160,6 +160,9 @@ def scene_args(p: argparse.ArgumentParser, several: bool = False) -> None:
     g = p.add_argument_group("scene")
     more = "; several: NAME,NAME... or all, each searched in turn" if several else ""
     g.add_argument("--object", help=f"library object name or mesh file path (default: {DEFAULT_OBJECT}){more}")
+    g.add_argument("--class", dest="true_class", metavar="NAME|INDEX",
+                   help="the object's ImageNet class, for a mesh file (which has none) or to replace a library "
+                        "object's; a name as --target takes it (run.py objects lists the library's)")  # fmt: skip
     g.add_argument("--pose", type=Path, help="pose JSON file (default: the object's canonical pose)")
     g.add_argument("--set", nargs="+", metavar="NAME=VALUE", default=[], help="override pose parameters")
     g.add_argument("--no-texture", action="store_true", help="draw material colours only")

@@ -66,6 +66,8 @@ def scene(args: argparse.Namespace) -> tuple[LibraryObject, Pose, RenderSettings
         if args.object or not doc:
             raise
         raise ObjectNotFound(f"{args.pose}: {e}") from None  # the file named it: say which
+    given = getattr(args, "true_class", None)
+    obj = obj.with_class(class_arg(given) if given else doc.true_class if doc else None)
     if doc and doc.model not in (None, "auto") and not getattr(args, "model", None):
         from app.vision.classifiers import ModelUnavailable, model_spec
 
@@ -163,10 +165,13 @@ def ctrl_c_interrupts() -> contextlib.AbstractContextManager[None]:
     return _on_ctrl_c(signal.default_int_handler)
 
 
-def target_class(text: str | None) -> int | None:
-    """``--target``: a class name or index, or None."""
+def class_arg(text: str | None) -> int | None:
+    """``--target`` or ``--class``: a class name or index, or None."""
     from app.core.imagenet import resolve_class
 
     if not text:
         return None
-    return resolve_class(int(text) if text.isdigit() else text)
+    return resolve_class(int(text) if text.strip().isdigit() else text)
+
+
+target_class = class_arg

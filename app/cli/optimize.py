@@ -194,7 +194,8 @@ def _write_result(args, pipe, obj, settings, space, goal, result) -> tuple[str, 
     if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
         extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),
                                   "change_from_start": describe_change(space.base, result.first_success)}  # fmt: skip
-    best_doc = PoseDocument(result.best, object=obj.name, model=clf.name, settings=settings.to_dict(), extra=extra)
+    best_doc = PoseDocument(result.best, object=obj.ref, model=clf.name, settings=settings.to_dict(), extra=extra,
+                            true_class=obj.imagenet_class)  # fmt: skip
     stem, _ = claim_stem(args.out, f"{obj.name}-{args.method}", suffixes,
                          lambda p: write_new(p, best_doc.to_json().encode()))  # fmt: skip
     write_new(args.out / f"{stem}.png", png_bytes(image))

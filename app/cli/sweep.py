@@ -39,7 +39,11 @@ def register(sub) -> None:
         epilog=SWEEP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--object", help="library object(s): NAME, NAME,NAME... or all (default: all with --resume)")
+    p.add_argument("--object", help="library object(s) or mesh files: NAME, NAME,PATH... or all "
+                                    "(default: all with --resume)")  # fmt: skip
+    p.add_argument("--class", dest="true_class", metavar="NAME|INDEX[,...]",
+                   help="the ImageNet class of the objects (one for all, or one per --object, in order); "
+                        "mesh files need one")  # fmt: skip
     p.add_argument("--models", help="comma-separated classifiers (default auto; run.py models lists them)")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH", help="state-dict file of a model")
     p.add_argument("--samples", type=whole(1), help="random poses per object (a --resume may raise it)")
@@ -94,17 +98,35 @@ def _parse_weights(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def _objects(spec: str | None, classes: str | None) -> list:
+    """``--object`` (names, mesh files or all) with ``--class`` (one class, or one per object)."""
+    from app.cli.common import class_arg
+    from app.sweep.sweep import SweepError
+
+    names = object_names() if spec in (None, "all") else [n.strip() for n in spec.split(",") if n.strip()]
+    objects = [resolve_object(n) for n in names]
+    given = [c.strip() for c in classes.split(",")] if classes else []
+    if len(given) > 1 and len(given) != len(objects):
+        raise SweepError(f"--class gives {len(given)} classes for {len(objects)} objects: give one for all, "
+                         "or one per object in the order of --object")  # fmt: skip
+    if len(given) == 1:
+        given *= len(objects)
+    return [o.with_class(class_arg(c)) for o, c in zip(objects, given, strict=True)] if given else objects
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from app.sweep.sweep import SweepError, SweepPlan, SweepStore, parse_grid, read_plan
 
     weights = _parse_weights(args.weights)
     if args.resume:
         plan = read_plan(args.out)
+        held = args.object or ",".join(plan.sources.get(n, n) for n in plan.objects)
         given = {
-            "--object": (
-                args.object,
-                lambda v: tuple(object_names()) if v == "all" else tuple(v.split(",")),
-                plan.objects,
+            "--object": (args.object, lambda v: tuple(o.name for o in _objects(v, None)), plan.objects),
+            "--class": (
+                args.true_class,
+                lambda v: {o.name: o.imagenet_class for o in _objects(held, v)},
+                {n: plan.resolve(n).imagenet_class for n in plan.objects},
             ),
             "--seed": (args.seed, int, plan.seed),
             "--grid": (args.grid, parse_grid, plan.grid),
@@ -124,9 +146,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise
     else:
         SweepStore.check_free(args.out)
-        names = object_names() if args.object in (None, "all") else [n.strip() for n in args.object.split(",")]
-        for n in names:
-            resolve_object(n)  # an unknown name fails before any model loads
+        objects = _objects(args.object, args.true_class)  # an unknown name fails before any model loads
+        unknown = [o.ref for o in objects if o.imagenet_class is None]
+        if unknown:
+            raise SweepError(f"{', '.join(unknown)}: no ImageNet class, so a sweep cannot tell right from wrong; "
+                             "give --class NAME (one for all, or one per object)")  # fmt: skip
         grid = parse_grid(args.grid) if args.grid else ()
         if not grid and not args.samples:
             raise SweepError("say how many poses: --samples N (random) or --grid NAME=STEPS,...")
@@ -135,8 +159,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise SweepError(f"{given} is for random poses; a --grid names its parameters and steps: leave one out")
         models = _sweep_models((args.models or "auto").split(","), weights, args.device, strict=False)
         settings = RenderSettings(textures=not args.no_texture, quality=args.quality or "auto")
-        plan = SweepPlan(
-            objects=tuple(names), models=tuple(m.name for m in models), samples=args.samples or 0,
+        plan = SweepPlan.of_objects(
+            objects, models=tuple(m.name for m in models), samples=args.samples or 0,
             seed=args.seed or 0, groups=tuple(parse_groups(args.params or "rotation,translation")), grid=grid,
             settings=settings.to_dict(),
         )  # fmt: skip
@@ -155,7 +179,7 @@ def _run_sweep(args: argparse.Namespace, store, models: list) -> int:
     from app.sweep.sweep import run_sweep
 
     plan = store.plan
-    objects = [resolve_object(n) for n in plan.objects]
+    objects = [plan.resolve(n) for n in plan.objects]
     todo = sum(len(store.missing(o.name, m.name)) for o in objects for m in models)
     print(f"sweep: {len(objects)} object(s) x {plan.samples} poses ({plan.mode}) x {len(models)} model(s) "
           f"[{', '.join(m.name for m in models)}]: {todo} rows to do in {args.out}", file=sys.stderr)  # fmt: skip

@@ -277,7 +277,7 @@ def light_direction(pose: Pose) -> np.ndarray:
 # ---------------------------------------------------------------- pose files
 
 _EXTRA_KEYS = ("prediction", "note", "created", "first_success")  # kept as they are (what wrote the file says)
-_DOC_KEYS = {"format", "version", "pose", "object", "model", "settings", *_EXTRA_KEYS}
+_DOC_KEYS = {"format", "version", "pose", "object", "class", "model", "settings", *_EXTRA_KEYS}
 
 
 @dataclass
@@ -289,11 +289,14 @@ class PoseDocument:
     model: str | None = None
     settings: dict[str, Any] | None = None
     extra: dict[str, Any] | None = None
+    true_class: int | None = None  # "class": the object's ImageNet class, so a mesh file keeps the one it was given
 
     def to_json(self) -> str:
         doc: dict[str, Any] = {"format": POSE_FORMAT, "version": POSE_VERSION}
         if self.object is not None:
             doc["object"] = self.object
+        if self.true_class is not None:
+            doc["class"] = self.true_class
         if self.model is not None:
             doc["model"] = self.model
         doc["pose"] = self.pose.to_dict()
@@ -328,6 +331,9 @@ def parse_pose_document(data: Any, source: str = "pose") -> PoseDocument:
             raise PoseError(f"{source}: {key!r} must be a string")
     if data.get("settings") is not None and not isinstance(data["settings"], dict):
         raise PoseError(f"{source}: 'settings' must be an object")
+    true_class = data.get("class")
+    if true_class is not None and (type(true_class) is not int or not 0 <= true_class < 1000):
+        raise PoseError(f"{source}: 'class' must be an ImageNet class index, a whole number in 0..999")
     extra = {k: data[k] for k in _EXTRA_KEYS if k in data}
     return PoseDocument(
         pose=_pose_from_mapping(data["pose"], source),
@@ -335,6 +341,7 @@ def parse_pose_document(data: Any, source: str = "pose") -> PoseDocument:
         model=data.get("model"),
         settings=data.get("settings"),
         extra=extra or None,
+        true_class=true_class,
     )
 
 

@@ -59,7 +59,8 @@ def write_capture(request: CaptureRequest, model: str, input_size: int, probabil
         "prediction": prediction,
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra)
+    doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra,
+                       true_class=request.true_class)  # fmt: skip
     contents = [png_bytes(request.input_image[..., :3])]
     contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
     contents.append(doc.to_json().encode())

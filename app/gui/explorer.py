@@ -193,7 +193,7 @@ class Explorer:
     def save_pose(self) -> Path | None:
         s = self.state
         doc = PoseDocument(s.pose, object=s.object_ref, model=self.classifier.name,
-                           settings=s.render_settings().to_dict())  # fmt: skip
+                           settings=s.render_settings().to_dict(), true_class=s.obj.imagenet_class)  # fmt: skip
         folder = self.captures.directory
         try:
             _stem, path = claim_stem(folder, f"{s.obj.name}-pose", (".json",),

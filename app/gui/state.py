@@ -44,8 +44,7 @@ class ViewState:
     @property
     def object_ref(self) -> str:
         """What ``run.py --object`` needs to find the object again: its library name or its file."""
-        obj = self.obj
-        return obj.name if obj.license_file is not None else str(obj.mesh_path.resolve())
+        return self.obj.ref
 
     def shows(self, name: str) -> bool:
         """Is ``name`` (an object name or reference, as a capture or pose file holds it) the object shown?"""

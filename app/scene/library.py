@@ -1,4 +1,5 @@
-"""The object library in ``models/``: one folder per object with an ``object.json`` manifest.
+"""The object libraries: the bundled ``models/`` (read-only) and the user's own
+(:func:`app.core.resources.user_library_dir`), one folder per object with an ``object.json``.
 
 A manifest names the mesh file, the object's ImageNet class, a canonical pose that the
 bundled classifier recognises, and where the object came from (author, license file).
@@ -7,18 +8,19 @@ bundled classifier recognises, and where the object came from (author, license f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from app.core.imagenet import class_names
 from app.core.params import Pose, PoseError
-from app.core.resources import models_dir
+from app.core.resources import models_dir, user_library_dir
 from app.scene.mesh import MESH_SUFFIXES, Mesh, MeshError, load_mesh
 
 MODELS_DIR = models_dir()
 MANIFEST = "object.json"
+LICENSE_FILE = "LICENSE.txt"  # what add-object writes: the licence, author and source it was told
 DEFAULT_OBJECT = "teddy_bear"
 _REQUIRED = ("display_name", "mesh", "imagenet_class", "canonical_pose", "license", "author", "license_file", "source")
 
@@ -43,6 +45,20 @@ class LibraryObject:
     @property
     def class_name(self) -> str | None:
         return None if self.imagenet_class is None else class_names()[self.imagenet_class]
+
+    @property
+    def in_library(self) -> bool:
+        return self.license_file is not None
+
+    @property
+    def ref(self) -> str:
+        """What ``--object`` needs to find it again (pose files, captures, sweep plans): its
+        library name, or its mesh file's absolute path."""
+        return self.name if self.in_library else str(self.mesh_path.resolve())
+
+    def with_class(self, imagenet_class: int | None) -> LibraryObject:
+        """The same object told its class (a mesh file has none; ``--class`` replaces a library object's)."""
+        return self if imagenet_class is None else replace(self, imagenet_class=imagenet_class)
 
     def load(self) -> Mesh:
         orient = None if self.orientation is None else np.array(self.orientation, dtype=np.float64)
@@ -90,21 +106,48 @@ def read_manifest(folder: Path) -> LibraryObject:
     )
 
 
-def list_objects(models_dir: Path = MODELS_DIR) -> list[LibraryObject]:
-    if not models_dir.is_dir():
+def library_dirs() -> list[Path]:
+    """The bundled library first (its names win), then the user's own."""
+    return [MODELS_DIR, user_library_dir()]
+
+
+def _object_folders(library: Path) -> list[Path]:
+    try:
+        return [d for d in sorted(library.iterdir()) if (d / MANIFEST).is_file()] if library.is_dir() else []
+    except OSError:  # an unreadable user library lists nothing, as an empty one
         return []
-    return [read_manifest(d) for d in sorted(models_dir.iterdir()) if (d / MANIFEST).is_file()]
 
 
-def object_names(models_dir: Path = MODELS_DIR) -> list[str]:
-    return sorted(d.name for d in models_dir.iterdir() if (d / MANIFEST).is_file()) if models_dir.is_dir() else []
+def list_objects(models_dir: Path | None = None, problems: list[str] | None = None) -> list[LibraryObject]:
+    """The objects of ``models_dir``, or of every library (:func:`library_dirs`).  A broken
+    manifest in the bundled library is an error; one in the user's library is left out and
+    its message added to ``problems``, so one bad folder does not hide the others."""
+    found: dict[str, LibraryObject] = {}
+    for library in [models_dir] if models_dir else library_dirs():
+        for folder in _object_folders(library):
+            if folder.name in found:
+                continue
+            try:
+                found[folder.name] = read_manifest(folder)
+            except MeshError as e:
+                if library == MODELS_DIR or problems is None:
+                    raise
+                problems.append(str(e))
+    return list(found.values())
 
 
-def resolve_object(name_or_path: str, models_dir: Path = MODELS_DIR) -> LibraryObject:
-    """A library object by name, a folder with a manifest, or any mesh file."""
-    folder = models_dir / name_or_path
-    if "/" not in name_or_path and (folder / MANIFEST).is_file():
-        return read_manifest(folder)
+def object_names(models_dir: Path | None = None) -> list[str]:
+    """Names of the objects of ``models_dir`` or of every library (manifests not read)."""
+    names = (f.name for library in ([models_dir] if models_dir else library_dirs()) for f in _object_folders(library))
+    return sorted(set(names))
+
+
+def resolve_object(name_or_path: str, models_dir: Path | None = None) -> LibraryObject:
+    """A library object by name (the bundled library's first), a folder with a manifest, or any mesh file."""
+    if "/" not in name_or_path and name_or_path not in ("", ".", ".."):
+        for library in [models_dir] if models_dir else library_dirs():
+            if (library / name_or_path / MANIFEST).is_file():
+                return read_manifest(library / name_or_path)
     path = Path(name_or_path).expanduser()
     if path.is_dir() and (path / MANIFEST).is_file():
         return read_manifest(path)
@@ -116,3 +159,30 @@ def resolve_object(name_or_path: str, models_dir: Path = MODELS_DIR) -> LibraryO
     raise ObjectNotFound(
         f"no object {name_or_path!r}: not in the library ({', '.join(names) or 'empty'}) and not a mesh file path"
     )
+
+
+def write_manifest(folder: Path, obj: LibraryObject, license_text: str) -> None:
+    """``object.json`` and the licence file of ``obj``, whose files lie in ``folder``."""
+    assert obj.license_file is not None and obj.imagenet_class is not None
+    (folder / obj.license_file.name).write_text(license_text, encoding="utf-8")
+    data = {
+        "display_name": obj.display_name,
+        "mesh": obj.mesh_path.relative_to(folder).as_posix(),
+        "imagenet_class": obj.imagenet_class,
+        "canonical_pose": obj.canonical_pose.to_dict(),
+        "license": obj.license,
+        "author": obj.author,
+        "license_file": obj.license_file.name,
+        "source": obj.source,
+    }
+    if obj.orientation is not None:
+        data["orientation"] = [list(row) for row in obj.orientation]
+    (folder / MANIFEST).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def name_taken(name: str, library: Path) -> str | None:
+    """Where an object called ``name`` already is (any library, or ``library``), or None."""
+    for where in dict.fromkeys([*library_dirs(), library]):
+        if (where / name).exists():
+            return str(where / name)
+    return None

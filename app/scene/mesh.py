@@ -69,6 +69,7 @@ class Mesh:
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
     original_extent: float = 1.0  # largest side of the bounding box before normalisation
+    files: list[Path] = field(default_factory=list)  # every file the load read: the mesh, its MTL, textures, buffers
 
     @property
     def triangle_count(self) -> int:
@@ -158,8 +159,11 @@ def _floats(values: list[str], count: int, where: str) -> tuple[float, ...]:
     return out
 
 
-def parse_mtl(text: str, directory: Path, source: str, warnings: list[str]) -> dict[str, Material]:
-    """Read the MTL fields the renderer uses; missing/corrupt textures become warnings."""
+def parse_mtl(
+    text: str, directory: Path, source: str, warnings: list[str], files: list[Path] | None = None
+) -> dict[str, Material]:
+    """Read the MTL fields the renderer uses; missing/corrupt textures become warnings;
+    each texture file found is added to ``files``."""
     materials: dict[str, Material] = {}
     current: Material | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -192,6 +196,8 @@ def parse_mtl(text: str, directory: Path, source: str, warnings: list[str]) -> d
             if found is None:
                 warnings.append(f"texture {name!r} of material {current.name!r} not found; using its diffuse colour")
                 continue
+            if files is not None:
+                files.append(found)
             try:
                 current.texture = load_texture(found)
             except MeshError as e:
@@ -271,7 +277,9 @@ class _MtlResolver(trimesh.resolvers.Resolver):
         raise OSError("read-only resolver")
 
 
-def _read_obj(path: Path, data: bytes, warnings: list[str]) -> tuple[trimesh.Scene, dict[str, Material]]:
+def _read_obj(
+    path: Path, data: bytes, warnings: list[str], files: list[Path]
+) -> tuple[trimesh.Scene, dict[str, Material]]:
     text = _decode_text(data, path)
     _prevalidate_obj(text, path.name)
     materials: dict[str, Material] = {}
@@ -284,7 +292,8 @@ def _read_obj(path: Path, data: bytes, warnings: list[str]) -> tuple[trimesh.Sce
                 continue
             mtl_text = _decode_text(found.read_bytes(), found)
             mtl_texts[_file_key(lib)] = mtl_text
-            materials.update(parse_mtl(mtl_text, found.parent, found.name, warnings))
+            files.append(found)
+            materials.update(parse_mtl(mtl_text, found.parent, found.name, warnings, files))
     try:
         scene = trimesh.load(
             io.BytesIO(text.encode("utf-8")),
@@ -347,7 +356,11 @@ class _Beside(trimesh.resolvers.FilePathResolver):
     """The files a glTF names (its ``.bin`` buffers, its images) in its folder or below it,
     read only when they are regular files of a bounded size: a pipe there would hang the
     load, a device would never end, and trimesh's own message for a missing buffer is a
-    ``TypeError``."""
+    ``TypeError``.  ``read``: the files it gave."""
+
+    def __init__(self, source: Path):
+        super().__init__(source)
+        self.read: list[Path] = []
 
     def get(self, name: str) -> bytes:
         owner = Path(self.file_name).name
@@ -362,6 +375,7 @@ class _Beside(trimesh.resolvers.FilePathResolver):
                 raise MeshError(f"{owner}: {name}, which it names, is not a regular file")
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise MeshError(f"{owner}: {name}, which it names, is larger than {MAX_FILE_BYTES // 2**20} MiB")
+            self.read.append(path)
             return path.read_bytes()
         raise MeshError(f"{owner}: it names {name}, which is not in its folder (keep a .gltf's files beside it)")
 
@@ -385,16 +399,19 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
     if size > MAX_FILE_BYTES:
         raise MeshError(f"{path.name}: {size / 2**20:.0f} MiB is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
     warnings: list[str] = []
+    files = [path]
     data = path.read_bytes()
     try:
         if suffix == ".obj":
-            scene, materials = _read_obj(path, data, warnings)
+            scene, materials = _read_obj(path, data, warnings, files)
         else:
             if suffix == ".stl":
                 _check_stl(data, path.name)
+            beside = _Beside(path)
             scene = trimesh.load(io.BytesIO(data), file_type=suffix[1:], force="scene", process=False,
-                                 resolver=_Beside(path))  # fmt: skip
+                                 resolver=beside)  # fmt: skip
             materials = {}
+            files += beside.read
     except MeshError:
         raise
     except Exception as e:  # trimesh raises many kinds on malformed input
@@ -403,7 +420,7 @@ def load_mesh(path: str | Path, max_triangles: int = MAX_TRIANGLES, orientation:
             detail = "damaged bytes where text or numbers were expected"
         raise MeshError(f"{path.name}: not a readable {kind} file, cut short or broken ({detail})") from None
     mesh = mesh_from_scene(scene, materials, path.stem, max_triangles, warnings, orientation)
-    mesh.source = path
+    mesh.source, mesh.files = path, list(dict.fromkeys(files))
     return mesh
 
 

@@ -37,8 +37,8 @@ from app.render.frames import FrameReader, render_batch
 from app.render.renderer import Renderer
 from app.render.settings import RenderSettings
 from app.render.targets import OffscreenTarget
-from app.scene.library import LibraryObject
-from app.scene.mesh import Mesh
+from app.scene.library import LibraryObject, ObjectNotFound, resolve_object
+from app.scene.mesh import MESH_SUFFIXES, Mesh, MeshError
 from app.vision.classifiers import Classifier
 from app.vision.streams import StreamPool
 
@@ -64,17 +64,25 @@ class SweepPlan:
     """What a sweep samples.  ``grid`` (name, count) pairs make it a grid sweep; otherwise
     ``samples`` random poses over the parameters of ``groups``."""
 
-    objects: tuple[str, ...]
+    objects: tuple[str, ...]  # names: what rows, the report and the random streams call each object
     models: tuple[str, ...]
     samples: int = 0
     seed: int = 0
     groups: tuple[str, ...] = ("rotation", "translation")
     grid: tuple[tuple[str, int], ...] = ()
     settings: dict = field(default_factory=lambda: RenderSettings().to_dict())
+    sources: dict = field(default_factory=dict)  # name -> mesh file, for objects not in the library
+    classes: dict = field(default_factory=dict)  # name -> ImageNet class given with --class
 
     def __post_init__(self) -> None:
         if not self.objects:
             raise SweepError("a sweep needs at least one object")
+        if len(set(self.objects)) != len(self.objects):
+            raise SweepError(f"objects listed twice: {list(self.objects)}")
+        for key, table in (("sources", self.sources), ("classes", self.classes)):
+            stray = set(table) - set(self.objects)
+            if stray:
+                raise SweepError(f"{key} names object(s) the sweep does not hold: {sorted(stray)}")
         if not self.models:
             raise SweepError("a sweep needs at least one model")
         if len(set(self.models)) != len(self.models):
@@ -101,6 +109,26 @@ class SweepPlan:
                 f"about 180 bytes a row); split the grid or the samples into several sweeps"
             )
         RenderSettings.from_dict(dict(self.settings))  # validates
+
+    @classmethod
+    def of_objects(cls, objects: Sequence[LibraryObject], **fields) -> SweepPlan:
+        """A plan over these objects, each known by its name, with where each mesh file lies
+        and each class given on the command line, so a resumed sweep finds them again.
+        Two objects of one name (``a/chair.obj`` and ``b/chair.obj``) would share rows: refused."""
+        names = [o.name for o in objects]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            same = ", ".join(o.ref for o in objects if o.name in twice)
+            raise SweepError(f"two objects are named {twice[0]!r} ({same}): rows and reports know an object by "
+                             "its name; rename a file or add it to the library under another name")  # fmt: skip
+        return cls(objects=tuple(names), sources={o.name: o.ref for o in objects if not o.in_library},
+                   classes={o.name: o.imagenet_class for o in objects if o.imagenet_class is not None
+                            and (not o.in_library or o.imagenet_class != _library_class(o.name))},
+                   **fields)  # fmt: skip
+
+    def resolve(self, name: str) -> LibraryObject:
+        """Object ``name`` of this plan: from its mesh file or the library, with its class."""
+        return resolve_object(self.sources.get(name, name)).with_class(self.classes.get(name))
 
     @property
     def mode(self) -> str:
@@ -156,6 +184,8 @@ class SweepPlan:
             "groups": list(self.groups),
             "grid": [[n, c] for n, c in self.grid],
             "settings": dict(self.settings),
+            "sources": dict(self.sources),
+            "classes": dict(self.classes),
         }
 
     @classmethod
@@ -165,8 +195,11 @@ class SweepPlan:
         if data.get("version") != SWEEP_VERSION:
             raise SweepError(f"{source}: sweep version {data.get('version')!r} is not supported")
         try:
+            objects, sources = _named(data["objects"], dict(data.get("sources", {})))
             return cls(
-                objects=tuple(data["objects"]),
+                objects=objects,
+                sources=sources,
+                classes={str(k): int(v) for k, v in dict(data.get("classes", {})).items()},
                 models=tuple(data["models"]),
                 samples=int(data["samples"]),
                 seed=int(data["seed"]),
@@ -176,6 +209,27 @@ class SweepPlan:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SweepError(f"{source}: broken sweep plan ({e})") from None
+
+
+def _library_class(name: str) -> int | None:
+    try:
+        return resolve_object(name).imagenet_class
+    except (ObjectNotFound, MeshError):
+        return None
+
+
+def _named(objects: Iterable[str], sources: dict) -> tuple[tuple[str, ...], dict]:
+    """Plans written before 0.3 listed a mesh file by its path, while rows named it by its
+    stem: the path becomes a source and the stem the name."""
+    names = []
+    for entry in objects:
+        entry = str(entry)
+        if "/" in entry or entry.lower().endswith(MESH_SUFFIXES):
+            name = Path(entry).stem
+            sources.setdefault(name, entry)
+            entry = name
+        names.append(entry)
+    return tuple(names), sources
 
 
 def grid_values(name: str, count: int, base: Pose) -> np.ndarray:

@@ -19,7 +19,7 @@ def test_help_documents_every_command():
     from app.cli.main import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert len(commands) == 13
+    assert len(commands) == 14
     listed = run("--help").stdout
     for name, sub in commands.items():
         assert re.search(rf"^    {name}\b", listed, re.M), f"{name} is not listed in --help"
