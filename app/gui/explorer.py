@@ -10,6 +10,7 @@ tests read back.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Explorer:
         self.jobs = Jobs(Host(self.state, self.live, self.motion, self.notify, self.render_input,
                               self.render_view, self.set_skin, self.captures.request, self.captures.directory,
                               ctx.version_code))  # fmt: skip
+        self.jobs.add_to_library.show = self.load_object
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
         self._submitted: object = None  # the scene key of the last frame given to the live classifier
         self._show_mesh(obj, mesh, self.state.pose)
@@ -118,14 +120,16 @@ class Explorer:
         self.view.renderer.set_mesh(mesh)
         s = self.state
         s.obj, s.mesh, s.pose = obj, mesh, pose
+        s.asking_class = obj.imagenet_class is None
         self.motion.cancel()
         for w in mesh.warnings:
             self.notify(f"{obj.name}: {w}", error=True)
 
-    def load_object(self, name_or_path: str, pose: Pose | None = None) -> None:
-        """Load a library object or a mesh file on the worker; the view switches when it is ready."""
+    def load_object(self, name_or_path: str, pose: Pose | None = None, true_class: int | None = None) -> None:
+        """Load a library object or a mesh file (told ``true_class``) on the worker; the view
+        switches when it is ready.  A mesh file without a class asks for one."""
         try:
-            obj = resolve_object(name_or_path)
+            obj = resolve_object(name_or_path).with_class(true_class)
         except Exception as e:
             self.notify(str(e), error=True)
             return
@@ -138,8 +142,19 @@ class Explorer:
                 return
             self._show_mesh(obj, result, pose or obj.canonical_pose)
             self.notify(f"loaded {obj.name} ({obj.display_name})")
+            if obj.imagenet_class is None:
+                self.notify(f"what is {obj.name}? Type its ImageNet class in 'true class' (Prediction), "
+                            "or leave it unknown")  # fmt: skip
 
         self.live.run_job(lambda _clf: obj.load(), done)
+
+    def set_true_class(self, index: int | None) -> None:
+        """Tell the shown object its class (None: unknown); what the jobs found for the old one is dropped."""
+        s = self.state
+        s.obj, s.asking_class = dataclasses.replace(s.obj, imagenet_class=index), False
+        for job in self.jobs:
+            job.object_changed()
+        self.notify(f"{s.obj.name} is a {s.obj.class_name}" if index is not None else f"{s.obj.name}: class unknown")
 
     def load_model(self, name: str, weights: Path | None = None) -> None:
         """Build a classifier on the worker; live predictions switch to it when it is ready.
@@ -185,9 +200,11 @@ class Explorer:
             s.settings, s.quality = settings, resolve_quality(self.ctx, settings.quality)
             self.view.input_target(self.input_size, s.quality)
         if doc.object and not s.shows(doc.object):
-            self.load_object(doc.object, doc.pose)
+            self.load_object(doc.object, doc.pose, doc.true_class)
         else:
             s.pose = doc.pose
+            if doc.true_class is not None and doc.true_class != s.obj.imagenet_class:
+                self.set_true_class(doc.true_class)
         self.notify(f"pose loaded from {path}")
 
     def save_pose(self) -> Path | None:

@@ -30,6 +30,7 @@ class ViewState:
     show_help: bool = False
     show_panel: bool = True
     skin: tuple[int, str] | None = None  # (class, model) of the evolved elite the object wears
+    asking_class: bool = False  # a mesh file came without a class: the panel asks for it
 
     def set_param(self, name: str, value: float) -> None:
         """Set one declared parameter (clipped to its range, circular ones wrapped); NaN is ignored."""

@@ -12,6 +12,7 @@ from app.gui.jobs.attack import AttackJob
 from app.gui.jobs.base import Host, Job
 from app.gui.jobs.evolve import EvolveJob
 from app.gui.jobs.fragility import FragilityJob
+from app.gui.jobs.library import AddToLibraryJob
 from app.gui.jobs.optimize import OptimizeJob
 
 
@@ -24,7 +25,9 @@ class Jobs:
         self.attack = AttackJob(host, best_pose=self.optimize.best_of_shown)
         self.fragility = FragilityJob(host)
         self.evolve = EvolveJob(host)
-        self.all: tuple[Job, ...] = (self.optimize, self.atlas, self.attack, self.fragility, self.evolve)
+        self.add_to_library = AddToLibraryJob(host)
+        self.all: tuple[Job, ...] = (self.optimize, self.atlas, self.attack, self.fragility, self.evolve,
+                                     self.add_to_library)  # fmt: skip
 
     def __getitem__(self, name: str) -> Job:
         for job in self.all:

@@ -39,7 +39,8 @@ class Panel:
         self.ex, self.textures, self.ui_scale = explorer, textures, ui_scale
         self.width = WIDTH * ui_scale
         self.fields: dict[str, str] = {}  # text fields' contents (target query, paths)
-        self.objects = list_objects()
+        self.objects = list_objects(problems=[])
+        self.listed = 0  # the objects added when they were listed (the add-to-library job counts them)
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # widget -> (x0, y0, x1, y1)
         self.window_rects: list[tuple[float, float, float, float]] = []
         self.popup_open = False

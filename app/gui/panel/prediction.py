@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 from app.core.imagenet import class_names, search_classes
 from app.gui.actions import button
 from app.gui.panel.overlay import verdict
-from app.gui.panel.widgets import BLUE, GREEN, GREY, wrapped
+from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, wrapped
 from app.gui.state import ViewState
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
@@ -29,6 +29,7 @@ def draw(panel, ex) -> None:
         _top5(result, s)
         if result.frame.key != ex.scene_key and s.live_enabled:
             imgui.text_colored(GREY, "(updating ...)")
+    true_class(panel, ex)
     target(panel, s)
     if result is not None:
         side = THUMBNAIL * panel.ui_scale
@@ -63,6 +64,29 @@ def _top5(result, s: ViewState) -> None:
         p = float(result.probabilities[s.target_class])
         rank = result.rank_of(s.target_class)
         wrapped(f"target: {class_names()[s.target_class]} {p * 100:.2f}%, rank {rank}", BLUE)
+
+
+def true_class(panel, ex) -> None:
+    """The object's class: a mesh file has none until it is told (a library object's can be changed)."""
+    s = ex.state
+    if s.asking_class:
+        wrapped(f"what is {s.obj.name}? type its class here (or leave it unknown):", AMBER)
+    query, clicked = panel.field("##true", "true class: type to search", "clear")
+    if clicked:
+        panel.fields["true"] = ""
+        ex.set_true_class(None)
+    query = query.strip()
+    current = s.obj.class_name
+    if query and query != current:
+        for n, (idx, name) in enumerate(search_classes(query, limit=6)):
+            picked = imgui.selectable(f"{idx} {name}##c{idx}", False)[0]
+            if n == 0:
+                panel.remember("true class: first match")
+            if picked:
+                panel.fields["true"] = name
+                ex.set_true_class(idx)
+    elif current is None and not s.asking_class:
+        imgui.text_colored(GREY, "true class: unknown (no verdict)")
 
 
 def target(panel, s: ViewState) -> None:

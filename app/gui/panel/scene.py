@@ -5,11 +5,36 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from app.gui.actions import button
-from app.gui.panel.widgets import AMBER, wrapped
+from app.gui.panel.widgets import AMBER, GREY, wrapped
+from app.scene.library import list_objects
 from app.vision import classifiers
 from app.vision.classifiers import REGISTRY_MODELS
 
 MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
+
+
+def _add_to_library(panel, adding) -> None:
+    """The library name for the shown mesh file and the button that adds it (with its progress)."""
+    run = adding.run
+    if adding.running:
+        imgui.progress_bar(run.views / (run.total or 144), imgui.ImVec2(-60 * panel.ui_scale, 0),
+                           f"{run.request.name}: {run.stage} {run.views}/{run.total or 144}")  # fmt: skip
+        imgui.same_line()
+        if imgui.button("Stop##add"):
+            adding.toggle()
+        return
+    ref = adding.host.state.obj.ref
+    if panel.fields.get("library_name_of") != ref:  # another mesh: its name as typed before, or from its file
+        panel.fields["library_name"], panel.fields["library_name_of"] = adding.wanted_name(), ref
+    name, clicked = panel.field("##library_name", "name in the library", "Add")
+    adding.names[ref] = name.strip()
+    imgui.set_item_tooltip(f"{button('Add to library', 'add_to_library')}: with its class and the natural view "
+                           "the model recognises best")  # fmt: skip
+    why = adding.refusal()
+    if why:
+        wrapped(f"add to library: {why}", GREY)
+    elif clicked:
+        adding.toggle()
 
 
 def draw(panel, ex) -> None:
@@ -17,6 +42,9 @@ def draw(panel, ex) -> None:
     if not panel.section("Object, model, rendering"):
         return
     s = ex.state
+    adding = ex.jobs.add_to_library
+    if panel.listed != adding.listed:  # an object was added: list the libraries again
+        panel.objects, panel.listed = list_objects(problems=[]), adding.listed
     if imgui.begin_combo("object", f"{s.obj.name} ({s.obj.display_name})"):
         for o in panel.objects:
             if imgui.selectable(f"{o.name} ({o.display_name})", o.name == s.obj.name)[0]:
@@ -25,6 +53,8 @@ def draw(panel, ex) -> None:
     path, clicked = panel.field("##objpath", "mesh file path (.obj .glb ...)", "Open")
     if clicked and path.strip():
         ex.load_object(path.strip())
+    if not s.obj.in_library:
+        _add_to_library(panel, adding)
     if imgui.begin_combo("model", ex.classifier.name):
         for name in MODEL_CHOICES:
             spec = classifiers.model_spec(name)
