@@ -50,6 +50,7 @@ class CaptureResult:
     label: str  # the top-1 label
     correct: bool | None  # top-1 == true class (None when the object has no class)
     prediction: dict = field(default_factory=dict)
+    true_class: int | None = None
 
 
 def write_capture(request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray) -> CaptureResult:
@@ -71,7 +72,8 @@ def write_capture(request: CaptureRequest, model: str, input_size: int, probabil
     ]
     top1 = prediction["top5"][0]
     correct = None if request.true_class is None else top1["class"] == request.true_class
-    return CaptureResult(stem, paths, request.object_name, request.pose, top1["label"], correct, prediction)
+    return CaptureResult(stem, paths, request.object_name, request.pose, top1["label"], correct, prediction,
+                         request.true_class)  # fmt: skip
 
 
 class Captures:

@@ -233,7 +233,7 @@ class Explorer:
     def return_to(self, capture) -> None:
         """Go back to a captured pose (and its object)."""
         if not self.state.shows(capture.object_name):
-            self.load_object(capture.object_name, capture.pose)
+            self.load_object(capture.object_name, capture.pose, capture.true_class)
         else:
             self.state.pose = capture.pose
 

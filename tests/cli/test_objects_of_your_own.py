@@ -100,6 +100,25 @@ def test_add_object_from_a_zip_finds_a_recognised_canonical_pose(tmp_path, capsy
     assert resolve_object("tennis").class_name == "tennis ball"
 
 
+@pytest.mark.slow  # 144 views
+def test_add_object_takes_a_gltf_with_its_buffers_and_leaves_the_rest(tmp_path, capsys):
+    import trimesh
+
+    folder = tmp_path / "gltf"
+    folder.mkdir()
+    files = trimesh.load(tennis_ball(tmp_path / "src"), force="scene").export(file_type="gltf")
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "notes.txt").write_text("not part of the model")
+    assert main(["add-object", str(folder / "model.gltf"), "--class", "tennis ball", "--name", "gl_ball", *MODEL]) == 0
+    assert "added gl_ball" in capsys.readouterr().out
+    assert sorted(p.name for p in (library() / "gl_ball").iterdir()) == sorted(
+        ["LICENSE.txt", "object.json", *files]
+    )  # the .gltf and every buffer it names, not the notes
+    assert main(["classify", "--object", "gl_ball", "--json", *MODEL]) == 0
+    assert json.loads(capsys.readouterr().out)["true_rank"] == 1
+
+
 @pytest.mark.slow  # 144 views, twice
 def test_add_object_never_replaces_an_object(tmp_path, capsys):
     ball = tennis_ball(tmp_path / "src")

@@ -36,6 +36,15 @@ def test_a_dropped_mesh_asks_for_its_class_and_the_field_gives_the_verdict(stage
     ex.load_pose(saved)
     stage.until(lambda: s.obj.name == "ball", "the ball again")
     assert s.obj.imagenet_class == TENNIS_BALL and not s.asking_class
+    # so does going back to a capture
+    ex.captures.request()
+    stage.until(lambda: ex.captures.taken, "the capture")
+    assert json.loads(ex.captures.taken[-1].paths[-1].read_text())["class"] == TENNIS_BALL
+    ex.load_object("hen")
+    stage.until(lambda: s.obj.name == "hen", "the hen")
+    ex.return_to(ex.captures.taken[-1])
+    stage.until(lambda: s.obj.name == "ball", "the ball of the capture")
+    assert s.obj.imagenet_class == TENNIS_BALL
 
 
 @pytest.mark.slow  # 144 views beside the view
