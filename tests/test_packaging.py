@@ -65,4 +65,4 @@ def test_a_wheel_installs_into_a_fresh_venv_and_its_commands_run_outside_the_che
     run([sys.executable, "run.py", "render", "--object", "teddy_bear", "--out", tmp_path / "here.png"], cwd=ROOT)
     assert np.array_equal(installed, np.asarray(Image.open(tmp_path / "here.png")))  # the same shaders and mesh
     said = run([script, "classify", "--object", "teddy_bear"], cwd=elsewhere, env=env).stdout
-    assert "true class: teddy (850) -> correct (top-1)" in said
+    assert "true class: teddy (850)\nverdict: CORRECT" in said

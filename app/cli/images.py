@@ -9,8 +9,10 @@ from pathlib import Path
 from app.cli.args import model_args, parse_size, scene_args, whole, writable_file, writable_folder
 from app.cli.common import EPILOG, model_name, notice, render_image, scene
 from app.core.files import claim_stem, png_bytes, write_new
+from app.core.verdict import judge
 from app.scene.library import DEFAULT_OBJECT, resolve_object
 from app.vision import classifiers
+from app.vision.predictions import top_k
 
 
 def register(sub) -> None:
@@ -48,7 +50,8 @@ def register(sub) -> None:
     p.set_defaults(run=cmd_demo)
 
 
-def _format_prediction(pred, true_class: int | None, topk: int) -> list[str]:
+def _format_prediction(pred, probabilities, true_class: int | None, topk: int) -> list[str]:
+    """The top-k lines, and for an object with a class its verdict (:mod:`app.core.verdict`)."""
     from app.core.imagenet import class_names
 
     lines = []
@@ -56,15 +59,8 @@ def _format_prediction(pred, true_class: int | None, topk: int) -> list[str]:
         bar = "#" * round(prob * 30)
         lines.append(f" {rank}. {label:30.30s} {prob * 100:6.2f}%  {bar}")
     if true_class is not None:
-        name = class_names()[true_class]
-        rank = pred.rank_of(true_class)
-        if rank == 1:
-            verdict = "correct (top-1)"
-        elif rank is not None:
-            verdict = f"top-5 only (rank {rank})"
-        else:
-            verdict = "FOOLED (not in the top-5)"
-        lines.append(f"true class: {name} ({true_class}) -> {verdict}")
+        lines.append(f"true class: {class_names()[true_class]} ({true_class})")
+        lines.append(f"verdict: {judge(probabilities, true_class).line()}")
     return lines
 
 
@@ -91,7 +87,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image, "image")))
     clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     if args.image:
-        pred = clf.predict(frame, args.topk)[0]
+        probs = clf.probabilities(frame)[0]
         true_class, what = None, str(args.image)
     else:
         from app.pipeline.pipeline import Pipeline
@@ -99,9 +95,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
         pipe = Pipeline(clf, settings=settings)
         for w in pipe.set_object(obj):
             notice(f"warning: {w}")
-        pred = pipe.classify(pose, args.topk)
+        probs = pipe.probabilities([pose])[0]
         true_class, what = obj.imagenet_class, f"{obj.name} ({obj.display_name})"
+    probs = probs.float().cpu().numpy()
+    pred = top_k(probs, args.topk)
     if args.json:
+        verdict = judge(probs, true_class)
         result = {
             "input": what,
             "model": clf.name,
@@ -110,12 +109,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 for i, lab, p in zip(pred.indices, pred.labels(), pred.probabilities, strict=True)
             ],
             "true_class": true_class,
-            "true_rank": None if true_class is None else pred.rank_of(true_class),
+            "true_rank": verdict.true_rank,
+            "verdict": verdict.word,
+            "says": verdict.plain(),
         }
         print(json.dumps(result, indent=2))
         return 0
     print(f"{what}  |  {clf.name} ({clf.input_size} px, {clf.device})")
-    print("\n".join(_format_prediction(pred, true_class, args.topk)))
+    print("\n".join(_format_prediction(pred, probs, true_class, args.topk)))
     return 0
 
 
@@ -141,7 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for title, pose, _suffix in shots:
         images.append(pipe.render(pose))
         print(title)
-        print("\n".join(_format_prediction(clf.predict(torch.from_numpy(images[-1]))[0], obj.imagenet_class, 5)))
+        probs = clf.probabilities(torch.from_numpy(images[-1]))[0].float().cpu().numpy()
+        print("\n".join(_format_prediction(top_k(probs, 5), probs, obj.imagenet_class, 5)))
     suffixes = tuple(suffix for _t, _p, suffix in shots)
     stem, first = claim_stem(args.out, f"demo-{obj.name}", suffixes, lambda p: write_new(p, png_bytes(images[0])))
     written = [first, write_new(args.out / f"{stem}{suffixes[1]}", png_bytes(images[1]))]

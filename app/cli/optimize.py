@@ -134,7 +134,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, optio
     top = extra["prediction"]["top5"][0]
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     first = "" if result.time_to_success is None else f" (first success at {result.time_to_success:.1f} s)"
-    print(f"{verdict}: top-1 {top['label']} {top['probability']:.3f} after {result.effort}{first}", flush=True)
+    print(f"{verdict}: {extra['prediction']['says']}; after {result.effort}{first}", flush=True)
     change = describe_change(space.base, result.best)
     print(f"change from the start: {change}")
     if result.first_success_elsewhere:
@@ -166,7 +166,7 @@ def _search(args, pipe, obj, space, goal, budget, options):
     def report(p) -> None:
         bar.update(p.iteration - bar.n)  # the last iteration may be reported twice
         shown = p.best_target if target is not None else p.best_true
-        outcome = "reached" if target is not None else "fooled"  # a targeted search's success is reaching it
+        outcome = "target hit" if target is not None else "fooled"  # a targeted search's success is hitting it
         bar.set_postfix({"best": f"{shown:.3f}" if shown is not None else "-", outcome: "yes" if p.success else "no"})
 
     stop = threading.Event()
@@ -224,7 +224,7 @@ def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) 
     from app.core.files import claim_stem
     from app.core.imagenet import class_names
 
-    column = "fooled" if target is None else "reached"
+    column = "fooled" if target is None else "hit"
     print(f"\n{'object':14s} {column:7s} {'top-1':28s} {'first success':>13s}  files")
     for r in rows:
         first = "-" if r["first_success_s"] is None else f"{r['first_success_s']:.1f} s"
@@ -233,5 +233,5 @@ def _optimize_summary(args, rows: list[dict], objects: int, target: int | None) 
     done = sum(r["success"] for r in rows)
     left = f"; stopped by Ctrl-C, {objects - len(rows)} not searched" if rows[-1]["stopped"] else ""
     _, path = claim_stem(args.out, "optimize-summary", (".csv",), lambda p: write_new(p, csv_bytes(rows)))
-    what = "fooled" if target is None else f"reached {class_names()[target]} on"
+    what = "fooled" if target is None else f"target {class_names()[target]} hit on"
     print(f"{what} {done} of {len(rows)} objects{left}; wrote {path}")

@@ -69,7 +69,7 @@ class AttackResult:
 
     @property
     def outcome(self) -> str:
-        """How the attack ended: "fooled" / "not fooled", or "reached CLASS" / "did not reach CLASS"."""
+        """How the attack ended, in the words of a search: "FOOLED" / "not fooled", "TARGET HIT (CLASS)" / ..."""
         return Goal(self.label, self.target).outcome(self.fooled)
 
     def top(self, after: bool = True, k: int = 5) -> Prediction:

@@ -17,6 +17,7 @@ import torch
 
 from app.core.imagenet import class_names
 from app.core.params import CIRCULAR, INDEX, Pose, params_in_groups
+from app.core.verdict import FOOLED, TARGET_HIT, Verdict, judge
 
 EPS = 1e-12
 
@@ -48,12 +49,17 @@ class Goal:
         return top1 == self.target if self.target is not None else top1 != self.true_class
 
     def outcome(self, success: bool) -> str:
-        """How a search ended, in words: "fooled" / "not fooled", or for a targeted search
-        "reached ashcan" / "did not reach ashcan" (reaching the object's own class is not fooling)."""
+        """How a search ended, in the words of :mod:`app.core.verdict`: "FOOLED" / "not fooled",
+        or for a targeted search "TARGET HIT (ashcan)" / "target missed (ashcan)" (hitting the
+        object's own class is not fooling it)."""
         if self.target is None:
-            return "fooled" if success else "not fooled"
+            return FOOLED if success else "not fooled"
         name = class_names()[self.target]
-        return f"reached {name}" if success else f"did not reach {name}"
+        return f"{TARGET_HIT} ({name})" if success else f"target missed ({name})"
+
+    def verdict(self, probabilities) -> Verdict:
+        """The verdict of one prediction, judged by this goal's classes."""
+        return judge(probabilities, self.true_class, self.target)
 
 
 class SearchSpace:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.imagenet import class_names
+from app.core.verdict import judge
 
 
 @dataclass
@@ -47,6 +48,10 @@ def prediction_record(model: str, input_size: int, probabilities: np.ndarray, tr
             for i, p in zip(top.indices, top.probabilities, strict=True)
         ],
     }
+    verdict = judge(probabilities, true_class, target_class)
+    if verdict.word is not None:
+        record["verdict"] = verdict.word
+    record["says"] = verdict.plain()
     for key, cls in (("true_class", true_class), ("target_class", target_class)):
         if cls is not None:
             record[key] = {

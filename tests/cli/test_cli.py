@@ -65,11 +65,12 @@ def test_render_reproduces_a_pose_file_exactly(tmp_path):
 @pytest.mark.slow  # run.py in a process of its own
 def test_classify_reports_top5_and_the_true_class():
     out = run("classify", "--object", "soccer_ball").stdout
-    assert "soccer ball" in out and "correct (top-1)" in out
+    assert "soccer ball" in out and "verdict: CORRECT: top-1 is soccer ball" in out
     assert len([line for line in out.splitlines() if line.strip()[:2] in {f"{i}." for i in range(1, 6)}]) == 5
     data = json.loads(run("classify", "--object", "teddy_bear", "--set", "pitch=-100", "roll=40", "--json").stdout)
     assert data["model"] == "efficientnet_lite0" and data["true_class"] == 850
-    assert data["true_rank"] is None and len(data["top"]) == 5
+    assert data["true_rank"] > 5 and len(data["top"]) == 5  # its rank among all 1000, not only the top-5
+    assert data["verdict"] == "FOOLED" and data["says"].startswith("top-1 is no longer teddy: ")
 
 
 @pytest.mark.slow  # run.py in a process of its own
@@ -281,7 +282,7 @@ def test_no_opengl_gives_a_clear_error(tmp_path):
 @pytest.mark.slow  # run.py in a process of its own
 def test_demo_writes_new_files_each_time(tmp_path):
     first = run("demo", "--out", tmp_path).stdout
-    assert "correct (top-1)" in first and "FOOLED" in first
+    assert "verdict: CORRECT" in first and "verdict: FOOLED: top-1 is no longer" in first
     run("demo", "--out", tmp_path)
     assert len(list(tmp_path.glob("*.png"))) == 4  # second run chose new names
 

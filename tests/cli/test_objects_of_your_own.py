@@ -27,7 +27,7 @@ def test_a_mesh_file_told_its_class_gets_the_verdict_line(tmp_path, capsys):
     assert "true class" not in capsys.readouterr().out  # a mesh file alone has no class
     assert main(["classify", "--object", str(ball), "--class", "tennis", "--set", "z=-7.5", *MODEL]) == 0
     out = capsys.readouterr().out
-    assert f"true class: tennis ball ({TENNIS_BALL}) -> correct (top-1)" in out
+    assert f"true class: tennis ball ({TENNIS_BALL})\nverdict: CORRECT: top-1 is tennis ball" in out
     assert main(["classify", "--object", str(ball), "--class", "852", "--set", "z=-7.5", "--json", *MODEL]) == 0
     assert json.loads(capsys.readouterr().out)["true_rank"] == 1
 
@@ -52,7 +52,7 @@ def test_optimize_fools_the_model_on_a_mesh_told_its_class_and_the_pose_file_kee
     assert "no ImageNet class" in capsys.readouterr().err  # without --class there is nothing to get wrong
     assert main(["optimize", "--object", str(ball), "--class", "tennis ball", "--budget", "30", "--set", "z=-7.5",
                  "--out", str(out), *MODEL]) == 0  # fmt: skip
-    assert "fooled: top-1" in capsys.readouterr().out
+    assert "FOOLED: top-1 is no longer tennis ball" in capsys.readouterr().out
     (pose_file,) = out.glob("ball-*.json")
     doc = json.loads(pose_file.read_text())
     assert doc["object"] == str(ball.resolve()) and doc["class"] == TENNIS_BALL

@@ -177,7 +177,7 @@ def test_ctrl_c_while_recording_keeps_the_result_said_and_written(tmp_path):
         sigint_ignored=True,  # as in CI, where this Ctrl-C went unheard until the recording had its handler
     )
     assert proc.returncode == 130, seen + err
-    assert "Traceback" not in err and out.startswith("fooled: top-1 ")
+    assert "Traceback" not in err and out.startswith("FOOLED: top-1 is no longer ")
     files = f"{tmp_path / 'hen-grad'}.json, .png, -trajectory.csv"
     assert f"wrote {files}; the recording was interrupted (Ctrl-C)\n" in out
     assert out.splitlines()[-1].startswith("fooled 1 of 1 objects; stopped by Ctrl-C, 1 not searched; wrote ")
@@ -187,14 +187,18 @@ def test_ctrl_c_while_recording_keeps_the_result_said_and_written(tmp_path):
 
 
 def test_a_targeted_run_says_whether_it_reached_its_target_and_notes_an_own_class_target(tmp_path):
-    """A targeted search reports "reached CLASS", not "fooled"; a target that is the
+    """A targeted search reports "TARGET HIT (CLASS)", not "FOOLED"; a target that is the
     object's own class is a search for a pose it is recognised in, and says so."""
-    assert Goal(8).outcome(True) == "fooled" and Goal(8).outcome(False) == "not fooled"
-    assert Goal(8, 412).outcome(True) == "reached ashcan" and Goal(8, 412).outcome(False) == "did not reach ashcan"
+    assert Goal(8).outcome(True) == "FOOLED" and Goal(8).outcome(False) == "not fooled"
+    assert (
+        Goal(8, 412).outcome(True) == "TARGET HIT (ashcan)" and Goal(8, 412).outcome(False) == "target missed (ashcan)"
+    )
     r = run("optimize", "--object", "hen", "--method", "random", "--target", "hen", "--iterations", "1",
             "--out", tmp_path)  # fmt: skip
     assert "note: the target hen is hen's own class: the search looks for a pose" in r.stderr
-    assert r.stdout.startswith("reached hen: top-1 hen"), r.stdout  # the canonical pose is recognised
+    assert r.stdout.startswith("TARGET HIT (hen): top-1 is the target, hen"), (
+        r.stdout
+    )  # the canonical pose is recognised
 
 
 def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path):
@@ -212,7 +216,7 @@ def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path
     hen = resolve_object("hen").canonical_pose
     assert rows[0]["change_from_start"] == describe_change(hen, Pose(doc["pose"])) != "no change"
     assert "fooled 1 of 2 objects; wrote" in r.stdout and (tmp_path / "a" / "soccer_ball-random.png").exists()
-    lines = [x for x in r.stdout.splitlines() if "fooled: top-1" in x]
+    lines = [x for x in r.stdout.splitlines() if "fooled: top-1" in x.lower()]
     assert len(lines) == 2 and "(first success at " in lines[0]
     assert lines[1].startswith("not fooled: top-1") and "first success" not in lines[1]  # was "(first success at -)"
     pose = tmp_path / "a" / "hen-random.json"
@@ -227,7 +231,7 @@ def test_optimize_command_searches_several_objects_and_writes_a_summary(tmp_path
         ready=r"\b2it",
     )  # fmt: skip
     assert proc.returncode == 130, seen + err
-    assert "reached ashcan on 0 of 1 objects; stopped by Ctrl-C, 1 not searched" in out
+    assert "target ashcan hit on 0 of 1 objects; stopped by Ctrl-C, 1 not searched" in out
     with open(tmp_path / "c" / "optimize-summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(x["object"], x["stopped"]) for x in rows] == [("hen", "True")]

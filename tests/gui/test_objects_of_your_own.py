@@ -27,7 +27,8 @@ def test_a_dropped_mesh_asks_for_its_class_and_the_field_gives_the_verdict(stage
     assert s.obj.imagenet_class == TENNIS_BALL and not s.asking_class
     s.pose = s.pose.replace(z=-7.5)
     stage.until(stage.predicted, "a prediction with the class")
-    assert verdict(ex.result, s.obj.imagenet_class, s.target_class)[0].startswith("CORRECT")
+    v, _color = verdict(ex.result, s.obj.imagenet_class, s.target_class)
+    assert v.word == "CORRECT" and v.plain().startswith("top-1 is tennis ball")
     # a saved pose keeps the class, and loading it into a fresh view of another object brings both back
     saved = ex.save_pose()
     assert json.loads(saved.read_text())["class"] == TENNIS_BALL

@@ -108,7 +108,7 @@ def test_lines_with_long_names_wrap_inside_the_panel(stage):
     stage.until(stage.predicted, "a prediction")
     stage.panel.open_all = True
     stage.draw(3)
-    assert stage.panel.optimize_status.startswith(f"did not reach {class_names()[longest]};")
+    assert stage.panel.optimize_status.startswith(f"target missed ({class_names()[longest]});")
     assert stage.panel.content_right <= right
 
 

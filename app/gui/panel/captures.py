@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from app.core.verdict import CORRECT, FOOLED
 from app.gui.actions import button
 from app.gui.panel.widgets import wrapped
 
@@ -23,6 +24,6 @@ def draw(panel, ex) -> None:
     if clicked and path.strip():
         ex.load_pose(path.strip())
     for i, c in enumerate(reversed(ex.captures.taken)):
-        mark = {True: "correct", False: "FOOLED", None: ""}[c.correct]
+        mark = {True: CORRECT, False: FOOLED, None: ""}[c.correct]
         if imgui.selectable(f"{c.stem}: {c.label} {mark}##cap{i}", False)[0]:
             ex.return_to(c)

@@ -116,8 +116,7 @@ def _status(panel, job: OptimizeJob) -> None:
     now = (p.latest_target if targeted else p.latest_true) or 0.0
     what = "target" if targeted else "true class"
     searching = run.result is None and not run.done
-    outcome = run.goal.outcome(True).upper() if p.success else run.goal.outcome(False)
-    state = "searching" if searching and not p.success else outcome
+    state = "searching" if searching and not p.success else run.goal.outcome(p.success)
     if run.phase == "recording" and not run.done:
         state += ", recording: frame {} of {}".format(*run.frames) if run.frames[1] else ", recording"
     wrapped(f"{label}: it {p.iteration}, {p.evaluations} renders, {p.elapsed:.1f} s", None)

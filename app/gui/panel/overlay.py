@@ -5,24 +5,22 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from app.background.live import LiveResult
+from app.core.verdict import CORRECT, FOOLED, Verdict, judge
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED
 
 HEADLINE_PX = 28.0
 
 
-def verdict(result: LiveResult, true_class: int | None, target: int | None) -> tuple[str, imgui.ImVec4] | None:
-    """The headline for a prediction: correct / top-5 / fooled (or target hit); None when
-    the object has no ImageNet class to judge by."""
-    if true_class is None:
+def verdict(result: LiveResult, true_class: int | None, target: int | None) -> tuple[Verdict, imgui.ImVec4] | None:
+    """The verdict of a prediction (:mod:`app.core.verdict`) and its colour: green CORRECT,
+    blue TARGET HIT, FOOLED amber while the true class is in the top-5 and red beyond;
+    None when there is no class to judge by and no target hit."""
+    v = judge(result.probabilities, true_class, target)
+    if v.word is None:
         return None
-    rank = result.rank_of(true_class)
-    if target is not None and result.top(1).indices[0] == target:
-        return "TARGET HIT", BLUE
-    if rank == 1:
-        return "CORRECT", GREEN
-    if rank <= 5:
-        return f"WRONG top-1 (true class rank {rank})", AMBER
-    return f"FOOLED (true class rank {rank})", RED
+    if v.word == FOOLED:
+        return v, AMBER if v.true_rank <= 5 else RED
+    return v, GREEN if v.word == CORRECT else BLUE
 
 
 def draw(ex, view: tuple[int, int, int, int]) -> None:
@@ -43,8 +41,8 @@ def draw(ex, view: tuple[int, int, int, int]) -> None:
         text = f"{top.labels()[0]} {top.probabilities[0] * 100:.0f}%"
         headline = verdict(result, s.obj.imagenet_class, s.target_class)
         if headline is not None:
-            head, color = headline
-            text = f"{text}   {head.split(' (')[0]}"
+            v, color = headline
+            text = f"{text}   {v.word}"
         else:
             color = imgui.ImVec4(1, 1, 1, 1)
     imgui.push_font(None, HEADLINE_PX)

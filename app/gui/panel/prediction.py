@@ -49,7 +49,10 @@ def _top5(result, s: ViewState) -> None:
     top = result.top(5)
     headline = verdict(result, true_cls, s.target_class)
     if headline is not None:
-        imgui.text_colored(headline[1], headline[0])
+        v, color = headline
+        imgui.text_colored(color, v.word)
+        imgui.same_line()
+        wrapped(v.plain(), color)
     for i, (idx, label, p) in enumerate(zip(top.indices, top.labels(), top.probabilities, strict=True)):
         color = GREEN if idx == true_cls else BLUE if idx == s.target_class else None
         if color is not None:

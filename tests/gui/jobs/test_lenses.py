@@ -25,7 +25,7 @@ def test_a_pixel_attack_runs_on_the_worker_is_saved_under_new_names_and_stops_on
     stage.until(lambda: job.result is not None, "the attack")
     r = job.result
     assert r.label == 850 and r.linf == 2 and r.fooled  # the teddy bear, 2/255
-    assert any(m.text.startswith("fgsm: fooled") for m in ex.messages)
+    assert any(m.text.startswith("fgsm: FOOLED") for m in ex.messages)
     stage.draw()
     assert "attack_button" in stage.panel.item_rects
     for _ in range(2):  # Save twice: new names, nothing written over
