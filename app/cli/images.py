@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from app.cli.args import model_args, parse_size, scene_args, whole, writable_file, writable_folder
 from app.cli.common import EPILOG, model_name, notice, render_image, scene
 from app.core.files import claim_stem, png_bytes, write_new
@@ -40,6 +42,11 @@ def register(sub) -> None:
     p.add_argument("--image", type=Path, help="classify this image file instead of a render")
     p.add_argument("--topk", type=whole(1, 1000), default=5, help="how many classes to print, 1..1000 (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--cam", type=writable_file, metavar="PNG",
+                   help="write the model-input image with the Grad-CAM overlay: where the model looks")  # fmt: skip
+    p.add_argument("--cam-for", choices=["top1", "true", "target"], default="top1",
+                   help="the class the overlay explains (default top1; true: the object's class)")  # fmt: skip
+    p.add_argument("--target", help="a class for --cam-for target (name or index)")
 
     p.set_defaults(run=cmd_classify)
 
@@ -77,10 +84,16 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     obj, pose, settings, doc = scene(args)
+    if args.cam:  # what --cam needs is checked before the model loads
+        if args.cam.exists():
+            raise FileExistsError(f"{args.cam} exists; --cam never writes over a file")
+        if args.cam_for == "target" and not args.target:
+            raise ValueError("--cam-for target needs --target CLASS")
+        if args.cam_for == "true" and (args.image or obj.imagenet_class is None):
+            raise ValueError("--cam-for true needs an object with a class (a library object, or --class)")
     if args.image:  # read before the model loads: a bad file is the first thing reported
         from app.scene.mesh import load_texture
 
@@ -99,6 +112,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         true_class, what = obj.imagenet_class, f"{obj.name} ({obj.display_name})"
     probs = probs.float().cpu().numpy()
     pred = top_k(probs, args.topk)
+    if args.cam:
+        _write_cam(args, clf, frame if args.image else pipe.render(pose), probs, true_class)
     if args.json:
         verdict = judge(probs, true_class)
         result = {
@@ -118,6 +133,23 @@ def cmd_classify(args: argparse.Namespace) -> int:
     print(f"{what}  |  {clf.name} ({clf.input_size} px, {clf.device})")
     print("\n".join(_format_prediction(pred, probs, true_class, args.topk)))
     return 0
+
+
+def _write_cam(args, clf, image, probs, true_class: int | None) -> None:
+    """``--cam``: the overlay for the class ``--cam-for`` names, written under a new name."""
+    from app.cli.common import class_arg
+    from app.core.imagenet import class_names
+    from app.vision.cam import ActivationMaps, blend
+
+    image = np.asarray(image)[..., :3]
+    if image.shape[:2] != (clf.input_size, clf.input_size):  # an image file: what the model sees
+        from PIL import Image
+
+        image = np.asarray(Image.fromarray(image).resize((clf.input_size,) * 2, Image.Resampling.BILINEAR))
+    chosen = {"top1": int(np.argmax(probs)), "true": true_class, "target": class_arg(args.target)}[args.cam_for]
+    heat = ActivationMaps(clf)(image, chosen)
+    out = write_new(args.cam, png_bytes(blend(image, heat)))
+    notice(f"wrote {out}: where {clf.name} finds {class_names()[chosen]} (Grad-CAM)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

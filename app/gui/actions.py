@@ -87,6 +87,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("evolve", "V", "start / stop evolving fooling skins (Evolved fooling skins)", (("V", 1),), _job("evolve")),
     Action("add_to_library", "K", "keep the shown mesh file in your library, with its class and a canonical pose",
            (("K", 1),), _job("add_to_library")),
+    Action("toggle_map", "W", "where the model looks: the class-activation overlay on/off (Prediction section)",
+           (("W", 1),), _toggle("show_map")),
     Action("toggle_help", "H", "this help", (("H", 1), ("F1", 1)), _toggle("show_help")),
     Action("toggle_panel", "Tab", "show/hide the panel", (("TAB", 1),), _toggle("show_panel")),
     Action("yaw", "Left/Right", "yaw -/+ 5 degrees", (("LEFT", -1), ("RIGHT", 1)), _nudge("yaw")),

@@ -31,6 +31,13 @@ class ViewState:
     show_panel: bool = True
     skin: tuple[int, str] | None = None  # (class, model) of the evolved elite the object wears
     asking_class: bool = False  # a mesh file came without a class: the panel asks for it
+    show_map: bool = False  # the class-activation overlay (where the model looks)
+    map_for: str = "top1"  # which class it explains: top1, true or target (top-1 when that one is unset)
+
+    def map_class(self, top1: int) -> int:
+        """The class the overlay explains, given the prediction's top-1."""
+        chosen = {"true": self.obj.imagenet_class, "target": self.target_class}.get(self.map_for)
+        return top1 if chosen is None else chosen
 
     def set_param(self, name: str, value: float) -> None:
         """Set one declared parameter (clipped to its range, circular ones wrapped); NaN is ignored."""

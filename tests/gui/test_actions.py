@@ -74,6 +74,8 @@ def test_each_action_does_what_its_help_says(stage):
     assert ex.jobs.attack.attacking
     stage.until(lambda: not ex.jobs.attack.attacking, "the attack")
     assert ex.jobs.attack.result is not None
+    act("toggle_map")
+    assert ex.state.show_map
     act("add_to_library")  # the teddy bear is a library object: said, nothing started
     assert not ex.jobs.add_to_library.running
     assert list(ex.messages)[-1].text.endswith("teddy_bear is in the library already")

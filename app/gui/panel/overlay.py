@@ -23,14 +23,18 @@ def verdict(result: LiveResult, true_class: int | None, target: int | None) -> t
     return v, GREEN if v.word == CORRECT else BLUE
 
 
-def draw(ex, view: tuple[int, int, int, int]) -> None:
-    """``ex``: the explorer (its live result, state and busy line); ``view``: the 3D view (x, y, w, h)."""
+def draw(ex, view: tuple[int, int, int, int], textures) -> None:
+    """``ex``: the explorer (its live result, state and busy line); ``view``: the 3D view (x, y, w, h);
+    ``textures``: the panel's picture textures (the class-activation map is one)."""
     s = ex.state
     _, _, vw, vh = view
     side = min(vw, vh)
     x0, y0 = (vw - side) / 2, (vh - side) / 2
     dl = imgui.get_background_draw_list()
     grey = imgui.IM_COL32(128, 128, 128, 160)
+    live_map = ex.live_map() if s.show_map else None
+    if live_map is not None:  # what the model saw is the square: its map lies on it
+        dl.add_image(textures.ref("map", live_map.rgba), imgui.ImVec2(x0, y0), imgui.ImVec2(x0 + side, y0 + side))
     dl.add_rect(imgui.ImVec2(x0 + 1, y0 + 1), imgui.ImVec2(x0 + side - 1, y0 + side - 1), grey)
     dl.add_text(imgui.ImVec2(x0 + 6, y0 + 4), grey, f"classifier view ({ex.input_size} px)")
     result = ex.result

@@ -94,7 +94,7 @@ class Panel:
         self.window_rects = []
         pos = imgui.get_io().mouse_pos
         self.mouse_at_frame = (pos.x, pos.y)
-        overlay.draw(ex, view)
+        overlay.draw(ex, view, self.textures)
         if s.show_panel:
             imgui.set_next_window_pos(imgui.ImVec2(width - self.width, 0))
             imgui.set_next_window_size(imgui.ImVec2(self.width, height))

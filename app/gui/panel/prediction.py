@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 from app.core.imagenet import class_names, search_classes
 from app.gui.actions import button
 from app.gui.panel.overlay import verdict
-from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, wrapped
+from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, combo, wrapped
 from app.gui.state import ViewState
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
@@ -31,9 +31,14 @@ def draw(panel, ex) -> None:
             imgui.text_colored(GREY, "(updating ...)")
     true_class(panel, ex)
     target(panel, s)
+    _where_it_looks(panel, ex)
     if result is not None:
         side = THUMBNAIL * panel.ui_scale
         imgui.image(panel.textures.ref("thumbnail", result.frame.image), imgui.ImVec2(side, side))
+        live_map = ex.live_map() if s.show_map else None
+        if live_map is not None and live_map.key == result.frame.key:  # only over the frame it explains
+            imgui.get_window_draw_list().add_image(panel.textures.ref("map", live_map.rgba),
+                                                   imgui.get_item_rect_min(), imgui.get_item_rect_max())  # fmt: skip
         imgui.same_line()
     st = ex.stats
     imgui.begin_group()
@@ -67,6 +72,28 @@ def _top5(result, s: ViewState) -> None:
         p = float(result.probabilities[s.target_class])
         rank = result.rank_of(s.target_class)
         wrapped(f"target: {class_names()[s.target_class]} {p * 100:.2f}%, rank {rank}", BLUE)
+
+
+MAP_FOR = {"top1": "top-1", "true": "true class", "target": "target"}
+
+
+def _where_it_looks(panel, ex) -> None:
+    """The class-activation overlay: on/off, the class it explains, how long a map takes."""
+    s = ex.state
+    _, s.show_map = imgui.checkbox(button("Where it looks", "toggle_map"), s.show_map)
+    panel.remember("where it looks")
+    imgui.same_line()
+    s.map_for = combo("##map_for", MAP_FOR, s.map_for, 95 * panel.ui_scale)
+    imgui.set_item_tooltip("the class the Grad-CAM overlay explains (top-1 when the one chosen is not set)")
+    if not s.show_map:
+        return
+    live_map = ex.live_map()
+    if ex.maps.unavailable:
+        wrapped(ex.maps.unavailable, AMBER)
+    elif live_map is None:
+        wrapped("computing the map ...", GREY)
+    else:
+        wrapped(f"map of {class_names()[live_map.class_index]} (Grad-CAM, {live_map.seconds * 1000:.0f} ms)", GREY)
 
 
 def true_class(panel, ex) -> None:
