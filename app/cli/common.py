@@ -165,6 +165,26 @@ def ctrl_c_interrupts() -> contextlib.AbstractContextManager[None]:
     return _on_ctrl_c(signal.default_int_handler)
 
 
+def load_models(text: str, device: str, weights=None) -> list:
+    """``--models a,b,c``: each classifier loaded and frozen; one without weights here is an
+    error (it is never replaced by the bundled model, which would judge twice)."""
+    from app.pipeline.jury import MAX_MODELS
+    from app.vision import classifiers
+    from app.vision.classifiers import ModelUnavailable
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not 1 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
+        raise ModelUnavailable(f"--models takes 1 to {MAX_MODELS} different models, got {text!r}")
+    loaded = []
+    for name in names:
+        clf = classifiers.load_classifier(name, weights if name == names[0] else None, device, notify=lambda _m: None)
+        if clf.name != classifiers.resolve_name(name):
+            raise ModelUnavailable(f"{name}: no ImageNet weights here (run.py models lists what is)")
+        clf.freeze()
+        loaded.append(clf)
+    return loaded
+
+
 def class_arg(text: str | None) -> int | None:
     """``--target`` or ``--class``: a class name or index, or None."""
     from app.core.imagenet import resolve_class

@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--cam-for", choices=["top1", "true", "target"], default="top1",
                    help="the class the overlay explains (default top1; true: the object's class)")  # fmt: skip
     p.add_argument("--target", help="a class for --cam-for target (name or index)")
+    p.add_argument("--models", metavar="A,B,C",
+                   help="up to 3 models, each with its verdict, and how many the pose fools")  # fmt: skip
 
     p.set_defaults(run=cmd_classify)
 
@@ -94,6 +96,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             raise ValueError("--cam-for target needs --target CLASS")
         if args.cam_for == "true" and (args.image or obj.imagenet_class is None):
             raise ValueError("--cam-for true needs an object with a class (a library object, or --class)")
+    if args.models:
+        return _classify_by_models(args, obj, pose, settings)
     if args.image:  # read before the model loads: a bad file is the first thing reported
         from app.scene.mesh import load_texture
 
@@ -132,6 +136,38 @@ def cmd_classify(args: argparse.Namespace) -> int:
         return 0
     print(f"{what}  |  {clf.name} ({clf.input_size} px, {clf.device})")
     print("\n".join(_format_prediction(pred, probs, true_class, args.topk)))
+    return 0
+
+
+def _classify_by_models(args, obj, pose, settings) -> int:
+    """``classify --models``: each model's top-1 and verdict for the object's pose, each at
+    its own input size, and how many of them the pose fools."""
+    from app.cli.common import load_models
+    from app.pipeline.jury import Jury
+    from app.pipeline.pipeline import Pipeline
+
+    if args.image or args.cam:
+        raise ValueError("--models judges a rendered object; leave out --image and --cam")
+    models = load_models(args.models, args.device, args.weights)
+    pipe = Pipeline(models[0], settings=settings)
+    for w in pipe.set_object(obj):
+        notice(f"warning: {w}")
+    jury = Jury(pipe, models[1:])
+    probs = jury.probabilities([pose])[0].numpy()
+    verdicts = [judge(p, obj.imagenet_class) for p in probs]
+    fooled = sum(v.fooled for v in verdicts)
+    if args.json:
+        print(json.dumps({"input": f"{obj.name} ({obj.display_name})", "true_class": obj.imagenet_class,
+                          "models": [{"model": m.name, "top1": v.top1, "probability": v.top1_p, "verdict": v.word,
+                                      "true_rank": v.true_rank, "says": v.plain()}
+                                     for m, v in zip(models, verdicts, strict=True)],
+                          "fooled": fooled if obj.imagenet_class is not None else None}, indent=2))  # fmt: skip
+        return 0
+    print(f"{obj.name} ({obj.display_name})")
+    for m, v in zip(models, verdicts, strict=True):
+        print(f"{m.name:20s} {v.line()}")
+    if obj.imagenet_class is not None:
+        print(f"fools {fooled} of {len(models)} models")
     return 0
 
 

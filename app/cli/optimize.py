@@ -24,6 +24,7 @@ from app.cli.common import (
     EPILOG,
     ctrl_c_interrupts,
     ctrl_c_stops,
+    load_models,
     model_name,
     note_own_class,
     notice,
@@ -32,6 +33,7 @@ from app.cli.common import (
 )
 from app.core.files import csv_bytes, png_bytes, write_new
 from app.core.params import PoseDocument, describe_change
+from app.pipeline.jury import Jury
 from app.scene.library import object_names
 from app.search.registry import methods
 from app.search.space import SearchError
@@ -52,6 +54,9 @@ def register(sub) -> None:
     p.add_argument("--method", choices=list(found),
                    help="; ".join(f"{name}: {m.summary}" for name, m in found.items()))  # fmt: skip
     p.add_argument("--target", help="class name or index to aim for (default: any wrong class)")
+    p.add_argument("--models", metavar="A,B,C",
+                   help="up to 3 models: a pose that fools every one (or hits the target in every one); "
+                        "instead of --model; methods that only classify (default cmaes)")  # fmt: skip
     p.add_argument("--params", default="rotation", help="groups to search: rotation,translation,light,camera")
     p.add_argument("--budget", type=parse_budget, help="5s (wall time), 40 (iterations) or both: 40,5s")
     p.add_argument("--iterations", type=whole(1), help="iterations (batches) at most (default 100 unless --seconds)")
@@ -99,17 +104,22 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         raise SearchError(
             f"{', '.join(o.name for o in nameless)} has no ImageNet class to get wrong: give --target CLASS"
         )
-    clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
-    clf.freeze()  # as the window's model: faster, and every search runs the same (frozen) model
+    if args.models:
+        models = load_models(args.models, args.device, args.weights)
+        clf = models[0]
+    else:
+        clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
+        clf.freeze()  # as the window's model: faster, and every search runs the same (frozen) model
     pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
-    args.method = args.method or pipe.default_method()
+    jury = Jury(pipe, models[1:]) if args.models else None
+    args.method = args.method or ("cmaes" if jury is not None else pipe.default_method())
     try:
         options = method_options(args, args.method)
     except argparse.ArgumentTypeError as e:
         raise SearchError(str(e)) from None
     rows = []
     for obj, pose, settings, _doc in scenes:
-        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options))
+        rows.append(_optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options, jury))
         if rows[-1]["stopped"]:
             break
     if many:
@@ -119,7 +129,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0 if all(r["success"] for r in rows) else 1
 
 
-def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options) -> dict:
+def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, options, jury=None) -> dict:
     """One object's search for ``run.py optimize``: progress bar, files, a line of result;
     returns the row of the summary."""
     from app.search.space import Goal, SearchSpace
@@ -128,13 +138,15 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, optio
         notice(f"warning: {w}")
     space, goal = SearchSpace(pose, groups), Goal(obj.imagenet_class, target)
     note_own_class(obj, target)
-    result = _search(args, pipe, obj, space, goal, budget, options)
-    stem, extra = _write_result(args, pipe, obj, settings, space, goal, result)
+    result = _search(args, jury or pipe, obj, space, goal, budget, options)
+    stem, extra = _write_result(args, pipe, obj, settings, space, goal, result, jury)
     wrote = ".json, .png, -trajectory.csv"
     top = extra["prediction"]["top5"][0]
     verdict = ("stopped (Ctrl-C), " if result.stopped else "") + goal.outcome(result.success)
     first = "" if result.time_to_success is None else f" (first success at {result.time_to_success:.1f} s)"
     print(f"{verdict}: {extra['prediction']['says']}; after {result.effort}{first}", flush=True)
+    for m in extra.get("models", [])[1:]:  # the first model's verdict is the line above
+        print(f"  {m['model']}: {m['verdict'] or ''}: {m['says']}")
     change = describe_change(space.base, result.best)
     print(f"change from the start: {change}")
     if result.first_success_elsewhere:
@@ -154,6 +166,7 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, optio
 
 
 def _search(args, pipe, obj, space, goal, budget, options):
+    """``pipe``: the pipeline, or a :class:`Jury` of several models."""
     """The search with a progress bar; the first Ctrl-C stops it after its iteration."""
     from tqdm import tqdm
 
@@ -177,9 +190,10 @@ def _search(args, pipe, obj, space, goal, budget, options):
     return result
 
 
-def _write_result(args, pipe, obj, settings, space, goal, result) -> tuple[str, dict]:
-    """The best pose's JSON (with its prediction and where the goal was first met), its PNG and
-    the trajectory CSV, under a new stem; (the stem, the JSON's extra fields)."""
+def _write_result(args, pipe, obj, settings, space, goal, result, jury=None) -> tuple[str, dict]:
+    """The best pose's JSON (with its prediction and where the goal was first met; with a
+    ``jury``, each model's), its PNG and the trajectory CSV, under a new stem; (the stem,
+    the JSON's extra fields)."""
     from app.core.files import claim_stem
     from app.vision.predictions import prediction_record
 
@@ -191,6 +205,11 @@ def _write_result(args, pipe, obj, settings, space, goal, result) -> tuple[str, 
              "note": f"{args.method} search, seed {args.seed}, {result.effort}, success {result.success}"
                      + (", then the nearest success to the start" if args.nearest else "")
                      + (", stopped by Ctrl-C" if result.stopped else "")}  # fmt: skip
+    if jury is not None:
+        every = jury.probabilities([result.best])[0].numpy()
+        extra["models"] = [prediction_record(m.name, m.input_size, p, obj.imagenet_class, goal.target)
+                           | {"model": m.name} for m, p in zip(jury.models, every, strict=True)]  # fmt: skip
+        extra["prediction"] = extra["models"][0]
     if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
         extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),
                                   "change_from_start": describe_change(space.base, result.first_success)}  # fmt: skip

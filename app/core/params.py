@@ -276,7 +276,7 @@ def light_direction(pose: Pose) -> np.ndarray:
 
 # ---------------------------------------------------------------- pose files
 
-_EXTRA_KEYS = ("prediction", "note", "created", "first_success")  # kept as they are (what wrote the file says)
+_EXTRA_KEYS = ("prediction", "models", "note", "created", "first_success")  # kept as they are
 _DOC_KEYS = {"format", "version", "pose", "object", "class", "model", "settings", *_EXTRA_KEYS}
 
 

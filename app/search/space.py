@@ -38,15 +38,21 @@ class Goal:
             raise SearchError("an untargeted search needs the object's true class (or give a target class)")
 
     def scores(self, probs: torch.Tensor) -> np.ndarray:
-        """Higher is better: log p(target), or -log p(true) for an untargeted search."""
+        """Higher is better: log p(target), or -log p(true) for an untargeted search.
+        ``probs``: (N, 1000), or (N, M, 1000) for M models judging each pose, scored by the
+        model furthest from the goal (to fool them all, the one that holds out matters)."""
         p = probs.detach().float().cpu().numpy()
         if self.target is not None:
-            return np.log(p[:, self.target] + EPS)
-        return -np.log(p[:, self.true_class] + EPS)
+            s = np.log(p[..., self.target] + EPS)
+        else:
+            s = -np.log(p[..., self.true_class] + EPS)
+        return s.min(axis=1) if s.ndim == 2 else s
 
     def successes(self, probs: torch.Tensor) -> np.ndarray:
-        top1 = probs.argmax(dim=1).cpu().numpy()
-        return top1 == self.target if self.target is not None else top1 != self.true_class
+        """Poses that meet the goal: with several models, in every one of them."""
+        top1 = probs.argmax(dim=-1).cpu().numpy()
+        met = top1 == self.target if self.target is not None else top1 != self.true_class
+        return met.all(axis=1) if met.ndim == 2 else met
 
     def outcome(self, success: bool) -> str:
         """How a search ended, in the words of :mod:`app.core.verdict`: "FOOLED" / "not fooled",

@@ -73,7 +73,7 @@ class Tracker:
     def observe(self, pose: Pose, probs: torch.Tensor) -> float:
         """Book an evaluation made elsewhere (the gradient method's re-shaded image).  A
         success it claims counts only once the OpenGL render of the pose confirms it."""
-        probs = probs.reshape(1, -1)
+        probs = probs.unsqueeze(0)  # one pose: (1, 1000), or (1, M, 1000) with several models
         score = float(self._book([pose], probs, np.zeros(1, dtype=bool), rendered=False)[0])
         if not self.success and self.goal.successes(probs)[0]:
             self.score([pose])
@@ -139,7 +139,7 @@ class Tracker:
     def keep_rendered(self, pose: Pose, probs: torch.Tensor) -> None:
         """Make ``pose`` (rendered with OpenGL, meeting the goal) the best, whatever its score (a pull-back's pose)."""
         probs = probs.float().cpu()
-        score = float(self.goal.scores(probs.reshape(1, -1))[0])
+        score = float(self.goal.scores(probs.unsqueeze(0))[0])
         self.best, self.best_score, self.best_probs = pose, score, probs
         self._best_rendered = (True, score, pose, probs)
 
@@ -156,9 +156,11 @@ class Tracker:
         self._best_reshaded = False
 
     def _true_and_target(self, probs: torch.Tensor | None) -> tuple[float | None, float | None]:
+        """p(true class) and p(target) at a pose; with several models (``probs`` (M, 1000)),
+        of the model furthest from the goal (the highest p(true), the lowest p(target))."""
         g = self.goal
-        true = None if g.true_class is None or probs is None else float(probs[g.true_class])
-        target = None if g.target is None or probs is None else float(probs[g.target])
+        true = None if g.true_class is None or probs is None else float(probs[..., g.true_class].max())
+        target = None if g.target is None or probs is None else float(probs[..., g.target].min())
         return true, target
 
     def result(self) -> SearchResult:
