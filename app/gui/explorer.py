@@ -18,11 +18,11 @@ import moderngl
 import numpy as np
 
 from app.background.live import Frame, LiveClassifier, LiveResult
-from app.background.maps import LiveMaps
 from app.core.files import claim_stem, write_new
 from app.core.params import Pose, PoseDocument, load_pose_file
 from app.gui import interaction
 from app.gui.actions import run_action
+from app.gui.beside import Beside
 from app.gui.captures import CaptureRequest, Captures
 from app.gui.interaction import DragMode
 from app.gui.jobs import Host, Jobs
@@ -59,7 +59,7 @@ class Explorer:
         mesh = obj.load()
         self.state = ViewState(obj, mesh, pose or obj.canonical_pose, settings, resolve_quality(ctx, settings.quality))
         self.live = LiveClassifier(classifier)
-        self.maps = LiveMaps()  # where the model looks, beside the classifier's worker
+        self.beside = Beside(device, self.weights)  # where the model looks, and more models' answers
         self.result: LiveResult | None = None
         self.stats = FrameStats()
         self.busy: str | None = None  # "loading model ..." while a load runs on the worker
@@ -68,12 +68,10 @@ class Explorer:
         self.motion = Motion(self.state)
         self.jobs = Jobs(Host(self.state, self.live, self.motion, self.notify, self.render_input,
                               self.render_view, self.set_skin, self.captures.request, self.captures.directory,
-                              ctx.version_code))  # fmt: skip
+                              ctx.version_code, self.beside.jury.ready))  # fmt: skip
         self.jobs.add_to_library.show = self.load_object
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
         self._submitted: object = None  # the scene key of the last frame given to the live classifier
-        self._explained: tuple | None = None  # (scene key, model, class) of the last map asked for
-        self._map_drawn = None
         self._show_mesh(obj, mesh, self.state.pose)
         self.view.input_target(self.input_size, self.state.quality)
 
@@ -286,8 +284,7 @@ class Explorer:
             self.result = result
             self.stats.result(result)
             changed = True
-        if self.state.show_map and self.result is not None:
-            changed |= self._explain(self.result)
+        changed |= self.beside.follow(self.state, self.result, self.classifier, self.scene_key)
         optimize = self.jobs.optimize
         optimize.prepare()
         if self.state.live_enabled and self.live.idle and self.busy is None and not optimize.active:
@@ -298,27 +295,13 @@ class Explorer:
                 self._submitted = key
         return changed
 
-    def _explain(self, result: LiveResult) -> bool:
-        """Ask for the map of the newest prediction when it (or the class asked for) is new."""
-        wanted = (result.frame.key, result.model, self.state.map_class(int(result.top(1).indices[0])))
-        if wanted != self._explained:
-            self._explained = wanted
-            self.maps.submit(self.classifier, result.frame.image, wanted[2], result.frame.key)
-        return self.maps.latest() is not self._map_drawn
-
-    def live_map(self):
-        """The newest class-activation map of the current model (None while there is none)."""
-        m = self.maps.latest()
-        self._map_drawn = m
-        return m if m is not None and m.model == self.classifier.name else None
-
     def drawn_state(self) -> tuple:
         """Changes whenever the window would show something new (the window redraws then)."""
         s = self.state
         return (
             self.scene_key, id(self.live.latest()), len(self.captures.taken), self.messages.posted, self.busy,
             s.show_help, s.show_panel, s.live_enabled, s.target_class, self.captures.pending,
-            s.show_map, s.map_for, id(self.maps.latest()),
+            s.show_map, s.map_for, *self.beside.drawn_state(),
             self.view.scale(capturing=self.captures.pending),
         )  # fmt: skip
 
@@ -343,7 +326,7 @@ class Explorer:
         self.wind_down()
         for job in self.jobs:
             job.close(timeout)
-        ended = self.live.close(timeout) & self.maps.close(timeout)
+        ended = self.live.close(timeout) & self.beside.close(timeout)
         self.live.poll()  # report the captures written while closing
         self.view.release()
         return ended

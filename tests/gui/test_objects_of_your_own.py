@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.params import PoseDocument
-from app.gui.panel.overlay import verdict
+from app.gui.panel.verdicts import verdict
 from tests.built_objects import TENNIS_BALL, tennis_ball
 
 

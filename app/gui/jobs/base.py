@@ -38,6 +38,7 @@ class Host:
     capture: Callable[[], None]  # capture the window as the C key does
     captures_dir: Path
     gl_version: int  # the window's OpenGL version code (430: 4.3)
+    others: Callable[[], list[Classifier]] = list  # the models judging beside the live one, loaded
 
     @property
     def classifier(self) -> Classifier:

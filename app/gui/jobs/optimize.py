@@ -77,7 +77,8 @@ class OptimizeJob(Job):
         try:
             run = OptimizeRun(self.station, h.classifier, s.obj, s.mesh, s.render_settings(), s.pose,
                               Goal(s.obj.imagenet_class, s.target_class), o,
-                              record=h.captures_dir if o.record else None)  # fmt: skip
+                              record=h.captures_dir if o.record else None,
+                              others=h.others() if o.every_model else None)  # fmt: skip
         except Exception as e:
             self.notify(f"cannot optimize: {e}", error=True)
             return

@@ -19,13 +19,14 @@ from app.background.run import BackgroundRun
 from app.background.station import SearchStation
 from app.core.files import claim_stem
 from app.core.params import GROUPS, Pose
+from app.pipeline.jury import Jury
 from app.render.settings import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
 from app.search.recording import check_format, record_run
 from app.search.registry import get_method
 from app.search.result import Progress, SearchResult
-from app.search.space import Budget, Goal, SearchSpace
+from app.search.space import Budget, Goal, SearchError, SearchSpace
 from app.vision.classifiers import Classifier
 
 
@@ -41,6 +42,7 @@ class OptimizeOptions:
     until_fooled: bool = True
     nearest: bool = True  # then the nearest success to the start (app.search.pullback)
     record: str | None = None  # "gif" or "mp4": write the run as one beside the captures
+    every_model: bool = False  # meet the goal in the models judging beside the live one too
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> its options set in the panel
 
     def of_method(self, method: str | None = None) -> dict[str, Any]:
@@ -57,10 +59,11 @@ class OptimizeOptions:
 class OptimizeRun(BackgroundRun):
     def __init__(self, station: SearchStation, classifier: Classifier, obj: LibraryObject, mesh: Mesh,
                  settings: RenderSettings, start: Pose, goal: Goal, options: OptimizeOptions,
-                 record: Path | None = None):  # fmt: skip
+                 record: Path | None = None, others: list[Classifier] | None = None):  # fmt: skip
         """``mesh``: ``obj`` as the window loaded it (the run does not read it again);
         ``station``: where it runs; ``options``: copied, the panel's later changes do not
-        reach it; ``record``: a folder the run's recording goes to (under a new name)."""
+        reach it; ``record``: a folder the run's recording goes to (under a new name);
+        ``others``: more models the pose must meet the goal in (:class:`app.pipeline.jury.Jury`)."""
         options = copy.deepcopy(options)
         self.start, self.object, self.goal = start, obj.name, goal
         self.method = options.method
@@ -72,6 +75,11 @@ class OptimizeRun(BackgroundRun):
         self.frames = (0, 0)  # the recording's frames made, of how many
         self.phase = "preparing"  # then "searching", then with ``record`` "recording"
         self.space = SearchSpace(start, [g for g, on in options.groups.items() if on])  # SearchError: none chosen
+        self.others = list(others or [])
+        if self.others and get_method(self.method).needs_gradient:
+            raise SearchError(f"{get_method(self.method).label} follows one model's gradient: to fool "
+                              "every model, choose a method that only classifies (CMA-ES, random, finite "
+                              "differences)")  # fmt: skip
         self.progress: Progress | None = None
         self.result: SearchResult | None = None
         search = {"seed": options.seed, "stop_on_success": self.stop_on_success, "nearest": self.nearest,
@@ -87,8 +95,13 @@ class OptimizeRun(BackgroundRun):
             classifier.freeze()
             pipe = station.pipeline(classifier, settings, obj, mesh)
             self.phase = "searching"
-            self.result = pipe.search(self.method, self.space, self.goal, budget, stop=self._stop,
-                                      report=self._report, **search)  # fmt: skip
+            jury = Jury(pipe, self.others) if self.others else None
+            try:
+                self.result = (jury or pipe).search(self.method, self.space, self.goal, budget, stop=self._stop,
+                                                    report=self._report, **search)  # fmt: skip
+            finally:
+                if jury is not None:
+                    jury.release()
             if self.record is not None and self.result.history:
                 self.phase = "recording"
                 _stem, self.recording = claim_stem(

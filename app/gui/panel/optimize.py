@@ -48,9 +48,20 @@ def draw(panel, job: OptimizeJob, s: ViewState) -> None:
     _, o.nearest = imgui.checkbox("then nearest", o.nearest)
     panel.remember("optimize: nearest")
     imgui.set_item_tooltip(NEAREST_TIP)
+    others = job.host.others()
+    if others:  # models judging beside the live one (Prediction section): the goal can be met in all of them
+        _, o.every_model = imgui.checkbox(f"in every model ({1 + len(others)})", o.every_model)
+        panel.remember("optimize: every model")
+        names = ", ".join(m.name for m in others)
+        imgui.set_item_tooltip(f"a pose that fools every model (or hits the target in every one): {names} too; "
+                               "CMA-ES, random or finite differences")  # fmt: skip
+    else:
+        o.every_model = False
     _method_options(panel, o, s.target_class is not None)
     imgui.end_disabled()
     goal = class_names()[s.target_class] if s.target_class is not None else "any wrong class"
+    if o.every_model:
+        goal += ", in every model"
     wrapped(f"goal: {goal}")  # its own line: beside the checkboxes it ran off the panel
     if imgui.button(button("Stop", "optimize") if running else button("Optimize pose", "optimize")):
         job.toggle()

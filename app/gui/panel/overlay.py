@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from app.background.live import LiveResult
-from app.core.verdict import CORRECT, FOOLED, Verdict, judge
-from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED
+from app.gui.panel.verdicts import fools, verdict
+from app.gui.panel.widgets import AMBER, GREY
 
 HEADLINE_PX = 28.0
-
-
-def verdict(result: LiveResult, true_class: int | None, target: int | None) -> tuple[Verdict, imgui.ImVec4] | None:
-    """The verdict of a prediction (:mod:`app.core.verdict`) and its colour: green CORRECT,
-    blue TARGET HIT, FOOLED amber while the true class is in the top-5 and red beyond;
-    None when there is no class to judge by and no target hit."""
-    v = judge(result.probabilities, true_class, target)
-    if v.word is None:
-        return None
-    if v.word == FOOLED:
-        return v, AMBER if v.true_rank <= 5 else RED
-    return v, GREEN if v.word == CORRECT else BLUE
 
 
 def draw(ex, view: tuple[int, int, int, int], textures) -> None:
@@ -32,7 +19,7 @@ def draw(ex, view: tuple[int, int, int, int], textures) -> None:
     x0, y0 = (vw - side) / 2, (vh - side) / 2
     dl = imgui.get_background_draw_list()
     grey = imgui.IM_COL32(128, 128, 128, 160)
-    live_map = ex.live_map() if s.show_map else None
+    live_map = ex.beside.live_map(ex.classifier.name) if s.show_map else None
     if live_map is not None:  # what the model saw is the square: its map lies on it
         dl.add_image(textures.ref("map", live_map.rgba), imgui.ImVec2(x0, y0), imgui.ImVec2(x0 + side, y0 + side))
     dl.add_rect(imgui.ImVec2(x0 + 1, y0 + 1), imgui.ImVec2(x0 + side - 1, y0 + side - 1), grey)
@@ -47,6 +34,9 @@ def draw(ex, view: tuple[int, int, int, int], textures) -> None:
         if headline is not None:
             v, color = headline
             text = f"{text}   {v.word}"
+            counted = fools(ex)
+            if counted is not None:
+                text += f"   fools {counted[0]} of {counted[1]} models"
         else:
             color = imgui.ImVec4(1, 1, 1, 1)
     imgui.push_font(None, HEADLINE_PX)

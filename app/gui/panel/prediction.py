@@ -5,9 +5,10 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from app.core.imagenet import class_names, search_classes
+from app.core.verdict import judge
 from app.gui.actions import button
-from app.gui.panel.overlay import verdict
-from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, combo, wrapped
+from app.gui.panel.verdicts import fools, verdict
+from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED, combo, wrapped
 from app.gui.state import ViewState
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
@@ -29,13 +30,14 @@ def draw(panel, ex) -> None:
         _top5(result, s)
         if result.frame.key != ex.scene_key and s.live_enabled:
             imgui.text_colored(GREY, "(updating ...)")
+    _jury(ex)
     true_class(panel, ex)
     target(panel, s)
     _where_it_looks(panel, ex)
     if result is not None:
         side = THUMBNAIL * panel.ui_scale
         imgui.image(panel.textures.ref("thumbnail", result.frame.image), imgui.ImVec2(side, side))
-        live_map = ex.live_map() if s.show_map else None
+        live_map = ex.beside.live_map(ex.classifier.name) if s.show_map else None
         if live_map is not None and live_map.key == result.frame.key:  # only over the frame it explains
             imgui.get_window_draw_list().add_image(panel.textures.ref("map", live_map.rgba),
                                                    imgui.get_item_rect_min(), imgui.get_item_rect_max())  # fmt: skip
@@ -74,6 +76,27 @@ def _top5(result, s: ViewState) -> None:
         wrapped(f"target: {class_names()[s.target_class]} {p * 100:.2f}%, rank {rank}", BLUE)
 
 
+def _jury(ex) -> None:
+    """The other models' verdicts on the view and how many of all it fools (the models are
+    chosen in the Object, model section)."""
+    jury, s = ex.beside.jury, ex.state
+    for problem in jury.problems:
+        wrapped(problem, AMBER)
+    if jury.loading:
+        wrapped(f"loading {jury.loading} ...", GREY)
+    answer = ex.beside.answer()
+    if not jury.wanted or answer is None:
+        return
+    counted = fools(ex)
+    if counted is not None:
+        color = RED if counted[0] == counted[1] else AMBER if counted[0] else GREEN
+        imgui.text_colored(color, f"fools {counted[0]} of {counted[1]} models")
+    for name, p in zip(answer.models, answer.probabilities, strict=True):
+        v = judge(p, s.obj.imagenet_class, s.target_class)
+        color = GREEN if v.word == "CORRECT" else BLUE if v.hit else RED if v.fooled else None
+        wrapped(f"{name}: {v.word + ' ' if v.word else ''}{class_names()[v.top1]} {100 * v.top1_p:.1f}%", color)
+
+
 MAP_FOR = {"top1": "top-1", "true": "true class", "target": "target"}
 
 
@@ -87,9 +110,9 @@ def _where_it_looks(panel, ex) -> None:
     imgui.set_item_tooltip("the class the Grad-CAM overlay explains (top-1 when the one chosen is not set)")
     if not s.show_map:
         return
-    live_map = ex.live_map()
-    if ex.maps.unavailable:
-        wrapped(ex.maps.unavailable, AMBER)
+    live_map = ex.beside.live_map(ex.classifier.name)
+    if ex.beside.maps.unavailable:
+        wrapped(ex.beside.maps.unavailable, AMBER)
     elif live_map is None:
         wrapped("computing the map ...", GREY)
     else:

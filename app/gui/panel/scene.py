@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from app.background.jury import MAX_EXTRA
 from app.gui.actions import button
 from app.gui.panel.widgets import AMBER, GREY, wrapped
 from app.scene.library import list_objects
@@ -37,6 +38,24 @@ def _add_to_library(panel, adding) -> None:
         adding.toggle()
 
 
+def _also_ask(panel, ex) -> None:
+    """Up to two more models to judge each view beside the live one (their verdicts are in
+    the Prediction section; a search can ask to fool them all)."""
+    jury = ex.beside.jury
+    chosen = list(jury.wanted)
+    imgui.set_next_item_width(-1)
+    if imgui.begin_combo("##also", f"also ask: {', '.join(chosen) if chosen else 'no other model'}"):
+        for name in MODEL_CHOICES:
+            if name == ex.classifier.name:
+                continue
+            on = name in chosen
+            if imgui.checkbox(f"{name}##also", on)[0]:
+                chosen = [n for n in chosen if n != name] if on else [*chosen, name][-MAX_EXTRA:]
+                jury.want(tuple(chosen))
+        imgui.end_combo()
+    panel.remember("also ask")
+
+
 def draw(panel, ex) -> None:
     """``ex``: the explorer (the state, and where objects and models are loaded)."""
     if not panel.section("Object, model, rendering"):
@@ -63,6 +82,7 @@ def draw(panel, ex) -> None:
             if imgui.selectable(label, name == ex.classifier.name)[0]:
                 ex.load_model(name)
         imgui.end_combo()
+    _also_ask(panel, ex)
     if ex.model_notice:
         wrapped(ex.model_notice, AMBER)
     settings = s.settings
