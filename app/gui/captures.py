@@ -5,8 +5,10 @@ read back, and the files are written on the classifier's worker, which classifie
 model-input image for the JSON (:meth:`Captures.write`).
 
 Files are never overwritten: each capture takes the first free number
-(``teddy_bear-001-input.png``, ``-window.png``, ``.json``), claimed with exclusive
-creation, so two captures (or two running apps) cannot take the same name.
+(``teddy_bear-001-input.png``, ``-window.png``, ``.json``, and ``-map.png`` with the
+class-activation overlay on), claimed with exclusive creation, so two captures (or two
+running apps) cannot take the same name.  With other models judging beside the live one,
+the JSON holds each one's prediction (``models``), each on the pose rendered at its size.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import numpy as np
 from app.background.live import LiveClassifier
 from app.core.files import claim_stem, png_bytes, write_new
 from app.core.params import Pose, PoseDocument
+from app.vision.cam import ActivationMaps, CamUnavailable, blend
 from app.vision.classifiers import Classifier, classify_image
 from app.vision.predictions import prediction_record
 
-SUFFIXES = ("-input.png", "-window.png", ".json")
+SUFFIXES = ("-input.png", "-window.png", ".json", "-map.png")  # the map only with the overlay on
 
 
 @dataclass
@@ -39,6 +42,8 @@ class CaptureRequest:
     window_image: np.ndarray | None  # (H, W, 3) uint8
     true_class: int | None = None
     target_class: int | None = None
+    others: list[tuple[Classifier, np.ndarray]] = field(default_factory=list)  # more models, their input images
+    map_for: str | None = None  # with the overlay on: which class its picture explains (top1, true, target)
 
 
 @dataclass
@@ -53,18 +58,23 @@ class CaptureResult:
     true_class: int | None = None
 
 
-def write_capture(request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray) -> CaptureResult:
-    """Write the three files under the first free ``<object>-NNN`` stem."""
+def write_capture(request: CaptureRequest, model: str, input_size: int, probabilities: np.ndarray,
+                  others: list[dict] | None = None, map_image: np.ndarray | None = None) -> CaptureResult:  # fmt: skip
+    """Write the files under the first free ``<object>-NNN`` stem: the input, the window, the
+    pose file (with ``others``, each other model's prediction) and, given, the map's picture."""
     prediction = prediction_record(model, input_size, probabilities, request.true_class, request.target_class)
     extra: dict = {
         "prediction": prediction,
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+    if others:
+        extra["models"] = [prediction | {"model": model}, *others]
     doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra,
                        true_class=request.true_class)  # fmt: skip
     contents = [png_bytes(request.input_image[..., :3])]
     contents.append(png_bytes(request.window_image) if request.window_image is not None else None)
     contents.append(doc.to_json().encode())
+    contents.append(png_bytes(map_image) if map_image is not None else None)
     stem, first = claim_stem(request.directory, request.prefix, SUFFIXES, lambda p: write_new(p, contents[0]),
                              numbered=True)  # fmt: skip
     paths = [first] + [
@@ -96,7 +106,18 @@ class Captures:
             if request.input_image.shape[0] != clf.input_size:
                 raise RuntimeError("the model changed while capturing; capture again")
             probs = classify_image(clf, request.input_image)
-            return write_capture(request, clf.name, clf.input_size, probs)
+            others = [prediction_record(o.name, o.input_size, classify_image(o, image), request.true_class,
+                                        request.target_class) | {"model": o.name}
+                      for o, image in request.others]  # fmt: skip
+            map_image = None
+            if request.map_for is not None:
+                chosen = {"true": request.true_class, "target": request.target_class}.get(request.map_for)
+                try:
+                    heat = ActivationMaps(clf)(request.input_image, int(np.argmax(probs)) if chosen is None else chosen)
+                    map_image = blend(request.input_image[..., :3], heat)
+                except CamUnavailable:
+                    pass
+            return write_capture(request, clf.name, clf.input_size, probs, others, map_image)
 
         def finished(result: CaptureResult | Exception) -> None:
             if isinstance(result, Exception):

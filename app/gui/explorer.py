@@ -242,10 +242,13 @@ class Explorer:
     def capture_window(self, window_image: np.ndarray) -> None:
         """Write a capture of the scene with ``window_image`` (the frame just drawn)."""
         s = self.state
+        others = [(o, self.view.render_at(s.pose, s.settings, o.input_size, s.quality))
+                  for o in self.beside.jury.ready()]  # fmt: skip
         self.captures.write(CaptureRequest(
             directory=self.captures.directory, object_name=s.object_ref, prefix=s.obj.name, pose=s.pose,
             settings=s.render_settings().to_dict(), input_image=self.render_input(), window_image=window_image,
-            true_class=s.obj.imagenet_class, target_class=s.target_class,
+            true_class=s.obj.imagenet_class, target_class=s.target_class, others=others,
+            map_for=s.map_for if s.show_map else None,
         ))  # fmt: skip
 
     # ------------------------------------------------------------------ mouse

@@ -54,6 +54,16 @@ class SceneView:
         self.renderer.render(pose, self._input, settings)
         return self._input.read_into(self._buffer).copy()
 
+    def render_at(self, pose: Pose, settings: RenderSettings, size: int, quality: str) -> np.ndarray:
+        """The model-input image of ``pose`` for another model's input ``size`` (a capture's
+        other models), as (S, S, 4)."""
+        target = OffscreenTarget(self.ctx, size, size, quality)
+        try:
+            self.renderer.render(pose, target, settings)
+            return target.read().copy()
+        finally:
+            target.release()
+
     def render_view(self, pose: Pose, settings: RenderSettings, quality: str) -> np.ndarray:
         """The 3D view at the size it was last drawn (at least ``SMALLEST_VIEW``), as (H, W, 3)."""
         w, h = (max(v, SMALLEST_VIEW) for v in self.view_pixels)

@@ -2,8 +2,11 @@
 live one, each at its own input size, with their verdicts and how many the view fools; a
 pose search can ask for a pose that fools every one."""
 
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.core.verdict import judge
 from app.gui.panel.verdicts import fools
@@ -45,6 +48,16 @@ def test_two_more_models_judge_the_view_as_each_would_alone(stage_factory, ctx):
     stage.panel.open_all = True
     stage.draw()
     assert "also ask" in stage.panel.item_rects  # in the Object, model section
+    # a capture keeps every model's prediction, and with the overlay on, the map's picture
+    s.show_map = True
+    ex.act("capture")
+    stage.until(lambda: ex.captures.taken, "the capture")
+    capture = ex.captures.taken[-1]
+    assert [p.name[len(capture.stem) :] for p in capture.paths] == ["-input.png", "-window.png", ".json", "-map.png"]
+    doc = json.loads(capture.paths[2].read_text())
+    assert [m["model"] for m in doc["models"]] == ["efficientnet_lite0", *OTHERS]
+    assert all(m["verdict"] == "FOOLED" for m in doc["models"])
+    assert Image.open(capture.paths[3]).size == (224, 224)
     ex.beside.jury.want(())
     assert ex.beside.answer() is None and fools(ex) is None
 
