@@ -1,6 +1,7 @@
 """The window under continuous live prediction: frame times and prediction latency.
 
     python benchmarks/bench_window.py [--objects teddy_bear,hen] [--seconds 20] [--size 1024x768]
+                                      [--beside efficientnet_lite1,efficientnet_lite2]
 
 For each object the real window runs on a fresh Xvfb display (or on $DISPLAY with
 --use-display), in a child of this script (``--child``) that drives it through the
@@ -11,6 +12,11 @@ and live prediction never rests.  Printed per object:
 * prediction latency p50 (render start of the model-input frame -> answer shown)
 * classifier-only latency: the same frozen model, same threads, same 224/299 px frame,
   measured in this process before the app starts; and latency / classifier-only (goal <= 1.3)
+
+With ``--beside`` each object runs twice in turn, as it is and with the class-activation
+overlay on and those models judging beside the live one (issue 41): the second row adds
+the time per map, each other model's answer time and how often each came (goal: frame
+p95 <= 33 ms still; the maps and answers may come less often than predictions).
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
         return proc, f":{f.readline().strip()}"
 
 
-def child(name: str, model: str, size: str, seconds: float, out: Path) -> int:
+def child(name: str, model: str, size: str, seconds: float, out: Path, beside: str = "") -> int:
     """The window on ``name``, spun and timed for ``seconds`` once the classifier is warm; the report to ``out``."""
     import torch
 
@@ -73,15 +79,23 @@ def child(name: str, model: str, size: str, seconds: float, out: Path) -> int:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # the app's default
     obj, clf = resolve_object(name), load_classifier(model)
     w, h = (int(v) for v in size.split("x"))
-    bench: dict = {"frames": [], "draw": [], "start": None}
+    bench: dict = {"frames": [], "draw": [], "start": None, "maps": {}, "answers": {}}
+    others = tuple(m for m in beside.split(",") if m)
 
     def frame(window, now: float) -> None:
         ex = window.explorer
+        if others and not ex.beside.jury.wanted:
+            ex.state.show_map = True
+            ex.beside.jury.want(others)
         if bench["start"] is None:
-            if ex.result is None or not ex.classifier.freeze_tried:  # wait until the classifier is warm
-                return
+            warm = ex.result is not None and ex.classifier.freeze_tried
+            if not warm or (others and (ex.beside.maps.latest() is None or ex.beside.jury.latest() is None)):
+                return  # wait until the classifier (and the map and the other models) are warm
             bench["start"] = now
             ex.stats.reset()
+        for kind, latest in (("maps", ex.beside.maps.latest()), ("answers", ex.beside.jury.latest())):
+            if latest is not None:
+                bench[kind][id(latest)] = latest.seconds
         ex.state.set_param("yaw", ex.state.pose.yaw + 1.5)
         if now - bench["start"] >= seconds:
             report = ex.stats.summary()
@@ -90,6 +104,9 @@ def child(name: str, model: str, size: str, seconds: float, out: Path) -> int:
                 draw_ms=[round(d * 1000, 3) for d in bench["draw"]],
                 interval_ms=[round((b - a) * 1000, 3) for a, b in itertools.pairwise(bench["frames"])],
                 model=ex.classifier.name,
+                map_ms=[round(v * 1000, 1) for v in bench["maps"].values()],
+                answer_ms=[round(v * 1000, 1) for v in bench["answers"].values()],
+                seconds=seconds,
                 gl=window.ctx.info.get("GL_RENDERER"),
             )
             out.write_text(json.dumps(report))
@@ -114,9 +131,10 @@ def main() -> int:
     ap.add_argument("--size", default="1024x768")
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--use-display", action="store_true", help="use $DISPLAY instead of a new Xvfb")
+    ap.add_argument("--beside", default="", help="also run each object with the overlay and these models beside")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.model, args.size, args.seconds, args.out)
+        return child(args.child, args.model, args.size, args.seconds, args.out, args.beside)
     threads = max(1, (os.cpu_count() or 2) - 1)  # the app's default
     base = classifier_only_ms(args.model, threads)
     print(f"classifier-only ({args.model}, frozen, {threads} thread(s)): {base:.1f} ms median")
@@ -124,12 +142,14 @@ def main() -> int:
     env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
     header = f"{'object':12s} {'frame p50':>9s} {'p95':>6s} {'on_draw p50':>11s} {'latency p50':>11s} {'p95':>6s}"
     print(header + f" {'latency/classifier':>18s}")
+    modes = ("", args.beside) if args.beside else ("",)  # as it is, then with the overlay and the models
+    runs = [(name, beside) for name in args.objects.split(",") for beside in modes]
     try:
-        for name in args.objects.split(","):
+        for name, beside in runs:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "bench.json"
                 cmd = [sys.executable, __file__, "--child", name, "--model", args.model, "--size", args.size,
-                       "--seconds", str(args.seconds), "--out", str(out)]  # fmt: skip
+                       "--seconds", str(args.seconds), "--out", str(out), "--beside", beside]  # fmt: skip
                 subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=args.seconds + 300)
                 r = json.loads(out.read_text())
             intervals = sorted(r["interval_ms"])
@@ -142,6 +162,11 @@ def main() -> int:
                 f"{name:12s} {pct(intervals, 0.5):9.1f} {pct(intervals, 0.95):6.1f} {draw:11.1f} "
                 f"{r['latency_p50_ms']:11.1f} {r['latency_p95_ms']:6.1f} {r['latency_p50_ms'] / base:18.2f}"
             )
+            if beside:
+                maps, answers = r["map_ms"], r["answer_ms"]
+                print(f"{'':12s} ^ with the overlay and {beside}: map {statistics.median(maps):.0f} ms each, "
+                      f"{len(maps) / r['seconds']:.1f}/s; other models {statistics.median(answers):.0f} ms per "
+                      f"answer (both), {len(answers) / r['seconds']:.1f}/s")  # fmt: skip
         print(f"({r['gl']}, window {r['window'][0]}x{r['window'][1]}, {len(intervals) + 1} frames per object)")
     finally:
         if xvfb is not None:
