@@ -177,6 +177,13 @@ def model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="auto (default), efficientnet_lite0, or a torchvision model name")
     g.add_argument("--weights", type=Path, help="state-dict file for --model (default: torch hub cache)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    engine_arg(g)
+
+
+def engine_arg(g) -> None:
+    g.add_argument("--engine", choices=["auto", "torch", "openvino"], default="auto",
+                   help="what runs the forward passes: auto (OpenVINO on the CPU when installed, torch on CUDA), "
+                        "torch or openvino; gradients always use torch")  # fmt: skip
 
 
 def method_option_args(p: argparse.ArgumentParser) -> None:

@@ -165,6 +165,15 @@ def ctrl_c_interrupts() -> contextlib.AbstractContextManager[None]:
     return _on_ctrl_c(signal.default_int_handler)
 
 
+def engine_ready(clf) -> None:
+    """Start ``clf``'s engine (``--engine``) now, and tell its notice once: a first
+    conversion and its time, or why torch runs instead."""
+    clf.use_engine()
+    if clf.engine_notice:
+        notice(clf.engine_notice)
+        clf.engine_notice = None
+
+
 def load_models(text: str, device: str, weights=None) -> list:
     """``--models a,b,c``: each classifier loaded and frozen; one without weights here is an
     error (it is never replaced by the bundled model, which would judge twice)."""
@@ -181,6 +190,7 @@ def load_models(text: str, device: str, weights=None) -> list:
         if clf.name != classifiers.resolve_name(name):
             raise ModelUnavailable(f"{name}: no ImageNet weights here (run.py models lists what is)")
         clf.freeze()
+        engine_ready(clf)
         loaded.append(clf)
     return loaded
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cli.args import model_args, parse_size, scene_args, whole, writable_file, writable_folder
-from app.cli.common import EPILOG, model_name, notice, render_image, scene
+from app.cli.common import EPILOG, engine_ready, model_name, notice, render_image, scene
 from app.core.files import claim_stem, png_bytes, write_new
 from app.core.verdict import judge
 from app.scene.library import DEFAULT_OBJECT, resolve_object
@@ -103,6 +103,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
         frame = torch.from_numpy(np.ascontiguousarray(load_texture(args.image, "image")))
     clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
+    engine_ready(clf)
     if args.image:
         probs = clf.probabilities(frame)[0]
         true_class, what = None, str(args.image)

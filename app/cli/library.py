@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from app.cli.args import model_args, writable_folder
-from app.cli.common import class_arg, ctrl_c_stops, notice
+from app.cli.common import class_arg, ctrl_c_stops, engine_ready, notice
 from app.core.imagenet import class_names
 from app.core.params import PARAMS
 from app.core.resources import user_library_dir
@@ -89,6 +89,7 @@ def cmd_add_object(args: argparse.Namespace) -> int:
         unpack(args.path, Path(scratch))  # so does a missing, unsupported or broken file
     clf = classifiers.load_classifier(args.model or "auto", args.weights, args.device, notify=notice)
     clf.freeze()
+    engine_ready(clf)
     stop = threading.Event()
     bar = tqdm(total=0, unit="view", desc="canonical pose", file=sys.stderr)
 

@@ -23,7 +23,7 @@ from app.render.glcontext import GLUnavailable, WindowUnavailable
 from app.scene.library import ObjectNotFound
 from app.scene.mesh import MeshError
 from app.search.space import SearchError
-from app.vision.classifiers import ModelUnavailable
+from app.vision.classifiers import ModelUnavailable, engine_default
 
 GROUPS = (images, window, optimize, sweep, lenses, library)  # in the order --help lists them
 EXPECTED_ERRORS = (
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None, open_window: Callable[..., int] | None =
     args = parser.parse_args(argv)
     args.open_window = open_window
     try:
-        with held_warnings() as held:
+        with held_warnings() as held, engine_default(getattr(args, "engine", "torch")):
             code = args.run(args)
         for message in held:
             print(f"warning: {message}", file=sys.stderr)

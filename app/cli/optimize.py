@@ -24,6 +24,7 @@ from app.cli.common import (
     EPILOG,
     ctrl_c_interrupts,
     ctrl_c_stops,
+    engine_ready,
     load_models,
     model_name,
     note_own_class,
@@ -110,6 +111,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     else:
         clf = classifiers.load_classifier(model_name(args, scenes[0][3]), args.weights, args.device, notify=notice)
         clf.freeze()  # as the window's model: faster, and every search runs the same (frozen) model
+        engine_ready(clf)
     pipe = Pipeline(clf, settings=scenes[0][2], batch=18, streams=default_streams(clf.device))
     jury = Jury(pipe, models[1:]) if args.models else None
     args.method = args.method or ("cmaes" if jury is not None else pipe.default_method())

@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.args import parse_groups, seed_arg, whole, writable_folder
-from app.cli.common import notice
+from app.cli.args import engine_arg, parse_groups, seed_arg, whole, writable_folder
+from app.cli.common import engine_ready, notice
 from app.render.settings import RenderSettings
 from app.scene.library import object_names, resolve_object
 from app.vision import classifiers
@@ -57,6 +57,7 @@ def register(sub) -> None:
     )
     p.add_argument("--streams", type=whole(1, 16), help="batches classified at once (default 2 on the CPU, 1 on a GPU)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    engine_arg(p)
     p.add_argument("--no-texture", action="store_true", help="draw material colours only")
     p.add_argument("--quality", choices=["auto", "fast", "high"], help="fast: no MSAA; high: 4x MSAA (default auto)")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
@@ -82,6 +83,7 @@ def _sweep_models(names: list[str], weights: dict[str, Path], device: str, stric
             notice(f"notice: {msg}; left out of the sweep")
             continue
         clf.freeze()
+        engine_ready(clf)
         loaded.append(clf)
     if not loaded:
         raise ModelUnavailable("none of the models can be loaded here")

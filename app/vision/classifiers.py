@@ -10,6 +10,7 @@ normalisation and preprocesses uint8 frames in torch on its own device.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -180,6 +181,10 @@ class Classifier:
         self._grad_lock = threading.Lock()  # one thread makes it (a warm-up and a search may both ask)
         self._freeze_lock = threading.Lock()  # the live view's worker and a search may both freeze
         self.freeze_tried = False
+        self.engine_choice = "torch"  # what freeze() prepares for forward passes (app.vision.engines)
+        self.engine = None  # the engine that runs them once frozen, or None: torch
+        self.engine_notice: str | None = None  # why the engine asked for is not used, said once
+        self._engine_lock, self._engine_tried = threading.Lock(), False
 
     def __repr__(self) -> str:
         return f"Classifier({self.name}, {self.input_size}px, {self.device})"
@@ -206,9 +211,12 @@ class Classifier:
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 1000) class probabilities; on the CPU the model sees at most ``CPU_CHUNK``
         images at a time."""
-        model = self._frozen if self._frozen is not None else self.model
         if images.dim() == 3:
             images = images.unsqueeze(0)
+        engine = self.engine
+        if engine is not None and images.dtype == torch.uint8 and images.shape[1:] == engine.shape:
+            return engine.probabilities(images)  # renderer frames: the engine, without a copy
+        model = self._frozen if self._frozen is not None else self.model
         parts = images.split(CPU_CHUNK) if self.device.type == "cpu" else (images,)
         with torch.inference_mode():
             probs = [torch.softmax(model(self.preprocess(part)), dim=1) for part in parts]
@@ -227,7 +235,29 @@ class Classifier:
         with self._freeze_lock:
             if self._frozen is None and not self.freeze_tried:
                 self._freeze()
+        self.use_engine()
         return self._frozen is not None
+
+    def use_engine(self) -> bool:
+        """Start the engine :attr:`engine_choice` names for the forward passes from now on
+        (once); one that cannot run leaves torch in charge and says why in
+        :attr:`engine_notice`.  True if an engine other than torch runs them."""
+        from app.vision.engines import EngineUnavailable, OpenVinoEngine, choose_engine
+
+        with self._engine_lock:
+            if self._engine_tried:
+                return self.engine is not None
+            self._engine_tried = True
+            if choose_engine(self.engine_choice, self.device) == "torch":
+                return False
+            try:
+                self.engine = OpenVinoEngine(self, notify=self._engine_said)
+            except EngineUnavailable as e:
+                self.engine_notice = f"notice: {e}; {self.name} runs on torch"
+        return self.engine is not None
+
+    def _engine_said(self, text: str) -> None:
+        self.engine_notice = text
 
     def _freeze(self) -> None:
         size = self.input_size
@@ -397,12 +427,39 @@ def load_classifier(
     weights: str | Path | None = None,
     device: str = "auto",
     notify: Callable[[str], None] | None = None,
+    engine: str | None = None,
 ) -> Classifier:
     """Build a classifier; unavailable torchvision weights fall back to the bundled model.
 
     ``notify`` receives one-line notices (fallbacks, downloads).  Unknown model names and
     unusable ``weights`` files raise :class:`ModelUnavailable`: the user asked for them.
+    ``engine``: what runs its forward passes once it is frozen (:mod:`app.vision.engines`;
+    default: the process's, :func:`engine_default`, which the command line sets from ``--engine``).
     """
+    clf = _load_classifier(name, weights, device, notify)
+    clf.engine_choice = engine or _ENGINE[0]
+    return clf
+
+
+_ENGINE = ["torch"]  # the engine classifiers get unless asked: the library's default is torch
+
+
+@contextlib.contextmanager
+def engine_default(name: str):
+    """Inside the block, classifiers loaded without an ``engine`` use ``name`` (a command's ``--engine``)."""
+    from app.vision.engines import ENGINES
+
+    if name not in ENGINES:
+        raise ModelUnavailable(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}")
+    before = _ENGINE[0]
+    _ENGINE[0] = name
+    try:
+        yield
+    finally:
+        _ENGINE[0] = before
+
+
+def _load_classifier(name, weights, device, notify) -> Classifier:
     notify = notify or (lambda _msg: None)
     dev = select_device(device, notify)
     name = DEFAULT_MODEL if name == "auto" else name
