@@ -50,6 +50,7 @@ class Explorer:
         messages too (the window's terminal keeps a log of what happened)."""
         self.ctx = ctx
         self.device, self.weights = device, dict(weights or {})
+        self.engine = classifier.engine_choice  # what runs the forward passes of the models loaded here
         self.messages = Messages(echo)
         if classifier.notice:  # already printed where the model was loaded
             self.messages.notify(classifier.notice, error=True, echo=False)
@@ -166,7 +167,7 @@ class Explorer:
         notices: list[str] = []
 
         def job(_clf: Classifier) -> Classifier:
-            clf = load_classifier(name, weights, self.device, notify=notices.append)
+            clf = load_classifier(name, weights, self.device, notify=notices.append, engine=self.engine)
             if self.live.freeze:
                 clf.freeze()
             return clf

@@ -6,7 +6,7 @@ from imgui_bundle import imgui
 
 from app.background.jury import MAX_EXTRA
 from app.gui.actions import button
-from app.gui.panel.widgets import AMBER, GREY, wrapped
+from app.gui.panel.widgets import AMBER, GREY, combo, wrapped
 from app.scene.library import list_objects
 from app.vision import classifiers
 from app.vision.classifiers import REGISTRY_MODELS
@@ -36,6 +36,23 @@ def _add_to_library(panel, adding) -> None:
         wrapped(f"add to library: {why}", GREY)
     elif clicked:
         adding.toggle()
+
+
+ENGINES = {"auto": "auto", "torch": "torch", "openvino": "OpenVINO"}
+
+
+def _engine(panel, ex) -> None:
+    """Which engine runs the live model's forward passes; choosing another loads the model again."""
+    clf = ex.classifier
+    running = "OpenVINO (f32)" if clf.engine is not None else "torch"
+    chosen = combo("engine", ENGINES, ex.engine, 90 * panel.ui_scale, preview=ENGINES[ex.engine])
+    imgui.same_line()
+    wrapped(f"runs on {running}" if clf.frozen or clf.engine is not None else "starting ...", GREY)
+    if chosen != ex.engine:
+        ex.engine = chosen
+        ex.load_model(clf.name)
+    if clf.engine_notice and clf.engine is None:
+        wrapped(clf.engine_notice, AMBER)
 
 
 def _also_ask(panel, ex) -> None:
@@ -82,6 +99,7 @@ def draw(panel, ex) -> None:
             if imgui.selectable(label, name == ex.classifier.name)[0]:
                 ex.load_model(name)
         imgui.end_combo()
+    _engine(panel, ex)
     _also_ask(panel, ex)
     if ex.model_notice:
         wrapped(ex.model_notice, AMBER)
