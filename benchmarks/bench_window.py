@@ -67,7 +67,7 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
         return proc, f":{f.readline().strip()}"
 
 
-def child(name: str, model: str, size: str, seconds: float, out: Path, beside: str = "") -> int:
+def child(name: str, model: str, size: str, seconds: float, out: Path, beside: str = "", engine: str = "auto") -> int:
     """The window on ``name``, spun and timed for ``seconds`` once the classifier is warm; the report to ``out``."""
     import torch
 
@@ -77,7 +77,7 @@ def child(name: str, model: str, size: str, seconds: float, out: Path, beside: s
     from app.vision.classifiers import load_classifier
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # the app's default
-    obj, clf = resolve_object(name), load_classifier(model)
+    obj, clf = resolve_object(name), load_classifier(model, engine=engine)
     w, h = (int(v) for v in size.split("x"))
     bench: dict = {"frames": [], "draw": [], "start": None, "maps": {}, "answers": {}}
     others = tuple(m for m in beside.split(",") if m)
@@ -132,9 +132,10 @@ def main() -> int:
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--use-display", action="store_true", help="use $DISPLAY instead of a new Xvfb")
     ap.add_argument("--beside", default="", help="also run each object with the overlay and these models beside")
+    ap.add_argument("--engine", default="auto", help="the engine of the forward passes, as --engine of run.py")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.model, args.size, args.seconds, args.out, args.beside)
+        return child(args.child, args.model, args.size, args.seconds, args.out, args.beside, args.engine)
     threads = max(1, (os.cpu_count() or 2) - 1)  # the app's default
     base = classifier_only_ms(args.model, threads)
     print(f"classifier-only ({args.model}, frozen, {threads} thread(s)): {base:.1f} ms median")
@@ -149,7 +150,8 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "bench.json"
                 cmd = [sys.executable, __file__, "--child", name, "--model", args.model, "--size", args.size,
-                       "--seconds", str(args.seconds), "--out", str(out), "--beside", beside]  # fmt: skip
+                       "--seconds", str(args.seconds), "--out", str(out), "--beside", beside,
+                       "--engine", args.engine]  # fmt: skip
                 subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=args.seconds + 300)
                 r = json.loads(out.read_text())
             intervals = sorted(r["interval_ms"])
