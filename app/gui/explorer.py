@@ -184,7 +184,7 @@ class Explorer:
             for n in notices:
                 self.notify(n, error=result.notice is not None)
             self.view.input_target(self.input_size, self.state.quality)
-            self.result = None
+            self.result, self._submitted = None, None  # the new model classifies the view as it is
             self.notify(f"model: {result.name} ({result.input_size} px, {result.device})")
 
         self.live.run_job(job, done)

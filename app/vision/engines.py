@@ -33,6 +33,8 @@ import numpy as np
 import platformdirs
 import torch
 
+from app.vision.determinism import deterministic_kernels
+
 ENGINES = ("auto", "torch", "openvino")
 PRECISIONS = ("f32", "bf16")
 
@@ -145,7 +147,9 @@ class OpenVinoEngine:
         try:
             import warnings
 
-            with warnings.catch_warnings(), torch.no_grad():
+            # the conversion traces the model: a gradient search in another thread, which turns
+            # torch's deterministic kernels on for its backward pass, waits (tracing then failed)
+            with warnings.catch_warnings(), torch.no_grad(), deterministic_kernels.settled():
                 warnings.simplefilter("ignore")
                 return ov.convert_model(prepared, example_input=example, input=[(-1, size, size, 4)])
         except Exception as e:

@@ -1,5 +1,7 @@
 """The window's model section chooses the engine (issue 40): choosing OpenVINO loads the
-model again, the live view then runs on it, with the same top-1."""
+model again, the live view then runs on it, with the same top-1.  The conversion runs on
+the live worker while the search thread warms its gradient up beside it (torch's
+deterministic kernels on): it failed to trace then, before it waited for them."""
 
 import pytest
 
@@ -15,9 +17,13 @@ def test_choosing_openvino_reloads_the_model_and_the_view_runs_on_it(stage, tmp_
     assert ex.engine == "torch" and ex.classifier.engine is None
     ex.engine = "openvino"
     ex.load_model("efficientnet_lite0")
-    stage.until(lambda: ex.busy is None and ex.classifier.engine is not None, "the model on OpenVINO", timeout=180)
-    stage.state.pose = stage.state.pose.replace(yaw=stage.state.pose.yaw + 0.5)  # a new frame for the new model
-    stage.until(lambda: stage.predicted() and ex.result.model == "efficientnet_lite0", "a prediction")
+    stage.until(lambda: ex.busy is None, "the model loaded again")
+    stage.until(stage.predicted, "its prediction of the view as it was")  # no move needed (it waited for one)
+    assert int(ex.result.top(1).indices[0]) == before
+    stage.until(lambda: ex.classifier.engine is not None, "the model on OpenVINO", timeout=180)
+    stage.state.pose = stage.state.pose.replace(yaw=stage.state.pose.yaw + 0.5)
+    stage.until(stage.predicted, "a prediction on OpenVINO")
     assert int(ex.result.top(1).indices[0]) == before
     stage.panel.open_all = True
     stage.draw()
+
