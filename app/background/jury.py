@@ -21,7 +21,7 @@ from app.core.threads import lower_priority
 from app.render.settings import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
-from app.vision.classifiers import Classifier, ModelUnavailable, load_classifier, resolve_name
+from app.vision.classifiers import Classifier, load_classifier
 
 MAX_EXTRA = 2
 
@@ -129,9 +129,8 @@ class LiveJury:
                 continue
             self.loading = name
             try:
-                clf = load_classifier(name, self.weights.get(name), self.device, notify=lambda _m: None)
-                if clf.name != resolve_name(name, str(self.weights[name]) if name in self.weights else None):
-                    raise ModelUnavailable("no ImageNet weights here")
+                clf = load_classifier(name, self.weights.get(name), self.device, notify=lambda _m: None,
+                                      fallback=False)  # fmt: skip
                 clf.freeze()
                 self.models[name] = clf
             except Exception as e:  # said in the panel; the other models go on

@@ -179,16 +179,18 @@ def load_models(text: str, device: str, weights=None) -> list:
     error (it is never replaced by the bundled model, which would judge twice)."""
     from app.pipeline.jury import MAX_MODELS
     from app.vision import classifiers
-    from app.vision.classifiers import ModelUnavailable
+    from app.vision.classifiers import ModelUnavailable, WeightsMissing
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not 1 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
         raise ModelUnavailable(f"--models takes 1 to {MAX_MODELS} different models, got {text!r}")
     loaded = []
     for name in names:
-        clf = classifiers.load_classifier(name, weights if name == names[0] else None, device, notify=lambda _m: None)
-        if clf.name != classifiers.resolve_name(name):
-            raise ModelUnavailable(f"{name}: no ImageNet weights here (run.py models lists what is)")
+        try:
+            clf = classifiers.load_classifier(classifiers.resolve_name(name), weights if name == names[0] else None,
+                                              device, notify=lambda _m: None, fallback=False)  # fmt: skip
+        except WeightsMissing:
+            raise ModelUnavailable(f"{name}: no ImageNet weights here (run.py models lists what is)") from None
         clf.freeze()
         engine_ready(clf)
         loaded.append(clf)
@@ -202,6 +204,3 @@ def class_arg(text: str | None) -> int | None:
     if not text:
         return None
     return resolve_class(int(text) if text.strip().isdigit() else text)
-
-
-target_class = class_arg

@@ -176,14 +176,14 @@ def _write_cam(args, clf, image, probs, true_class: int | None) -> None:
     """``--cam``: the overlay for the class ``--cam-for`` names, written under a new name."""
     from app.cli.common import class_arg
     from app.core.imagenet import class_names
-    from app.vision.cam import ActivationMaps, blend
+    from app.vision.cam import ActivationMaps, blend, explained_class
 
     image = np.asarray(image)[..., :3]
     if image.shape[:2] != (clf.input_size, clf.input_size):  # an image file: what the model sees
         from PIL import Image
 
         image = np.asarray(Image.fromarray(image).resize((clf.input_size,) * 2, Image.Resampling.BILINEAR))
-    chosen = {"top1": int(np.argmax(probs)), "true": true_class, "target": class_arg(args.target)}[args.cam_for]
+    chosen = explained_class(args.cam_for, int(np.argmax(probs)), true_class, class_arg(args.target))
     heat = ActivationMaps(clf)(image, chosen)
     out = write_new(args.cam, png_bytes(blend(image, heat)))
     notice(f"wrote {out}: where {clf.name} finds {class_names()[chosen]} (Grad-CAM)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from app.cli.args import model_args, number, parse_size, positive, scene_args, seed_arg, whole, writable_folder
-from app.cli.common import ctrl_c_stops, model_name, note_own_class, notice, render_image, scene, target_class
+from app.cli.common import class_arg, ctrl_c_stops, model_name, note_own_class, notice, render_image, scene
 from app.core.files import FolderLock
 from app.lenses.outputs import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.vision.streams import default_streams
@@ -108,7 +108,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if not methods or any(m not in METHODS for m in methods):
         raise AttackError(f"--methods takes {', '.join(METHODS)}; got {args.methods!r}")
     obj, pose, settings, doc = scene(args)
-    target = target_class(args.target)
+    target = class_arg(args.target)
     clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     pipe = Pipeline(clf, settings=settings, batch=18, streams=default_streams(clf.device))
     for w in pipe.set_object(obj):
@@ -236,7 +236,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     from app.lenses.evolve import EvolveError
 
     path = args.out / "archive.json"
-    target = target_class(args.target)
+    target = class_arg(args.target)
     if args.resume and not path.exists():
         raise EvolveError(f"nothing to resume: {path} does not exist")
     with FolderLock(args.out, "evolution"):  # one writer of the archive at a time

@@ -22,6 +22,7 @@ from app.cli.args import (
 )
 from app.cli.common import (
     EPILOG,
+    class_arg,
     ctrl_c_interrupts,
     ctrl_c_stops,
     engine_ready,
@@ -30,7 +31,6 @@ from app.cli.common import (
     note_own_class,
     notice,
     scene,
-    target_class,
 )
 from app.core.files import csv_bytes, png_bytes, write_new
 from app.core.params import PoseDocument, describe_change
@@ -91,7 +91,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         raise SearchError("--pose is one object's pose; with several objects each starts at its canonical pose")
     names = [args.object] if not many else object_names() if args.object == "all" else args.object.split(",")
     scenes = [scene(argparse.Namespace(**{**vars(args), "object": name and name.strip()})) for name in names]
-    target = target_class(args.target)
+    target = class_arg(args.target)
     groups = parse_groups(args.params)
     if args.budget is not None:
         if args.iterations is not None or args.seconds is not None:

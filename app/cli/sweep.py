@@ -14,7 +14,7 @@ from app.cli.common import engine_ready, notice
 from app.render.settings import RenderSettings
 from app.scene.library import object_names, resolve_object
 from app.vision import classifiers
-from app.vision.classifiers import ModelUnavailable
+from app.vision.classifiers import ModelUnavailable, WeightsMissing
 from app.vision.streams import default_streams
 
 SWEEP_EPILOG = """\
@@ -75,11 +75,12 @@ def _sweep_models(names: list[str], weights: dict[str, Path], device: str, stric
         name = classifiers.resolve_name(name, str(weights[name]) if name in weights else None)
         if name in [c.name for c in loaded]:
             continue
-        clf = classifiers.load_classifier(name, weights.get(name), device, notify=lambda _m: None)
-        if clf.name != name:
+        try:
+            clf = classifiers.load_classifier(name, weights.get(name), device, notify=lambda _m: None, fallback=False)
+        except WeightsMissing:
             msg = f"{name}: no ImageNet weights here (pass --weights {name}=PATH)"
             if strict:
-                raise ModelUnavailable(f"{msg}; this sweep was started with it")
+                raise ModelUnavailable(f"{msg}; this sweep was started with it") from None
             notice(f"notice: {msg}; left out of the sweep")
             continue
         clf.freeze()

@@ -22,7 +22,7 @@ import numpy as np
 from app.background.live import LiveClassifier
 from app.core.files import claim_stem, png_bytes, write_new
 from app.core.params import Pose, PoseDocument
-from app.vision.cam import ActivationMaps, CamUnavailable, blend
+from app.vision.cam import ActivationMaps, CamUnavailable, blend, explained_class
 from app.vision.classifiers import Classifier, classify_image
 from app.vision.predictions import prediction_record
 
@@ -111,9 +111,10 @@ class Captures:
                       for o, image in request.others]  # fmt: skip
             map_image = None
             if request.map_for is not None:
-                chosen = {"true": request.true_class, "target": request.target_class}.get(request.map_for)
+                chosen = explained_class(request.map_for, int(np.argmax(probs)), request.true_class,
+                                         request.target_class)  # fmt: skip
                 try:
-                    heat = ActivationMaps(clf)(request.input_image, int(np.argmax(probs)) if chosen is None else chosen)
+                    heat = ActivationMaps(clf)(request.input_image, chosen)
                     map_image = blend(request.input_image[..., :3], heat)
                 except CamUnavailable:
                     pass

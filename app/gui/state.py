@@ -14,6 +14,7 @@ from app.core.params import Pose
 from app.render.settings import RenderSettings
 from app.scene.library import LibraryObject
 from app.scene.mesh import Mesh
+from app.vision.cam import explained_class
 
 BACKGROUNDS = ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))  # what B cycles through
 
@@ -36,8 +37,7 @@ class ViewState:
 
     def map_class(self, top1: int) -> int:
         """The class the overlay explains, given the prediction's top-1."""
-        chosen = {"true": self.obj.imagenet_class, "target": self.target_class}.get(self.map_for)
-        return top1 if chosen is None else chosen
+        return explained_class(self.map_for, top1, self.obj.imagenet_class, self.target_class)
 
     def set_param(self, name: str, value: float) -> None:
         """Set one declared parameter (clipped to its range, circular ones wrapped); NaN is ignored."""

@@ -53,10 +53,6 @@ class Added:
     files: list[str]
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def recognised(self) -> bool:
-        return self.view.recognised > 0
-
 
 class AddStopped(Exception):
     """Asked to stop before the object was in place; nothing was added."""

@@ -24,6 +24,7 @@ from app.pipeline.pipeline import Pipeline
 YAWS = tuple(float(y) for y in range(-180, 180, 30))
 PITCHES = (-15.0, 0.0, 15.0, 30.0)
 DEPTHS = (-6.0, -7.5, -9.0)
+VIEWS = len(YAWS) * len(PITCHES) * len(DEPTHS)  # 144
 BATCH = 16
 
 

@@ -17,7 +17,7 @@ import torch
 
 from app.core.imagenet import class_names
 from app.core.params import CIRCULAR, INDEX, Pose, params_in_groups
-from app.core.verdict import FOOLED, TARGET_HIT, Verdict, judge
+from app.core.verdict import FOOLED, TARGET_HIT
 
 EPS = 1e-12
 
@@ -62,10 +62,6 @@ class Goal:
             return FOOLED if success else "not fooled"
         name = class_names()[self.target]
         return f"{TARGET_HIT} ({name})" if success else f"target missed ({name})"
-
-    def verdict(self, probabilities) -> Verdict:
-        """The verdict of one prediction, judged by this goal's classes."""
-        return judge(probabilities, self.true_class, self.target)
 
 
 class SearchSpace:

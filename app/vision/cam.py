@@ -26,6 +26,13 @@ from captum.attr import LayerGradCam
 from app.vision.classifiers import Classifier
 
 
+def explained_class(choice: str, top1: int, true_class: int | None, target: int | None) -> int:
+    """The class an overlay explains: ``choice`` is top1, true or target; the top-1 when the
+    class chosen is not set (the window's overlay and captures, ``classify --cam``)."""
+    chosen = {"true": true_class, "target": target}.get(choice)
+    return top1 if chosen is None else chosen
+
+
 class CamUnavailable(ValueError):
     """This model has no convolutional feature map to explain."""
 

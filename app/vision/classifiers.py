@@ -74,6 +74,10 @@ class ModelUnavailable(RuntimeError):
     """A classifier that cannot be built here (unknown name, unusable weights file)."""
 
 
+class WeightsMissing(ModelUnavailable):
+    """No weights for this model here, and none to download (``load_classifier(fallback=False)``)."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -428,15 +432,18 @@ def load_classifier(
     device: str = "auto",
     notify: Callable[[str], None] | None = None,
     engine: str | None = None,
+    fallback: bool = True,
 ) -> Classifier:
-    """Build a classifier; unavailable torchvision weights fall back to the bundled model.
+    """Build a classifier; unavailable torchvision weights fall back to the bundled model
+    (``fallback`` False: :class:`WeightsMissing` instead, for callers that judge with several
+    models and must not get the bundled one twice).
 
     ``notify`` receives one-line notices (fallbacks, downloads).  Unknown model names and
     unusable ``weights`` files raise :class:`ModelUnavailable`: the user asked for them.
     ``engine``: what runs its forward passes once it is frozen (:mod:`app.vision.engines`;
     default: the process's, :func:`engine_default`, which the command line sets from ``--engine``).
     """
-    clf = _load_classifier(name, weights, device, notify)
+    clf = _load_classifier(name, weights, device, notify, fallback)
     clf.engine_choice = engine or _ENGINE[0]
     return clf
 
@@ -459,7 +466,7 @@ def engine_default(name: str):
         _ENGINE[0] = before
 
 
-def _load_classifier(name, weights, device, notify) -> Classifier:
+def _load_classifier(name, weights, device, notify, fallback: bool) -> Classifier:
     notify = notify or (lambda _msg: None)
     dev = select_device(device, notify)
     name = DEFAULT_MODEL if name == "auto" else name
@@ -467,6 +474,8 @@ def _load_classifier(name, weights, device, notify) -> Classifier:
     if name in REGISTRY_MODELS:
         return Classifier(spec, _build_bundled(Path(weights) if weights else None, name), dev)
     path = Path(weights) if weights is not None else cached_weights(spec) or _download(spec, notify)
+    if path is None and not fallback:
+        raise WeightsMissing("no ImageNet weights here")  # each caller names the model as its message needs
     if path is None:
         notice = (
             f"notice: no ImageNet weights for {name} here ({hub_checkpoint_dir() / spec.weights_file} is missing "

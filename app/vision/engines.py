@@ -106,7 +106,7 @@ class OpenVinoEngine:
         import openvino as ov
 
         notify = notify or (lambda _m: None)
-        self.precision, self.input_size = precision, classifier.input_size
+        self.precision = precision
         self.shape = (classifier.input_size, classifier.input_size, 4)  # the frames it takes
         self._threads = threads or torch.get_num_threads()
         core = ov.Core()

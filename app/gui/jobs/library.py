@@ -14,6 +14,7 @@ from app.background.run import BackgroundRun
 from app.core.resources import user_library_dir
 from app.gui.jobs.base import RunJob
 from app.pipeline.adding import Added, AddRequest, AddStopped, add_object
+from app.pipeline.canonical import VIEWS
 from app.render.glcontext import create_headless_context
 from app.scene.intake import object_name
 from app.vision.classifiers import Classifier
@@ -22,7 +23,7 @@ from app.vision.classifiers import Classifier
 class AddRun(BackgroundRun):
     def __init__(self, request: AddRequest, classifier: Classifier):
         self.request = request
-        self.stage, self.views, self.total = "copying", 0, 0
+        self.stage, self.views, self.total = "copying", 0, VIEWS  # a z-up pass counts its own
         self.added: Added | None = None
         self._start(self._run, (classifier,), "add to library")
 
@@ -90,7 +91,7 @@ class AddToLibraryJob(RunJob):
         run = self.run
         if run is None or run.done:
             return None
-        return f"adding to the library: {run.views} of {run.total or 144} views"
+        return f"adding to the library: {run.views} of {run.total} views"
 
     def ended(self, run: AddRun) -> None:
         if run.added is None:

@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 from app.core.imagenet import class_names, search_classes
 from app.core.verdict import judge
 from app.gui.actions import button
-from app.gui.panel.verdicts import fools, verdict
+from app.gui.panel.verdicts import colour, fools, verdict
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED, combo, wrapped
 from app.gui.state import ViewState
 
@@ -93,8 +93,7 @@ def _jury(ex) -> None:
         imgui.text_colored(color, f"fools {counted[0]} of {counted[1]} models")
     for name, p in zip(answer.models, answer.probabilities, strict=True):
         v = judge(p, s.obj.imagenet_class, s.target_class)
-        color = GREEN if v.word == "CORRECT" else BLUE if v.hit else RED if v.fooled else None
-        wrapped(f"{name}: {v.word + ' ' if v.word else ''}{class_names()[v.top1]} {100 * v.top1_p:.1f}%", color)
+        wrapped(f"{name}: {v.word + ' ' if v.word else ''}{class_names()[v.top1]} {100 * v.top1_p:.1f}%", colour(v))
 
 
 MAP_FOR = {"top1": "top-1", "true": "true class", "target": "target"}
@@ -119,41 +118,43 @@ def _where_it_looks(panel, ex) -> None:
         wrapped(f"map of {class_names()[live_map.class_index]} (Grad-CAM, {live_map.seconds * 1000:.0f} ms)", GREY)
 
 
+def _class_field(panel, ident: str, hint: str, clear: str, current: int | None, pick) -> bool:
+    """A class field: type part of a name, pick from the matches (``pick(index)``); the button
+    ``clear`` picks None.  True while matches are shown."""
+    query, clicked = panel.field(f"##{ident}", hint, clear)
+    if clicked:
+        panel.fields[ident] = ""
+        pick(None)
+    query = query.strip()
+    if not query or query == (class_names()[current] if current is not None else None):
+        return False
+    for n, (idx, name) in enumerate(search_classes(query, limit=6)):
+        picked = imgui.selectable(f"{idx} {name}##{ident}{idx}", False)[0]
+        if n == 0:
+            panel.remember(f"{ident} class: first match")
+        if picked:
+            panel.fields[ident] = name
+            pick(idx)
+    return True
+
+
 def true_class(panel, ex) -> None:
     """The object's class: a mesh file has none until it is told (a library object's can be changed)."""
     s = ex.state
     if s.asking_class:
         wrapped(f"what is {s.obj.name}? type its class here (or leave it unknown):", AMBER)
-    query, clicked = panel.field("##true", "true class: type to search", "clear")
-    if clicked:
-        panel.fields["true"] = ""
-        ex.set_true_class(None)
-    query = query.strip()
-    current = s.obj.class_name
-    if query and query != current:
-        for n, (idx, name) in enumerate(search_classes(query, limit=6)):
-            picked = imgui.selectable(f"{idx} {name}##c{idx}", False)[0]
-            if n == 0:
-                panel.remember("true class: first match")
-            if picked:
-                panel.fields["true"] = name
-                ex.set_true_class(idx)
-    elif current is None and not s.asking_class:
+    matching = _class_field(panel, "true", "true class: type to search", "clear", s.obj.imagenet_class,
+                            ex.set_true_class)  # fmt: skip
+    if not matching and s.obj.imagenet_class is None and not s.asking_class:
         imgui.text_colored(GREY, "true class: unknown (no verdict)")
 
 
 def target(panel, s: ViewState) -> None:
     """The target class field: type to search, pick from the matches; "any" clears it."""
-    query, clicked = panel.field("##target", "target class: type to search", "any")
-    if clicked:
-        s.target_class, panel.fields["target"] = None, ""
-    query = query.strip()
-    current = class_names()[s.target_class] if s.target_class is not None else None
-    if query and query != current:
-        for idx, name in search_classes(query, limit=6):
-            if imgui.selectable(f"{idx} {name}##t{idx}", False)[0]:
-                s.target_class, panel.fields["target"] = idx, name
-    elif s.target_class is None:
+    if _class_field(panel, "target", "target class: type to search", "any", s.target_class,
+                    lambda index: setattr(s, "target_class", index)):  # fmt: skip
+        return
+    if s.target_class is None:
         imgui.text_colored(GREY, "target: any wrong class")
     elif s.target_class == s.obj.imagenet_class:
         wrapped("the target is the object's own class: a search looks for a pose it is recognised in")

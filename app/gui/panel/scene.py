@@ -18,8 +18,8 @@ def _add_to_library(panel, adding) -> None:
     """The library name for the shown mesh file and the button that adds it (with its progress)."""
     run = adding.run
     if adding.running:
-        imgui.progress_bar(run.views / (run.total or 144), imgui.ImVec2(-60 * panel.ui_scale, 0),
-                           f"{run.request.name}: {run.stage} {run.views}/{run.total or 144}")  # fmt: skip
+        imgui.progress_bar(run.views / run.total, imgui.ImVec2(-60 * panel.ui_scale, 0),
+                           f"{run.request.name}: {run.stage} {run.views}/{run.total}")  # fmt: skip
         imgui.same_line()
         if imgui.button("Stop##add"):
             adding.toggle()
@@ -44,7 +44,7 @@ ENGINES = {"auto": "auto", "torch": "torch", "openvino": "OpenVINO"}
 def _engine(panel, ex) -> None:
     """Which engine runs the live model's forward passes; choosing another loads the model again."""
     clf = ex.classifier
-    running = "OpenVINO (f32)" if clf.engine is not None else "torch"
+    running = f"OpenVINO ({clf.engine.precision})" if clf.engine is not None else "torch"
     chosen = combo("engine", ENGINES, ex.engine, 90 * panel.ui_scale, preview=ENGINES[ex.engine])
     imgui.same_line()
     wrapped(f"runs on {running}" if clf.frozen or clf.engine is not None else "starting ...", GREY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from app.background.live import LiveResult
-from app.core.verdict import CORRECT, FOOLED, Verdict, judge
+from app.core.verdict import CORRECT, FOOLED, TARGET_HIT, Verdict, judge
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, RED
 
 
@@ -14,11 +14,15 @@ def verdict(result: LiveResult, true_class: int | None, target: int | None) -> t
     blue TARGET HIT, FOOLED amber while the true class is in the top-5 and red beyond;
     None when there is no class to judge by and no target hit."""
     v = judge(result.probabilities, true_class, target)
-    if v.word is None:
-        return None
+    return None if v.word is None else (v, colour(v))
+
+
+def colour(v: Verdict) -> imgui.ImVec4 | None:
+    """Green CORRECT, blue TARGET HIT, FOOLED amber while the true class is in the top-5 and
+    red beyond; None without a verdict."""
     if v.word == FOOLED:
-        return v, AMBER if v.true_rank <= 5 else RED
-    return v, GREEN if v.word == CORRECT else BLUE
+        return AMBER if v.true_rank <= 5 else RED
+    return {CORRECT: GREEN, TARGET_HIT: BLUE}.get(v.word)
 
 
 def fools(ex) -> tuple[int, int] | None:
