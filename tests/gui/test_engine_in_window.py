@@ -26,4 +26,3 @@ def test_choosing_openvino_reloads_the_model_and_the_view_runs_on_it(stage, tmp_
     assert int(ex.result.top(1).indices[0]) == before
     stage.panel.open_all = True
     stage.draw()
-
