@@ -44,6 +44,7 @@ class LiveResult:
     probabilities: np.ndarray  # (1000,) float32
     latency: float  # seconds from the start of rendering to the answer
     inference: float  # seconds in the classifier alone
+    precision: str = "f32"  # "bf16" from the fast preview: shown, never recorded
 
     def top(self, k: int = 5) -> Prediction:
         return top_k(self.probabilities, k)
@@ -64,6 +65,7 @@ class LiveClassifier:
         (:meth:`Classifier.freeze`), which keeps the drawing thread free of the GIL."""
         self.classifier = classifier
         self.freeze = freeze
+        self.preview = False  # live frames in bfloat16 (Classifier.use_preview); jobs stay at f32
         self._cond = threading.Condition()
         self._pending: Frame | None = None
         self._jobs: deque[tuple[Job, Done, bool]] = deque()
@@ -164,9 +166,11 @@ class LiveClassifier:
         clf = self.classifier
         if frame.image.shape[0] != clf.input_size:  # rendered for a model that has been replaced
             return
+        preview = self.preview and clf.use_preview()  # started here once, off the drawing thread
         start = time.perf_counter()
-        probs = classify_image(clf, frame.image)
+        probs = classify_image(clf, frame.image, preview=preview)
         end = time.perf_counter()
-        self._latest = LiveResult(frame, clf.name, probs, latency=end - frame.stamp, inference=end - start)
+        self._latest = LiveResult(frame, clf.name, probs, latency=end - frame.stamp, inference=end - start,
+                                  precision="bf16" if preview else "f32")  # fmt: skip
         if self.freeze:  # after the first answer, so the window shows one at once
             clf.freeze()

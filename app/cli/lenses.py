@@ -15,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from app.cli.args import model_args, number, parse_size, positive, scene_args, seed_arg, whole, writable_folder
-from app.cli.common import class_arg, ctrl_c_stops, model_name, note_own_class, notice, render_image, scene
+from app.cli.common import (
+    class_arg,
+    ctrl_c_stops,
+    engine_ready,
+    model_name,
+    note_own_class,
+    notice,
+    render_image,
+    scene,
+)
 from app.core.files import FolderLock
 from app.lenses.outputs import attack_tiles, pose_attack_record, pose_tile, write_attack, write_fragility
 from app.vision.streams import default_streams
@@ -196,6 +205,7 @@ def cmd_fragility(args: argparse.Namespace) -> int:
     image = render_image(obj, pose, settings, (width, height))
     clf = classifiers.load_classifier(model_name(args, doc), args.weights, args.device, notify=notice)
     clf.freeze()
+    engine_ready(clf)
     total = crops_for(image.shape, relatives, args.grid)
     bar = tqdm(total=total, desc=f"fragility of {obj.name} ({clf.name})", unit="crop", file=sys.stderr)
 
@@ -255,6 +265,7 @@ def _evolve(args: argparse.Namespace, path: Path, target: int | None) -> int:
     state = _evolve_state(args, path, target)
     clf = classifiers.load_classifier(state.model, args.weights, args.device, notify=notice)
     clf.freeze()
+    engine_ready(clf)
     if clf.name != state.model:
         raise EvolveError(f"the archive was made with {state.model}, which is not available here ({clf.name} is)")
     pipe, evaluate = _evaluator(args, state, clf)

@@ -47,6 +47,9 @@ def register(sub) -> None:
         type=number(0.1, 1),
         help="3D view resolution, 0.1..1 (default: full, half while moving on software OpenGL)",
     )
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                   help="bf16: start the live view in the fast preview (OpenVINO bfloat16, on CPUs that have it); "
+                        "captures, searches and everything saved are classified at f32")  # fmt: skip
     p.add_argument("--threads", type=whole(1, 1024), help="processor threads for the classifier (default: all but one)")
 
     p.set_defaults(run=cmd_window)
@@ -65,4 +68,4 @@ def cmd_window(args: argparse.Namespace) -> int:
     weights: dict[str, Path] | None = {clf.name: args.weights} if args.weights else None
     return args.open_window(classifier=clf, obj=obj, pose=pose, settings=settings, captures_dir=args.captures,
                             device=args.device, weights=weights, size=args.size, ui_scale=args.ui_scale,
-                            view_scale=args.view_scale)  # fmt: skip
+                            view_scale=args.view_scale, preview=args.precision == "bf16")  # fmt: skip

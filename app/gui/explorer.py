@@ -44,10 +44,12 @@ class Explorer:
         self, ctx: moderngl.Context, classifier: Classifier, obj: LibraryObject, pose: Pose | None = None,
         settings: RenderSettings | None = None, captures_dir: Path = Path("captures"), device: str = "auto",
         view_scale: float | None = None, weights: dict[str, Path] | None = None, echo: bool = False,
+        preview: bool = False,
     ):  # fmt: skip
         """``view_scale``: see :class:`SceneView`.  ``weights``: weight files by model name
         (``--weights``), used whenever that model is chosen again.  ``echo``: print the
-        messages too (the window's terminal keeps a log of what happened)."""
+        messages too (the window's terminal keeps a log of what happened).  ``preview``: the
+        live view starts in the bf16 fast preview (``--precision bf16``)."""
         self.ctx = ctx
         self.device, self.weights = device, dict(weights or {})
         self.engine = classifier.engine_choice  # what runs the forward passes of the models loaded here
@@ -60,6 +62,7 @@ class Explorer:
         mesh = obj.load()
         self.state = ViewState(obj, mesh, pose or obj.canonical_pose, settings, resolve_quality(ctx, settings.quality))
         self.live = LiveClassifier(classifier)
+        self.live.preview = preview
         self.beside = Beside(device, self.weights)  # where the model looks, and more models' answers
         self.result: LiveResult | None = None
         self.stats = FrameStats()
@@ -77,6 +80,17 @@ class Explorer:
         self.view.input_target(self.input_size, self.state.quality)
 
     # ------------------------------------------------------------- properties
+
+    @property
+    def preview(self) -> bool:
+        """The live view's fast preview: predictions in bfloat16 (app.vision.engines)."""
+        return self.live.preview
+
+    @preview.setter
+    def preview(self, on: bool) -> None:
+        if on != self.live.preview:
+            self.live.preview = on
+            self._submitted = None  # the view is classified again, in the precision now asked
 
     @property
     def classifier(self) -> Classifier:

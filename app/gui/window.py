@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.core.threads import share_the_gil_often
 from app.gui.interaction import drag_mode
 from app.render.glcontext import (
     REQUIRED_GL,
@@ -323,6 +324,8 @@ class Window:
         import pyglet
 
         previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
+        switch = sys.getswitchinterval()
+        share_the_gil_often()  # the maps' eager torch beside the drawing thread
         pyglet.clock.schedule_once(self._tick, 0.0)
         try:
             pyglet.app.run(None)
@@ -332,6 +335,7 @@ class Window:
             raise
         finally:
             signal.signal(signal.SIGINT, previous)
+            sys.setswitchinterval(switch)
         if self.ctrl_c:
             print("interrupted", file=sys.stderr)
             return 130

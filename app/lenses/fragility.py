@@ -143,10 +143,15 @@ def grid_positions(extent: int, side: int, steps: int) -> np.ndarray:
 
 
 def _resized_crops(image: torch.Tensor, boxes: list[tuple[int, int, int]], size: int) -> torch.Tensor:
-    """(N, 3, size, size) float crops of a (3, H, W) float image; boxes all of one side."""
+    """(N, size, size, 4) uint8 crops of a (3, H, W) float image; boxes all of one side.
+
+    Each crop is rounded to 8 bits, as a picture of it would be saved, and laid out as the
+    renderer's frames are, so an inference engine takes it (app.vision.engines)."""
     side = boxes[0][2]
     crops = torch.stack([image[:, y : y + side, x : x + side] for x, y, _ in boxes])
-    return F.interpolate(crops, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    crops = F.interpolate(crops, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    rgb = crops.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return torch.cat([rgb, rgb.new_full((*rgb.shape[:3], 1), 255)], dim=3)
 
 
 def fragility_map(
@@ -250,7 +255,6 @@ def fragility(
 
 
 def crop_image(image: np.ndarray, box: tuple[int, int, int], size: int) -> np.ndarray:
-    """One crop resized as the classifier saw it, (size, size, 3) uint8 (for display)."""
+    """One crop exactly as the classifier saw it, (size, size, 3) uint8 (for display)."""
     picture = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float()
-    crop = _resized_crops(picture, [box], size)[0]
-    return crop.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return _resized_crops(picture, [box], size)[0, ..., :3].numpy()

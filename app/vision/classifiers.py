@@ -189,6 +189,8 @@ class Classifier:
         self.engine = None  # the engine that runs them once frozen, or None: torch
         self.engine_notice: str | None = None  # why the engine asked for is not used, said once
         self._engine_lock, self._engine_tried = threading.Lock(), False
+        self.preview = None  # the bf16 engine of the live view's fast preview, once asked for
+        self.preview_notice: str | None = None  # why there is no preview, once asked for
 
     def __repr__(self) -> str:
         return f"Classifier({self.name}, {self.input_size}px, {self.device})"
@@ -217,9 +219,9 @@ class Classifier:
         images at a time."""
         if images.dim() == 3:
             images = images.unsqueeze(0)
-        engine = self.engine
-        if engine is not None and images.dtype == torch.uint8 and images.shape[1:] == engine.shape:
-            return engine.probabilities(images)  # renderer frames: the engine, without a copy
+        frames = _engine_frames(self.engine, images)
+        if frames is not None:
+            return self.engine.probabilities(frames)
         model = self._frozen if self._frozen is not None else self.model
         parts = images.split(CPU_CHUNK) if self.device.type == "cpu" else (images,)
         with torch.inference_mode():
@@ -259,6 +261,34 @@ class Classifier:
             except EngineUnavailable as e:
                 self.engine_notice = f"notice: {e}; {self.name} runs on torch"
         return self.engine is not None
+
+    def preview_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """:meth:`probabilities` in bfloat16 for the live view's fast preview, once
+        :meth:`use_preview` started it; nothing recorded comes from here (captures, searches,
+        sweeps and reports classify at f32)."""
+        if images.dim() == 3:
+            images = images.unsqueeze(0)
+        frames = _engine_frames(self.preview, images)
+        if frames is not None:
+            return self.preview.probabilities(frames)
+        return self.probabilities(images)
+
+    def use_preview(self) -> bool:
+        """Start the bf16 engine of the fast preview (once; OpenVINO on a CPU with bfloat16,
+        whichever engine runs the f32 passes).  False, with :attr:`preview_notice` saying
+        why, where it cannot run."""
+        from app.vision.engines import EngineUnavailable, OpenVinoEngine
+
+        with self._engine_lock:
+            if self.preview is None and self.preview_notice is None:
+                if self.device.type != "cpu":
+                    self.preview_notice = "the bf16 preview is for the CPU; on CUDA torch is fast already"
+                else:
+                    try:
+                        self.preview = OpenVinoEngine(self, precision="bf16")
+                    except EngineUnavailable as e:
+                        self.preview_notice = f"no bf16 preview: {e}"
+        return self.preview is not None
 
     def _engine_said(self, text: str) -> None:
         self.engine_notice = text
@@ -486,7 +516,22 @@ def _load_classifier(name, weights, device, notify, fallback: bool) -> Classifie
     return Classifier(spec, _build_torchvision(spec, path), dev)
 
 
-def classify_image(classifier: Classifier, image: np.ndarray) -> np.ndarray:
-    """(1000,) probabilities of one (H, W, 3|4) uint8 image."""
-    probs = classifier.probabilities(torch.from_numpy(np.ascontiguousarray(image))[None])
+def _engine_frames(engine, images: torch.Tensor) -> torch.Tensor | None:
+    """``images`` as ``engine`` takes them, or None when it does not (no engine, a float
+    or CUDA tensor, another size: torch runs those).  Renderer frames, (N, S, S, 4) uint8,
+    pass as they are, without a copy; RGB pictures (evolution's) get an alpha channel."""
+    if engine is None or images.dtype != torch.uint8 or images.device.type != "cpu":
+        return None
+    if images.shape[1:] == engine.shape:
+        return images
+    if images.shape[1:] == (*engine.shape[:2], 3):
+        return torch.cat([images, images.new_full((*images.shape[:3], 1), 255)], dim=3)
+    return None
+
+
+def classify_image(classifier: Classifier, image: np.ndarray, preview: bool = False) -> np.ndarray:
+    """(1000,) probabilities of one (H, W, 3|4) uint8 image (``preview``: in the live view's
+    bf16 preview, when started)."""
+    images = torch.from_numpy(np.ascontiguousarray(image))[None]
+    probs = classifier.preview_probabilities(images) if preview else classifier.probabilities(images)
     return probs[0].float().cpu().numpy()

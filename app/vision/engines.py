@@ -19,6 +19,7 @@ load is converted again, and a cache that cannot be written converts in memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -56,8 +57,9 @@ def openvino_version() -> str | None:
     return openvino.__version__
 
 
+@functools.cache
 def bf16_supported() -> bool:
-    """The CPU runs bfloat16 natively (OpenVINO's bf16 is then fast, not emulated)."""
+    """The CPU runs bfloat16 natively (OpenVINO's bf16 is then fast, not emulated); asked once."""
     try:
         import openvino as ov
 
@@ -116,7 +118,7 @@ class OpenVinoEngine:
         try:
             self._compiled = core.compile_model(model, "CPU", config)
         except Exception as e:
-            raise EngineUnavailable(f"OpenVINO could not compile {classifier.name}: {e}") from None
+            raise EngineUnavailable(f"OpenVINO could not compile {classifier.name}: {_reason(e)}") from None
         self._local = threading.local()  # one infer request per thread: requests are not shared
 
     def _model(self, core, classifier, version: str, notify):
@@ -153,7 +155,7 @@ class OpenVinoEngine:
                 warnings.simplefilter("ignore")
                 return ov.convert_model(prepared, example_input=example, input=[(-1, size, size, 4)])
         except Exception as e:
-            raise EngineUnavailable(f"OpenVINO could not convert {classifier.name}: {e}") from None
+            raise EngineUnavailable(f"OpenVINO could not convert {classifier.name}: {_reason(e)}") from None
 
     @staticmethod
     def _store(model, folder: Path) -> None:
@@ -180,6 +182,17 @@ class OpenVinoEngine:
         array = frames.numpy() if frames.is_contiguous() else np.ascontiguousarray(frames.numpy())
         out = request.infer([array])[0]
         return torch.from_numpy(np.array(out, copy=True))
+
+
+def _reason(error: Exception) -> str:
+    """OpenVINO's message in one line: its reports run over several, with source paths."""
+    text = str(error)
+    missing = re.search(r"No conversion rule found for operations: ([^\n]+)", text)
+    if missing:
+        return f"it has no conversion for {missing.group(1).strip()}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Check '")]
+    line = lines[-1] if lines else type(error).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def choose_engine(requested: str, device: torch.device) -> str:

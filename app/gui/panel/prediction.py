@@ -10,6 +10,7 @@ from app.gui.actions import button
 from app.gui.panel.verdicts import colour, fools, verdict
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED, combo, wrapped
 from app.gui.state import ViewState
+from app.vision.engines import bf16_supported
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
 
@@ -23,6 +24,7 @@ def draw(panel, ex) -> None:
     clf = ex.classifier
     imgui.same_line()
     wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}")
+    _preview(panel, ex)
     result = ex.result
     if result is None:
         imgui.text_colored(GREY, "waiting for the first prediction ...")
@@ -49,6 +51,29 @@ def draw(panel, ex) -> None:
     for name, values in (("latency", st.latencies), ("model  ", st.inferences)):
         imgui.text(f"{name} {st.median_ms(values):6.1f} ms" if values else f"{name}      - ms")  # none yet
     imgui.end_group()
+
+
+PREVIEW_ERROR = "probabilities within about 0.06 of f32; the top-1 can differ near a boundary"
+
+
+def _preview(panel, ex) -> None:
+    """The fast preview: the live view in bfloat16 where the CPU has it (app.vision.engines).
+    What is recorded (captures, searches, saved poses) is always classified at f32."""
+    clf = ex.classifier
+    if not ex.preview and not (clf.device.type == "cpu" and bf16_supported()):
+        return  # offered only where it runs
+    changed, on = imgui.checkbox("fast preview (bf16)", ex.preview)
+    panel.remember("fast_preview")
+    imgui.set_item_tooltip(f"live predictions in bfloat16, about 2.5x faster on this kind of CPU: {PREVIEW_ERROR}. "
+                           "Captures, searches and saved poses are classified at f32.")  # fmt: skip
+    if changed:
+        ex.preview = on
+    if ex.preview and clf.preview_notice:
+        imgui.same_line()
+        wrapped(f"{clf.preview_notice}; the view runs at f32", AMBER)
+    elif ex.result is not None and ex.result.precision == "bf16":
+        imgui.same_line()
+        wrapped(f"on: {PREVIEW_ERROR}", GREY)
 
 
 def _top5(result, s: ViewState) -> None:
