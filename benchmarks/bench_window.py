@@ -10,7 +10,7 @@ and live prediction never rests.  Printed per object:
 
 * frame interval p50/p95 (goal: p95 <= 33 ms), time spent in on_draw
 * prediction latency p50 (render start of the model-input frame -> answer shown)
-* classifier-only latency: the same frozen model, same threads, same 224/299 px frame,
+* classifier-only latency: the same frozen model on the same engine, same threads, same 224/299 px frame,
   measured in this process before the app starts; and latency / classifier-only (goal <= 1.3)
 
 With ``--beside`` each object runs twice in turn, as it is and with the class-activation
@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
+def classifier_only_ms(model: str, threads: int, engine: str, n: int = 40) -> float:
     import torch
     from bench_pipeline import timed  # this folder is on sys.path when a script here runs
 
@@ -42,8 +42,8 @@ def classifier_only_ms(model: str, threads: int, n: int = 40) -> float:
     from app.vision.classifiers import classify_image, load_classifier
 
     torch.set_num_threads(threads)
-    clf = load_classifier(model)
-    clf.freeze()
+    clf = load_classifier(model, engine=engine)
+    clf.freeze()  # and starts the engine, as the window does
     pipe = Pipeline(clf)
     from app.scene.library import resolve_object
 
@@ -137,8 +137,8 @@ def main() -> int:
     if args.child:
         return child(args.child, args.model, args.size, args.seconds, args.out, args.beside, args.engine)
     threads = max(1, (os.cpu_count() or 2) - 1)  # the app's default
-    base = classifier_only_ms(args.model, threads)
-    print(f"classifier-only ({args.model}, frozen, {threads} thread(s)): {base:.1f} ms median")
+    base = classifier_only_ms(args.model, threads, args.engine)
+    print(f"classifier-only ({args.model}, frozen, engine {args.engine}, {threads} thread(s)): {base:.1f} ms median")
     xvfb, display = (None, os.environ["DISPLAY"]) if args.use_display else start_xvfb()
     env = {**os.environ, "DISPLAY": display, "STRIKE_OFFLINE": "1"}
     header = f"{'object':12s} {'frame p50':>9s} {'p95':>6s} {'on_draw p50':>11s} {'latency p50':>11s} {'p95':>6s}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from app.core.params import Pose
 from app.core.threads import lower_priority
@@ -44,7 +45,7 @@ class LiveResult:
     probabilities: np.ndarray  # (1000,) float32
     latency: float  # seconds from the start of rendering to the answer
     inference: float  # seconds in the classifier alone
-    precision: str = "f32"  # "bf16" from the fast preview: shown, never recorded
+    precision: str = "f32"  # "bf16" when the fast preview answered: shown, never recorded
 
     def top(self, k: int = 5) -> Prediction:
         return top_k(self.probabilities, k)
@@ -168,9 +169,13 @@ class LiveClassifier:
             return
         preview = self.preview and clf.use_preview()  # started here once, off the drawing thread
         start = time.perf_counter()
-        probs = classify_image(clf, frame.image, preview=preview)
+        if preview:  # bf16, or f32 where the two best classes lie close
+            probs, rough = clf.preview_probabilities(torch.from_numpy(frame.image)[None])
+            probs, precision = probs[0].float().numpy(), "bf16" if rough[0] else "f32"
+        else:
+            probs, precision = classify_image(clf, frame.image), "f32"
         end = time.perf_counter()
         self._latest = LiveResult(frame, clf.name, probs, latency=end - frame.stamp, inference=end - start,
-                                  precision="bf16" if preview else "f32")  # fmt: skip
+                                  precision=precision)  # fmt: skip
         if self.freeze:  # after the first answer, so the window shows one at once
             clf.freeze()

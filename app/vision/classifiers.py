@@ -68,6 +68,10 @@ _GOOGLE_STYLE = {"inception_v3", "googlenet"}
 # ms in passes of 9 or 18 (up to 80000 page faults a pass).  Inception-v3 costs about the
 # same per image at any size (benchmarks/bench_batch.py).
 CPU_CHUNK = 3
+# The fast preview answers in bfloat16 only where its two best classes are further apart
+# than this: twice the largest change bf16 made to a probability on the library's renders
+# (0.056), so f32 would pick the same top-1 (Classifier.preview_probabilities).
+PREVIEW_MARGIN = 0.12
 
 
 class ModelUnavailable(RuntimeError):
@@ -262,16 +266,25 @@ class Classifier:
                 self.engine_notice = f"notice: {e}; {self.name} runs on torch"
         return self.engine is not None
 
-    def preview_probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """:meth:`probabilities` in bfloat16 for the live view's fast preview, once
-        :meth:`use_preview` started it; nothing recorded comes from here (captures, searches,
-        sweeps and reports classify at f32)."""
+    def preview_probabilities(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The live view's fast preview: (N, 1000) probabilities and an (N,) mask of the
+        images answered in bfloat16, once :meth:`use_preview` started it.
+
+        bf16 moved probabilities by up to 0.056 here, so an image whose two best classes lie
+        closer than :data:`PREVIEW_MARGIN` is classified again at f32: the preview's top-1,
+        and so its verdict, is then f32's.  Nothing recorded comes from here (captures,
+        searches, sweeps and reports classify at f32)."""
         if images.dim() == 3:
             images = images.unsqueeze(0)
         frames = _engine_frames(self.preview, images)
-        if frames is not None:
-            return self.preview.probabilities(frames)
-        return self.probabilities(images)
+        if frames is None:
+            return self.probabilities(images), torch.zeros(len(images), dtype=torch.bool)
+        probs = self.preview.probabilities(frames)
+        best = probs.topk(2, dim=1).values
+        close = best[:, 0] - best[:, 1] < PREVIEW_MARGIN
+        if close.any():
+            probs[close] = self.probabilities(images[close]).float().cpu()
+        return probs, ~close
 
     def use_preview(self) -> bool:
         """Start the bf16 engine of the fast preview (once; OpenVINO on a CPU with bfloat16,
@@ -529,9 +542,7 @@ def _engine_frames(engine, images: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
-def classify_image(classifier: Classifier, image: np.ndarray, preview: bool = False) -> np.ndarray:
-    """(1000,) probabilities of one (H, W, 3|4) uint8 image (``preview``: in the live view's
-    bf16 preview, when started)."""
-    images = torch.from_numpy(np.ascontiguousarray(image))[None]
-    probs = classifier.preview_probabilities(images) if preview else classifier.probabilities(images)
+def classify_image(classifier: Classifier, image: np.ndarray) -> np.ndarray:
+    """(1000,) probabilities of one (H, W, 3|4) uint8 image."""
+    probs = classifier.probabilities(torch.from_numpy(np.ascontiguousarray(image))[None])
     return probs[0].float().cpu().numpy()

@@ -180,8 +180,8 @@ class OpenVinoEngine:
         if request is None:
             request = self._local.request = self._compiled.create_infer_request()
         array = frames.numpy() if frames.is_contiguous() else np.ascontiguousarray(frames.numpy())
-        out = request.infer([array])[0]
-        return torch.from_numpy(np.array(out, copy=True))
+        out = request.infer([array], share_inputs=True)[0]  # the frames' memory itself, not a copy
+        return torch.from_numpy(np.array(out, copy=True))  # the request's output is reused by its next call
 
 
 def _reason(error: Exception) -> str:

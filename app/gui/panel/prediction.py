@@ -10,6 +10,7 @@ from app.gui.actions import button
 from app.gui.panel.verdicts import colour, fools, verdict
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED, combo, wrapped
 from app.gui.state import ViewState
+from app.vision.classifiers import PREVIEW_MARGIN
 from app.vision.engines import bf16_supported
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
@@ -53,7 +54,10 @@ def draw(panel, ex) -> None:
     imgui.end_group()
 
 
-PREVIEW_ERROR = "probabilities within about 0.06 of f32; the top-1 can differ near a boundary"
+PREVIEW = (
+    f"bf16 moves probabilities by up to about 0.06, so a view whose two best classes lie within "
+    f"{PREVIEW_MARGIN:g} is classified at f32 and the top-1 is always f32's"
+)
 
 
 def _preview(panel, ex) -> None:
@@ -64,16 +68,19 @@ def _preview(panel, ex) -> None:
         return  # offered only where it runs
     changed, on = imgui.checkbox("fast preview (bf16)", ex.preview)
     panel.remember("fast_preview")
-    imgui.set_item_tooltip(f"live predictions in bfloat16, about 2.5x faster on this kind of CPU: {PREVIEW_ERROR}. "
+    imgui.set_item_tooltip(f"live predictions in bfloat16, about 2.5x faster on this kind of CPU; {PREVIEW}. "
                            "Captures, searches and saved poses are classified at f32.")  # fmt: skip
     if changed:
         ex.preview = on
-    if ex.preview and clf.preview_notice:
-        imgui.same_line()
+    if not ex.preview or ex.result is None:
+        return
+    imgui.same_line()
+    if clf.preview_notice:
         wrapped(f"{clf.preview_notice}; the view runs at f32", AMBER)
-    elif ex.result is not None and ex.result.precision == "bf16":
-        imgui.same_line()
-        wrapped(f"on: {PREVIEW_ERROR}", GREY)
+    elif ex.result.precision == "bf16":
+        wrapped("this view in bf16", GREY)
+    else:
+        wrapped(f"this view at f32: its two best classes lie within {PREVIEW_MARGIN:g}", GREY)
 
 
 def _top5(result, s: ViewState) -> None:
