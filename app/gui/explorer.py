@@ -76,6 +76,7 @@ class Explorer:
         self.jobs.add_to_library.show = self.load_object
         self._drag: tuple[DragMode, tuple[float, float]] | None = None
         self._submitted: object = None  # the scene key of the last frame given to the live classifier
+        self._told: set[str] = set()  # the engines' notices already posted
         self._show_mesh(obj, mesh, self.state.pose)
         self.view.input_target(self.input_size, self.state.quality)
 
@@ -111,6 +112,17 @@ class Explorer:
 
     def notify(self, text: str, error: bool = False) -> None:
         self.messages.notify(text, error)
+
+    def _tell_engine_notices(self) -> bool:
+        """Post what the worker's engine said once (a first conversion and its time, or why
+        torch or f32 runs instead); the panel keeps showing a reason for torch."""
+        clf = self.classifier
+        said = [n for n in (clf.engine_notice, clf.preview_notice if self.preview else None)
+                if n and n not in self._told]  # fmt: skip
+        for text in said:
+            self._told.add(text)
+            self.notify(text)
+        return bool(said)
 
     def act(self, action: str, amount: float = 1.0) -> None:
         """Run a named action (:data:`app.gui.actions.ACTIONS`; keys and panel buttons share these)."""
@@ -303,6 +315,7 @@ class Explorer:
             self.stats.result(result)
             changed = True
         changed |= self.beside.follow(self.state, self.result, self.classifier, self.scene_key)
+        changed |= self._tell_engine_notices()
         optimize = self.jobs.optimize
         optimize.prepare()
         if self.state.live_enabled and self.live.idle and self.busy is None and not optimize.active:

@@ -21,6 +21,7 @@ def test_choosing_openvino_reloads_the_model_and_the_view_runs_on_it(stage, tmp_
     stage.until(stage.predicted, "its prediction of the view as it was")  # no move needed (it waited for one)
     assert int(ex.result.top(1).indices[0]) == before
     stage.until(lambda: ex.classifier.engine is not None, "the model on OpenVINO", timeout=180)
+    stage.until(lambda: any("converted for OpenVINO in" in m.text for m in ex.messages), "the conversion's notice")
     stage.state.pose = stage.state.pose.replace(yaw=stage.state.pose.yaw + 0.5)
     stage.until(stage.predicted, "a prediction on OpenVINO")
     assert int(ex.result.top(1).indices[0]) == before

@@ -50,3 +50,9 @@ def test_the_preview_shows_bf16_and_a_capture_keeps_f32(stage, tmp_path, monkeyp
     stage.click_item("fast_preview")
     assert not ex.preview
     stage.until(lambda: stage.predicted() and ex.result.precision == "f32", "the view at f32 again, not moved")
+
+
+def test_precision_bf16_starts_the_window_in_the_preview(stage_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("STRIKE_ENGINE_CACHE", str(tmp_path / "engines"))
+    stage = stage_factory(preview=True)  # what run.py window --precision bf16 passes
+    stage.until(lambda: stage.predicted() and stage.ex.result.precision == "bf16", "a first answer in bf16", 180)
