@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.gui import interaction
+from app.gui.pose_files import save_pose
 
 NUDGE_DEG = 5.0  # what an arrow key turns
 
@@ -79,7 +80,7 @@ ACTIONS: tuple[Action, ...] = (
            lambda ex, _a: ex.state.cycle_background()),
     Action("reset_pose", "R", "reset to the object's canonical pose", (("R", 1),), _reset),
     Action("save_pose", "S", "save the pose as JSON in the captures folder", (("S", 1),),
-           lambda ex, _a: ex.save_pose()),
+           lambda ex, _a: save_pose(ex)),
     Action("optimize", "O", "start / stop the pose search (Optimize pose section)", (("O", 1),), _job("optimize")),
     Action("atlas", "M", "start / stop the yaw x pitch map of this view (Atlas section)", (("M", 1),), _job("atlas")),
     Action("attack", "A", "attack the model-input pixels (Pixel attacks section)", (("A", 1),), _job("attack")),

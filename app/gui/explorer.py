@@ -18,8 +18,7 @@ import moderngl
 import numpy as np
 
 from app.background.live import Frame, LiveClassifier, LiveResult
-from app.core.files import claim_stem, write_new
-from app.core.params import Pose, PoseDocument, load_pose_file
+from app.core.params import Pose
 from app.gui import interaction
 from app.gui.actions import run_action
 from app.gui.beside import Beside
@@ -32,8 +31,8 @@ from app.gui.state import ViewState
 from app.gui.stats import FrameStats
 from app.gui.view import SceneView
 from app.render.settings import RenderSettings, resolve_quality
-from app.scene.library import MESH_SUFFIXES, LibraryObject, resolve_object
-from app.scene.mesh import Mesh, load_texture
+from app.scene.library import LibraryObject, resolve_object
+from app.scene.mesh import Mesh
 from app.vision.classifiers import Classifier, load_classifier
 
 
@@ -214,50 +213,6 @@ class Explorer:
             self.notify(f"model: {result.name} ({result.input_size} px, {result.device})")
 
         self.live.run_job(job, done)
-
-    def load_pose(self, path: str | Path) -> None:
-        try:
-            doc = load_pose_file(path)
-            settings = RenderSettings.from_file_dict(doc.settings, path)
-            if settings is not None and settings.background_image:  # refused here, not by every frame after
-                load_texture(Path(settings.background_image), "background image")
-        except Exception as e:
-            self.notify(str(e), error=True)
-            return
-        s = self.state
-        if settings is not None:
-            s.settings, s.quality = settings, resolve_quality(self.ctx, settings.quality)
-            self.view.input_target(self.input_size, s.quality)
-        if doc.object and not s.shows(doc.object):
-            self.load_object(doc.object, doc.pose, doc.true_class)
-        else:
-            s.pose = doc.pose
-            if doc.true_class is not None and doc.true_class != s.obj.imagenet_class:
-                self.set_true_class(doc.true_class)
-        self.notify(f"pose loaded from {path}")
-
-    def save_pose(self) -> Path | None:
-        s = self.state
-        doc = PoseDocument(s.pose, object=s.object_ref, model=self.classifier.name,
-                           settings=s.render_settings().to_dict(), true_class=s.obj.imagenet_class)  # fmt: skip
-        folder = self.captures.directory
-        try:
-            _stem, path = claim_stem(folder, f"{s.obj.name}-pose", (".json",),
-                                     lambda p: write_new(p, doc.to_json().encode()))  # fmt: skip
-        except OSError as e:
-            self.notify(f"cannot save the pose: {e}", error=True)
-            return None
-        self.notify(f"saved {path}")
-        return path
-
-    def load_dropped(self, paths: list[str]) -> None:
-        for p in paths:
-            if p.lower().endswith(".json"):
-                self.load_pose(p)
-            elif p.lower().endswith(MESH_SUFFIXES):
-                self.load_object(p)
-            else:
-                self.notify(f"{p}: drop a pose .json or a mesh ({', '.join(MESH_SUFFIXES)})", error=True)
 
     def return_to(self, capture) -> None:
         """Go back to a captured pose (and its object)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from app.core.threads import share_the_gil_often
 from app.gui.interaction import drag_mode
+from app.gui.pose_files import load_dropped
 from app.render.glcontext import (
     REQUIRED_GL,
     GLUnavailable,
@@ -219,7 +220,7 @@ class Window:
 
     def on_file_drop(self, x, y, paths):
         self._touched()
-        self.explorer.load_dropped(list(paths))
+        load_dropped(self.explorer, list(paths))
 
     def on_resize(self, width, height):
         import pyglet

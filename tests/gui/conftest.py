@@ -69,8 +69,22 @@ class Stage:
         io.add_mouse_button_event(0, False)
         self.draw()
 
+    def scroll_into_view(self, name: str) -> None:
+        """Turn the mouse wheel over the panel until a recorded widget lies inside the window."""
+        io, height = imgui.get_io(), self.size[1]
+        for _ in range(200):
+            self.draw()
+            x0, y0, x1, y1 = self.panel.item_rects[name]
+            if y0 >= 0 and y1 <= height:
+                return
+            io.add_mouse_pos_event((x0 + x1) / 2, height / 2)
+            io.add_mouse_wheel_event(0.0, -1.0 if y1 > height else 1.0)
+        raise AssertionError(f"{name} never came into view")
+
     def click_item(self, name: str, dx: float | None = None) -> None:
-        """Click the middle of a recorded widget (``dx``: that far from its left edge instead)."""
+        """Click the middle of a recorded widget (``dx``: that far from its left edge instead),
+        scrolled into view first."""
+        self.scroll_into_view(name)
         x0, y0, x1, y1 = self.panel.item_rects[name]
         self.click(x0 + dx if dx is not None else (x0 + x1) / 2, (y0 + y1) / 2)
 

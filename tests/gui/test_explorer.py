@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from app.gui.captures import SUFFIXES
+from app.gui.pose_files import load_dropped, load_pose, save_pose
 from tests.conftest import ROOT
 from tests.gui.conftest import H, W
 
@@ -60,14 +61,14 @@ def test_captured_poses_can_be_revisited_and_pose_files_round_trip(stage):
     s.pose = s.pose.replace(yaw=42.0, light_azimuth=90.0)
     ex.act("capture")
     stage.until(lambda: len(ex.captures.taken) == 1, "a capture")
-    saved, again = ex.save_pose(), ex.save_pose()
+    saved, again = save_pose(ex), save_pose(ex)
     assert saved is not None and again is not None and saved != again  # never overwritten
     ex.act("reset_pose")
     assert s.pose.yaw != 42.0
     ex.return_to(ex.captures.taken[0])
     assert s.pose.yaw == 42.0 and s.pose.light_azimuth == 90.0
     ex.act("reset_pose")
-    ex.load_pose(saved)
+    load_pose(ex, saved)
     assert s.pose.yaw == 42.0
 
 
@@ -76,7 +77,7 @@ def test_bad_input_becomes_a_message_not_a_crash(stage, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"pose": {"yaw": "north"}}')
     pose = s.pose
-    ex.load_pose(broken)
+    load_pose(ex, broken)
     ex.load_object("no_such_object")
     bad_mesh = tmp_path / "bad.obj"
     bad_mesh.write_text("v 0 0 0\nf 1 2 3\n")
@@ -99,7 +100,7 @@ def test_hostile_pose_files_dropped_on_the_window_become_messages(stage, tmp_pat
         json.dumps({"pose": {}, "settings": {"background_image": str(tmp_path / "fifo.json")}})
     )
     pose = s.pose
-    ex.load_dropped([str(tmp_path / n) for n in ("digits.json", "deep.json", "fifo.json", "bg.json")])
+    load_dropped(ex, [str(tmp_path / n) for n in ("digits.json", "deep.json", "fifo.json", "bg.json")])
     errors = [m.text for m in ex.messages if m.error]
     assert any("digits.json: pose parameter 'yaw' is a 401-digit number" in e for e in errors), errors
     assert any("deep.json: not a pose file (JSON nested too deeply to read)" in e for e in errors), errors

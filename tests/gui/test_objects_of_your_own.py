@@ -9,13 +9,14 @@ import pytest
 
 from app.core.params import PoseDocument
 from app.gui.panel.verdicts import verdict
+from app.gui.pose_files import load_dropped, load_pose, save_pose
 from tests.built_objects import TENNIS_BALL, tennis_ball
 
 
 def test_a_dropped_mesh_asks_for_its_class_and_the_field_gives_the_verdict(stage, tmp_path):
     ex, s = stage.ex, stage.state
     ball = tennis_ball(tmp_path / "ball")
-    ex.load_dropped([str(ball)])
+    load_dropped(ex, [str(ball)])
     stage.until(lambda: s.obj.name == "ball", "the dropped ball")
     assert s.asking_class and s.obj.imagenet_class is None
     assert any("what is ball?" in m.text for m in ex.messages)
@@ -30,11 +31,11 @@ def test_a_dropped_mesh_asks_for_its_class_and_the_field_gives_the_verdict(stage
     v, _color = verdict(ex.result, s.obj.imagenet_class, s.target_class)
     assert v.word == "CORRECT" and v.plain().startswith("top-1 is tennis ball")
     # a saved pose keeps the class, and loading it into a fresh view of another object brings both back
-    saved = ex.save_pose()
+    saved = save_pose(ex)
     assert json.loads(saved.read_text())["class"] == TENNIS_BALL
     ex.load_object("hen")
     stage.until(lambda: s.obj.name == "hen", "the hen")
-    ex.load_pose(saved)
+    load_pose(ex, saved)
     stage.until(lambda: s.obj.name == "ball", "the ball again")
     assert s.obj.imagenet_class == TENNIS_BALL and not s.asking_class
     # so does going back to a capture

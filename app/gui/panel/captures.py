@@ -7,6 +7,7 @@ from imgui_bundle import imgui
 from app.core.verdict import CORRECT, FOOLED
 from app.gui.actions import button
 from app.gui.panel.widgets import wrapped
+from app.gui.pose_files import load_pose
 
 
 def draw(panel, ex) -> None:
@@ -22,7 +23,7 @@ def draw(panel, ex) -> None:
     wrapped(f"to {ex.captures.directory}/")
     path, clicked = panel.field("##posepath", "pose .json path", "Load")
     if clicked and path.strip():
-        ex.load_pose(path.strip())
+        load_pose(ex, path.strip())
     for i, c in enumerate(reversed(ex.captures.taken)):
         mark = {True: CORRECT, False: FOOLED, None: ""}[c.correct]
         if imgui.selectable(f"{c.stem}: {c.label} {mark}##cap{i}", False)[0]:

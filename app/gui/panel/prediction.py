@@ -10,8 +10,6 @@ from app.gui.actions import button
 from app.gui.panel.verdicts import colour, fools, verdict
 from app.gui.panel.widgets import AMBER, BLUE, GREEN, GREY, RED, combo, wrapped
 from app.gui.state import ViewState
-from app.vision.classifiers import PREVIEW_MARGIN
-from app.vision.engines import bf16_supported
 
 THUMBNAIL = 112  # the model-input image, pixels a side (times the UI scale)
 
@@ -24,8 +22,8 @@ def draw(panel, ex) -> None:
     _, s.live_enabled = imgui.checkbox(button("Live prediction", "toggle_live"), s.live_enabled)
     clf = ex.classifier
     imgui.same_line()
-    wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}")
-    _preview(panel, ex)
+    bf16 = ex.result is not None and ex.result.precision == "bf16"  # the fast preview answered (Object section)
+    wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}{', bf16 preview' if bf16 else ''}")
     result = ex.result
     if result is None:
         imgui.text_colored(GREY, "waiting for the first prediction ...")
@@ -52,35 +50,6 @@ def draw(panel, ex) -> None:
     for name, values in (("latency", st.latencies), ("model  ", st.inferences)):
         imgui.text(f"{name} {st.median_ms(values):6.1f} ms" if values else f"{name}      - ms")  # none yet
     imgui.end_group()
-
-
-PREVIEW = (
-    f"bf16 moves probabilities by up to about 0.06, so a view whose two best classes lie within "
-    f"{PREVIEW_MARGIN:g} is classified at f32 and the top-1 is always f32's"
-)
-
-
-def _preview(panel, ex) -> None:
-    """The fast preview: the live view in bfloat16 where the CPU has it (app.vision.engines).
-    What is recorded (captures, searches, saved poses) is always classified at f32."""
-    clf = ex.classifier
-    if not ex.preview and not (clf.device.type == "cpu" and bf16_supported()):
-        return  # offered only where it runs
-    changed, on = imgui.checkbox("fast preview (bf16)", ex.preview)
-    panel.remember("fast_preview")
-    imgui.set_item_tooltip(f"live predictions in bfloat16, about 2.5x faster on this kind of CPU; {PREVIEW}. "
-                           "Captures, searches and saved poses are classified at f32.")  # fmt: skip
-    if changed:
-        ex.preview = on
-    if not ex.preview or ex.result is None:
-        return
-    imgui.same_line()
-    if clf.preview_notice:
-        wrapped(f"{clf.preview_notice}; the view runs at f32", AMBER)
-    elif ex.result.precision == "bf16":
-        wrapped("this view in bf16", GREY)
-    else:
-        wrapped(f"this view at f32: its two best classes lie within {PREVIEW_MARGIN:g}", GREY)
 
 
 def _top5(result, s: ViewState) -> None:

@@ -9,7 +9,8 @@ from app.gui.actions import button
 from app.gui.panel.widgets import AMBER, GREY, combo, wrapped
 from app.scene.library import list_objects
 from app.vision import classifiers
-from app.vision.classifiers import REGISTRY_MODELS
+from app.vision.classifiers import PREVIEW_MARGIN, REGISTRY_MODELS
+from app.vision.engines import bf16_supported
 
 MODEL_CHOICES = (*REGISTRY_MODELS, "inception_v3", "resnet50", "googlenet", "vgg16", "alexnet", "mobilenet_v3_large")
 
@@ -53,6 +54,36 @@ def _engine(panel, ex) -> None:
         ex.load_model(clf.name)
     if clf.engine_notice and clf.engine is None:
         wrapped(clf.engine_notice, AMBER)
+    _preview(panel, ex)
+
+
+PREVIEW = (
+    f"bf16 moves probabilities by up to about 0.06, so a view whose two best classes lie within "
+    f"{PREVIEW_MARGIN:g} is classified at f32 and the top-1 is always f32's"
+)
+
+
+def _preview(panel, ex) -> None:
+    """The fast preview: the live view in bfloat16 where the CPU has it (app.vision.engines).
+    What is recorded (captures, searches, saved poses) is always classified at f32."""
+    clf = ex.classifier
+    if not ex.preview and not (clf.device.type == "cpu" and bf16_supported()):
+        return  # offered only where it runs
+    changed, on = imgui.checkbox("fast preview (bf16)", ex.preview)
+    panel.remember("fast_preview")
+    imgui.set_item_tooltip(f"live predictions in bfloat16, about 2.5x faster on this kind of CPU; {PREVIEW}. "
+                           "Captures, searches and saved poses are classified at f32.")  # fmt: skip
+    if changed:
+        ex.preview = on
+    if not ex.preview or ex.result is None:
+        return
+    imgui.same_line()
+    if clf.preview_notice:
+        wrapped(f"{clf.preview_notice}; the view runs at f32", AMBER)
+    elif ex.result.precision == "bf16":
+        wrapped("this view in bf16", GREY)
+    else:
+        wrapped(f"this view at f32: its two best classes lie within {PREVIEW_MARGIN:g}", GREY)
 
 
 def _also_ask(panel, ex) -> None:
