@@ -2,6 +2,7 @@
 
     python benchmarks/bench_window.py [--objects teddy_bear,hen] [--seconds 20] [--size 1024x768]
                                       [--beside efficientnet_lite1,efficientnet_lite2]
+                                      [--engine auto|torch|openvino] [--precision f32|bf16]
 
 For each object the real window runs on a fresh Xvfb display (or on $DISPLAY with
 --use-display), in a child of this script (``--child``) that drives it through the
@@ -17,6 +18,8 @@ With ``--beside`` each object runs twice in turn, as it is and with the class-ac
 overlay on and those models judging beside the live one (issue 41): the second row adds
 the time per map, each other model's answer time and how often each came (goal: frame
 p95 <= 33 ms still; the maps and answers may come less often than predictions).
+``--precision bf16`` starts the window in the fast preview and adds the share of
+predictions answered in bf16 (the others were near a boundary and answered at f32).
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
         return proc, f":{f.readline().strip()}"
 
 
-def child(name: str, model: str, size: str, seconds: float, out: Path, beside: str = "", engine: str = "auto") -> int:
+def child(name: str, model: str, size: str, seconds: float, out: Path, beside: str = "", engine: str = "auto",
+          precision: str = "f32") -> int:  # fmt: skip
     """The window on ``name``, spun and timed for ``seconds`` once the classifier is warm; the report to ``out``."""
     import torch
 
@@ -79,7 +83,7 @@ def child(name: str, model: str, size: str, seconds: float, out: Path, beside: s
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # the app's default
     obj, clf = resolve_object(name), load_classifier(model, engine=engine)
     w, h = (int(v) for v in size.split("x"))
-    bench: dict = {"frames": [], "draw": [], "start": None, "maps": {}, "answers": {}}
+    bench: dict = {"frames": [], "draw": [], "start": None, "maps": {}, "answers": {}, "precisions": {}}
     others = tuple(m for m in beside.split(",") if m)
 
     def frame(window, now: float) -> None:
@@ -93,6 +97,8 @@ def child(name: str, model: str, size: str, seconds: float, out: Path, beside: s
                 return  # wait until the classifier (and the map and the other models) are warm
             bench["start"] = now
             ex.stats.reset()
+        if ex.result is not None:
+            bench["precisions"][id(ex.result)] = ex.result.precision
         for kind, latest in (("maps", ex.beside.maps.latest()), ("answers", ex.beside.jury.latest())):
             if latest is not None:
                 bench[kind][id(latest)] = latest.seconds
@@ -106,6 +112,7 @@ def child(name: str, model: str, size: str, seconds: float, out: Path, beside: s
                 model=ex.classifier.name,
                 map_ms=[round(v * 1000, 1) for v in bench["maps"].values()],
                 answer_ms=[round(v * 1000, 1) for v in bench["answers"].values()],
+                bf16_share=sum(p == "bf16" for p in bench["precisions"].values()) / max(1, len(bench["precisions"])),
                 seconds=seconds,
                 gl=window.ctx.info.get("GL_RENDERER"),
             )
@@ -119,7 +126,7 @@ def child(name: str, model: str, size: str, seconds: float, out: Path, beside: s
 
     with tempfile.TemporaryDirectory() as captures:
         return open_window(clf, obj, obj.canonical_pose, RenderSettings(), captures_dir=Path(captures), size=(w, h),
-                           frame_hook=frame, drawn_hook=drawn)  # fmt: skip
+                           preview=precision == "bf16", frame_hook=frame, drawn_hook=drawn)  # fmt: skip
 
 
 def main() -> int:
@@ -133,9 +140,11 @@ def main() -> int:
     ap.add_argument("--use-display", action="store_true", help="use $DISPLAY instead of a new Xvfb")
     ap.add_argument("--beside", default="", help="also run each object with the overlay and these models beside")
     ap.add_argument("--engine", default="auto", help="the engine of the forward passes, as --engine of run.py")
+    ap.add_argument("--precision", default="f32", help="bf16: the live view in the fast preview (run.py window's)")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.model, args.size, args.seconds, args.out, args.beside, args.engine)
+        return child(args.child, args.model, args.size, args.seconds, args.out, args.beside, args.engine,
+                     args.precision)  # fmt: skip
     threads = max(1, (os.cpu_count() or 2) - 1)  # the app's default
     base = classifier_only_ms(args.model, threads, args.engine)
     print(f"classifier-only ({args.model}, frozen, engine {args.engine}, {threads} thread(s)): {base:.1f} ms median")
@@ -151,7 +160,7 @@ def main() -> int:
                 out = Path(tmp) / "bench.json"
                 cmd = [sys.executable, __file__, "--child", name, "--model", args.model, "--size", args.size,
                        "--seconds", str(args.seconds), "--out", str(out), "--beside", beside,
-                       "--engine", args.engine]  # fmt: skip
+                       "--engine", args.engine, "--precision", args.precision]  # fmt: skip
                 subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=args.seconds + 300)
                 r = json.loads(out.read_text())
             intervals = sorted(r["interval_ms"])
@@ -164,6 +173,8 @@ def main() -> int:
                 f"{name:12s} {pct(intervals, 0.5):9.1f} {pct(intervals, 0.95):6.1f} {draw:11.1f} "
                 f"{r['latency_p50_ms']:11.1f} {r['latency_p95_ms']:6.1f} {r['latency_p50_ms'] / base:18.2f}"
             )
+            if args.precision == "bf16":
+                print(f"{'':12s} ^ fast preview: {r['bf16_share'] * 100:.0f}% of the predictions answered in bf16")
             if beside:
                 maps, answers = r["map_ms"], r["answer_ms"]
                 print(f"{'':12s} ^ with the overlay and {beside}: map {statistics.median(maps):.0f} ms each, "
