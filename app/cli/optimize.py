@@ -168,8 +168,8 @@ def _optimize_one(args, pipe, obj, pose, settings, groups, target, budget, optio
 
 
 def _search(args, pipe, obj, space, goal, budget, options):
-    """``pipe``: the pipeline, or a :class:`Jury` of several models."""
-    """The search with a progress bar; the first Ctrl-C stops it after its iteration."""
+    """The search with a progress bar; the first Ctrl-C stops it after its iteration.
+    ``pipe``: the pipeline, or a :class:`Jury` of several models."""
     from tqdm import tqdm
 
     from app.core.imagenet import class_names
@@ -210,7 +210,7 @@ def _write_result(args, pipe, obj, settings, space, goal, result, jury=None) -> 
     if jury is not None:
         every = jury.probabilities([result.best])[0].numpy()
         extra["models"] = [prediction_record(m.name, m.input_size, p, obj.imagenet_class, goal.target)
-                           | {"model": m.name} for m, p in zip(jury.models, every, strict=True)]  # fmt: skip
+                           for m, p in zip(jury.models, every, strict=True)]  # fmt: skip
         extra["prediction"] = extra["models"][0]
     if result.first_success is not None:  # where the search first met the goal (a pull-back moves on from it)
         extra["first_success"] = {"seconds": round(result.time_to_success, 3), "pose": result.first_success.to_dict(),

@@ -68,7 +68,7 @@ def write_capture(request: CaptureRequest, model: str, input_size: int, probabil
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     if others:
-        extra["models"] = [prediction | {"model": model}, *others]
+        extra["models"] = [prediction, *others]
     doc = PoseDocument(request.pose, object=request.object_name, model=model, settings=request.settings, extra=extra,
                        true_class=request.true_class)  # fmt: skip
     contents = [png_bytes(request.input_image[..., :3])]
@@ -107,8 +107,7 @@ class Captures:
                 raise RuntimeError("the model changed while capturing; capture again")
             probs = classify_image(clf, request.input_image)
             others = [prediction_record(o.name, o.input_size, classify_image(o, image), request.true_class,
-                                        request.target_class) | {"model": o.name}
-                      for o, image in request.others]  # fmt: skip
+                                        request.target_class) for o, image in request.others]  # fmt: skip
             map_image = None
             if request.map_for is not None:
                 chosen = explained_class(request.map_for, int(np.argmax(probs)), request.true_class,

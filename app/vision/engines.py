@@ -129,7 +129,7 @@ class OpenVinoEngine:
             shutil.rmtree(folder, ignore_errors=True)  # half-written or damaged: converted again
         if xml.is_file():
             try:
-                return core.read_model(str(folder / "model.xml"))
+                return core.read_model(str(xml))
             except Exception:
                 shutil.rmtree(folder, ignore_errors=True)  # broken or half-written: converted again
         start = time.perf_counter()
@@ -180,8 +180,8 @@ class OpenVinoEngine:
         if request is None:
             request = self._local.request = self._compiled.create_infer_request()
         array = frames.numpy() if frames.is_contiguous() else np.ascontiguousarray(frames.numpy())
-        out = request.infer([array], share_inputs=True)[0]  # the frames' memory itself, not a copy
-        return torch.from_numpy(np.array(out, copy=True))  # the request's output is reused by its next call
+        out = request.infer([array], share_inputs=True)[0]  # reads the frames' memory itself, not a copy
+        return torch.from_numpy(out)  # a new array each call (share_outputs is off)
 
 
 def _reason(error: Exception) -> str:
