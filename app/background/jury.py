@@ -9,13 +9,13 @@ than the live model when the processor is busy, and never hold up a frame.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from app.background.newest import NewestOnly
 from app.core.params import Pose
 from app.core.threads import lower_priority
 from app.render.settings import RenderSettings
@@ -43,15 +43,12 @@ class _View:
     settings: RenderSettings
 
 
-class LiveJury:
+class LiveJury(NewestOnly[_View]):
     def __init__(self, device: str = "auto", weights: dict[str, Path] | None = None):
+        super().__init__("live-jury")
         self.device, self.weights = device, dict(weights or {})
-        self._cond = threading.Condition()
         self._wanted: tuple[str, ...] = ()
-        self._pending: _View | None = None
         self._latest: JuryAnswer | None = None
-        self._stopping = False
-        self._thread: threading.Thread | None = None
         self.models: dict[str, Classifier] = {}  # loaded, by name (read on the drawing thread)
         self.problems: list[str] = []  # models that could not be loaded, said once each
         self.loading: str | None = None
@@ -66,12 +63,10 @@ class LiveJury:
             self._wanted = tuple(dict.fromkeys(names))[:MAX_EXTRA]
             self._cond.notify()
         if self._wanted:
-            self._ensure_thread()
+            self._start()
 
     def submit(self, key: object, obj: LibraryObject, mesh: Mesh, pose: Pose, settings: RenderSettings) -> None:
-        with self._cond:
-            self._pending = _View(key, obj, mesh, pose, settings)
-            self._cond.notify()
+        self._offer(_View(key, obj, mesh, pose, settings))
 
     def latest(self) -> JuryAnswer | None:
         """The newest answer of the wanted models that could be loaded (None before the first)."""
@@ -82,20 +77,8 @@ class LiveJury:
         """The wanted models already loaded, in order (what a search over every model uses)."""
         return [self.models[n] for n in self._wanted if n in self.models]
 
-    def close(self, timeout: float = 10.0) -> bool:
-        with self._cond:
-            self._stopping, self._pending = True, None
-            self._cond.notify()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _ensure_thread(self) -> None:
-        with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="live-jury", daemon=True)
-                self._thread.start()
+    def _may_start(self) -> bool:
+        return bool(self._wanted)  # a view waits until a model is wanted
 
     def _run(self) -> None:
         from app.render.glcontext import create_headless_context
@@ -104,19 +87,11 @@ class LiveJury:
         ctx = create_headless_context()
         jury = None
         try:
-            while True:
-                with self._cond:
-                    while not self._stopping and (self._pending is None or not self._wanted):
-                        self._cond.wait()
-                    if self._stopping:
-                        return
-                    view, wanted = self._pending, self._wanted
-                    self._pending = None
-                self._load(wanted)
-                models = [self.models[n] for n in wanted if n in self.models]
-                if not models:
-                    continue
-                jury = self._judge(ctx, jury, models, view)
+            while (view := self._take()) is not None:
+                self._load(self._wanted)
+                models = self.ready()
+                if models:
+                    jury = self._judge(ctx, jury, models, view)
         finally:
             if jury is not None:
                 jury.release()

@@ -9,12 +9,12 @@ predictions, and less often while the processor is busy.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from app.background.newest import NewestOnly
 from app.core.threads import lower_priority
 from app.vision.cam import ActivationMaps, CamUnavailable, colorize
 from app.vision.classifiers import Classifier
@@ -29,24 +29,17 @@ class LiveMap:
     seconds: float
 
 
-class LiveMaps:
+class LiveMaps(NewestOnly[tuple[Classifier, np.ndarray, int, object]]):
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._pending: tuple[Classifier, np.ndarray, int, object] | None = None
+        super().__init__("live-maps")
         self._latest: LiveMap | None = None
         self._maps: ActivationMaps | None = None
-        self._stopping = False
-        self._thread: threading.Thread | None = None
         self.unavailable: str | None = None  # why the current model has no map
 
     def submit(self, classifier: Classifier, image: np.ndarray, class_index: int, key: object) -> None:
         """Explain ``class_index`` in ``image`` next (replacing a request not started yet)."""
-        with self._cond:
-            if self._thread is None:  # started on first use: a session without maps keeps no thread
-                self._thread = threading.Thread(target=self._run, name="live-maps", daemon=True)
-                self._thread.start()
-            self._pending = (classifier, image, class_index, key)
-            self._cond.notify()
+        self._start()
+        self._offer((classifier, image, class_index, key))
 
     def latest(self) -> LiveMap | None:
         return self._latest
@@ -54,26 +47,10 @@ class LiveMaps:
     def clear(self) -> None:
         self._latest = None
 
-    def close(self, timeout: float = 10.0) -> bool:
-        with self._cond:
-            self._stopping, self._pending = True, None
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
     def _run(self) -> None:
         lower_priority()
-        while True:
-            with self._cond:
-                while not self._stopping and self._pending is None:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                classifier, image, class_index, key = self._pending
-                self._pending = None
-            self._explain(classifier, image, class_index, key)
+        while (request := self._take()) is not None:
+            self._explain(*request)
 
     def _explain(self, classifier: Classifier, image: np.ndarray, class_index: int, key: object) -> None:
         start = time.perf_counter()
