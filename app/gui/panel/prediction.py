@@ -23,7 +23,7 @@ def draw(panel, ex) -> None:
     clf = ex.classifier
     imgui.same_line()
     bf16 = ex.result is not None and ex.result.precision == "bf16"  # the fast preview answered (Object section)
-    wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}{', bf16 preview' if bf16 else ''}")
+    wrapped(f"{clf.name}, {clf.input_size} px, {clf.device}{', bf16' if bf16 else ''}")
     result = ex.result
     if result is None:
         imgui.text_colored(GREY, "waiting for the first prediction ...")
